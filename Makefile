@@ -1,0 +1,36 @@
+# shopwindow: the two commands a new user needs are `make serve` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: serve test lint bench loadtest docs clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+serve: $(STAMP)
+	$(BIN)/shopwindow serve --dev
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests loadtests
+	$(BIN)/ruff format --check src tests loadtests
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m shopwindow.bench $(BENCH_ARGS)
+
+loadtest: $(STAMP)
+	$(BIN)/python loadtests/run.py $(LOADTEST_ARGS)
+
+docs: $(STAMP)
+	$(BIN)/shopwindow docs settings > docs/settings.md
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench-results.json

@@ -1,0 +1,152 @@
+"""The Starlette application: the request path starts here.
+
+Each placement module contributes its routes (and may attach itself to the
+shop at start); read them in the order listed in PLACEMENT_MODULES.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shopwindow import metrics
+from shopwindow import settings as settings_mod
+from shopwindow.settings import Settings
+from shopwindow.shop import Shop
+
+log = logging.getLogger("shopwindow")
+
+# Order matters only for overlapping paths: the storefront's catch-all
+# /{country}/ routes come from homepage, so it is listed last.
+PLACEMENT_MODULES = [
+    "shopwindow.beacon",
+    "shopwindow.product",
+    "shopwindow.homepage",
+]
+
+
+async def healthz(request: Request) -> Response:
+    """Alive; also the empty endpoint benchmarks compare every other answer with."""
+    return PlainTextResponse("ok")
+
+
+async def readyz(request: Request) -> Response:
+    shop: Shop = request.app.state.shop
+    snap = shop.snapshot
+    if snap is None:
+        return JSONResponse({"ready": False, "reason": "rules and catalog not loaded"}, 503)
+    body: dict[str, Any] = {
+        "ready": True,
+        "rules": len(snap.rules.all_rules()),
+        "products": len(snap.catalog),
+        "catalog_errors": len(snap.catalog_errors),
+    }
+    if snap.pending_errors:
+        # Still serving the last good rules; the edit on disk is broken.
+        body["rule_errors"] = [str(e) for e in snap.pending_errors]
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    data, content_type = metrics.exposition()
+    return Response(data, media_type=content_type)
+
+
+class Telemetry:
+    """Counts and times every request by route template (pure ASGI: no per-request task)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            name = getattr(route, "path", None) or "other"
+            metrics.REQUESTS.labels(name, str(status)).inc()
+            metrics.LATENCY.labels(name).observe(time.perf_counter() - start)
+
+
+def create_app(settings: Settings, *, shop: Shop | None = None, watch: bool = True) -> Starlette:
+    shop = shop or Shop(settings)
+    if shop.snapshot is None:
+        errors = shop.load()
+        if errors:
+            raise StartupError(errors)
+    modules = [importlib.import_module(name) for name in PLACEMENT_MODULES]
+    for module in modules:
+        attach = getattr(module, "attach", None)
+        if attach is not None:
+            attach(shop)
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+    ]
+    static = Path(settings.templates) / "static"
+    if static.is_dir():
+        routes.append(Mount("/_sw/static", app=StaticFiles(directory=static), name="static"))
+    for module in modules:
+        routes.extend(module.routes)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if watch:
+            shop.start_watching()
+        for start in shop.extensions.get("on_start", ()):
+            await start(shop)
+        try:
+            yield
+        finally:
+            for stop in shop.extensions.get("on_stop", ()):
+                await stop(shop)
+            shop.stop()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.shop = shop
+    app.add_middleware(Telemetry)
+    return app
+
+
+class StartupError(Exception):
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+def from_environment() -> Starlette:
+    """Factory for worker processes: settings travel in SHOPWINDOW_SETTINGS_JSON."""
+    raw = os.environ.get("SHOPWINDOW_SETTINGS_JSON")
+    if raw:
+        settings = Settings(orjson.loads(raw))
+    else:
+        settings = settings_mod.load()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    return create_app(settings)

@@ -1,0 +1,61 @@
+"""POST /_sw/events: the site's beacon, folded into the visitor cookie it answers with."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from shopwindow import metrics
+from shopwindow.events import Event, EventError, apply, parse_event
+from shopwindow.responses import personalize
+from shopwindow.web import shop_of, snapshot_of, visit_of
+
+
+async def events_endpoint(request: Request) -> Response:
+    shop = shop_of(request)
+    settings = shop.settings
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > settings.max_body_bytes:
+            return JSONResponse({"error": f"body larger than {settings.max_body_bytes} bytes"}, 413)
+    try:
+        payload: Any = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError as exc:
+        return JSONResponse({"error": f"body is not JSON: {exc}"}, 400)
+    raws = payload if isinstance(payload, list) else [payload]
+    if payload is None or not raws:
+        return JSONResponse({"error": "send an event object or a list of them"}, 400)
+    if len(raws) > settings.max_events:
+        return JSONResponse({"error": f"at most {settings.max_events} events per call"}, 413)
+    snap = snapshot_of(request)
+    visit = visit_of(request, snap)
+    now = int(time.time())
+    errors: list[dict[str, Any]] = []
+    accepted: list[Event] = []
+    for index, raw in enumerate(raws):
+        try:
+            event = parse_event(raw, snap.catalog)
+        except EventError as exc:
+            kind = raw.get("type") if isinstance(raw, dict) else None
+            metrics.EVENTS.labels(str(kind)[:20] if kind else "invalid", "rejected").inc()
+            errors.append({"index": index, "error": str(exc)})
+            continue
+        if visit.consent:
+            apply(visit.visitor, event, snap.catalog, shop.weights, now)
+        accepted.append(event)
+        metrics.EVENTS.labels(event.type, "accepted").inc()
+    if visit.consent:
+        for sink in shop.extensions.get("event_sinks", ()):
+            sink(shop, visit, accepted)
+    body_out = {"accepted": len(accepted), "errors": errors}
+    response = JSONResponse(body_out, status_code=400 if errors else 200)
+    return personalize(response, shop, visit)
+
+
+routes = [Route("/_sw/events", events_endpoint, methods=["POST"])]

@@ -1,0 +1,276 @@
+"""The `shopwindow` command: serve, check, explain, catalog, docs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import click
+import orjson
+
+from shopwindow import settings as settings_mod
+from shopwindow.settings import DEV_SECRET, Settings, SettingsError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _load(ctx_obj: dict[str, Any], **cli: Any) -> Settings:
+    try:
+        return settings_mod.load(cli, config=ctx_obj.get("config"))
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def setting_options(*names: str) -> Callable[[F], F]:
+    """CLI flags generated from the settings declarations, so both stay one list."""
+
+    def decorate(fn: F) -> F:
+        for name in reversed(names):
+            s = settings_mod.BY_NAME[name]
+            assert s.flag, name
+            kwargs: dict[str, Any] = {"help": s.help, "default": None}
+            if s.type == "bool":
+                fn = click.option(s.flag, name, is_flag=True, default=None, help=s.help)(fn)
+                continue
+            if s.type == "list":
+                kwargs["multiple"] = True
+            elif s.type == "int":
+                kwargs["type"] = int
+            elif s.type == "choice":
+                kwargs["type"] = click.Choice(s.choices)
+            fn = click.option(s.flag, name, **kwargs)(fn)
+        return fn
+
+    return decorate
+
+
+@click.group()
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    help="settings file (default: shopwindow.toml in the rules folder)",
+)
+@click.version_option(package_name="shopwindow")
+@click.pass_context
+def main(ctx: click.Context, config: str | None) -> None:
+    """shopwindow: landing-page personalization at the edge."""
+    ctx.obj = {"config": config}
+
+
+@main.command()
+@setting_options(
+    "rules",
+    "catalog",
+    "geoip",
+    "templates",
+    "host",
+    "port",
+    "workers",
+    "server",
+    "dev",
+    "trusted_proxies",
+    "allowed_hosts",
+    "default_country",
+    "timezone",
+    "homepage_mode",
+    "consent_cookie",
+    "origin",
+    "redis",
+    "profile_db",
+)
+@click.pass_obj
+def serve(obj: dict[str, Any], /, **cli: Any) -> None:
+    """Serve the shop (the bundled demo shop when given nothing)."""
+    settings = _load(obj, **cli)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if settings.secret == DEV_SECRET:
+        click.echo(
+            "warning: SHOPWINDOW_SECRET is not set; cookies are signed with the dev secret",
+            err=True,
+        )
+    from shopwindow.shop import Shop
+
+    shop = Shop(settings)
+    errors = shop.load()
+    if errors:
+        for line in errors:
+            click.echo(line, err=True)
+        click.echo(f"refusing to start: {len(errors)} error(s) in the rules", err=True)
+        sys.exit(1)
+    shop.stop()
+    run_server(settings)
+
+
+def run_server(settings: Settings) -> None:
+    os.environ["SHOPWINDOW_SETTINGS_JSON"] = orjson.dumps(dict(settings.values)).decode()
+    if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="shopwindow-metrics-")
+    click.echo(
+        f"shopwindow serving on http://{settings.host}:{settings.port} ({settings.server})",
+        err=True,
+    )
+    if settings.server == "granian":
+        from granian import Granian
+        from granian.constants import Interfaces
+
+        Granian(
+            "shopwindow.app:from_environment",
+            address=settings.host,
+            port=settings.port,
+            interface=Interfaces.ASGI,
+            workers=settings.workers,
+            factory=True,
+            log_access=False,
+        ).serve()
+        return
+    import uvicorn
+
+    uvicorn.run(
+        "shopwindow.app:from_environment",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        access_log=False,
+        log_level="info",
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=10,
+    )
+
+
+@main.command()
+@click.argument("folder", required=False)
+@click.option(
+    "--catalog", "catalog", default=None, help="product feed to check product ids against"
+)
+@click.option(
+    "--templates",
+    "templates",
+    default=None,
+    help="templates folder to check template names against",
+)
+@click.pass_obj
+def check(
+    obj: dict[str, Any], folder: str | None, catalog: str | None, templates: str | None
+) -> None:
+    """Validate rule files: every error as file:line:column, exit 1 when any."""
+    settings = _load(obj, rules=folder, catalog=catalog, templates=templates)
+    from shopwindow.catalog import load_catalog
+    from shopwindow.shop import compile_all
+
+    cat = None
+    if settings.catalog:
+        try:
+            cat, cat_errors = load_catalog(settings.catalog)
+        except (OSError, ValueError) as exc:
+            raise click.ClickException(f"{settings.catalog}: {exc}") from None
+        for row_error in cat_errors:
+            click.echo(f"{row_error} (row skipped)", err=True)
+    ruleset, errors = compile_all(settings, cat)
+    for rule_error in errors:
+        click.echo(str(rule_error))
+    if errors:
+        click.echo(f"{len(errors)} error(s) in {settings.rules}", err=True)
+        sys.exit(1)
+    rules = ruleset.all_rules()
+    click.echo(
+        f"ok: {len(rules)} rules in {len(ruleset.files)} files, {len(ruleset.placements)} placements"
+    )
+
+
+@main.command()
+@click.argument("url")
+@click.option(
+    "--country", default=None, help="the visitor's country (as a trusted CDN header would say)"
+)
+@click.option("--cookie", default=None, help="the visitor cookie's value")
+@click.option("--header", "headers", multiple=True, help="'Name: value', repeatable")
+@click.option("--time", "moment", default=None, help="ISO time of the visit (default: now)")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@click.option("--rules", default=None, help="rules folder")
+@click.option("--catalog", default=None, help="product feed")
+@click.pass_obj
+def explain(
+    obj: dict[str, Any],
+    url: str,
+    country: str | None,
+    cookie: str | None,
+    headers: tuple[str, ...],
+    moment: str | None,
+    as_json: bool,
+    rules: str | None,
+    catalog: str | None,
+) -> None:
+    """Show what a visitor would get for URL, and why."""
+    from shopwindow.explain import explain_url
+
+    settings = _load(obj, rules=rules, catalog=catalog)
+    when = None
+    if moment:
+        try:
+            when = datetime.fromisoformat(moment)
+        except ValueError:
+            raise click.ClickException(f"--time {moment!r} is not an ISO date-time") from None
+        if when.tzinfo is None:
+            from zoneinfo import ZoneInfo
+
+            when = when.replace(tzinfo=ZoneInfo(settings.timezone))
+        when = when.astimezone(UTC)
+    header_map: dict[str, str] = {}
+    for h in headers:
+        name, sep, value = h.partition(":")
+        if not sep:
+            raise click.ClickException(f"--header {h!r} must look like 'Name: value'")
+        header_map[name.strip().lower()] = value.strip()
+    try:
+        report = explain_url(
+            settings, url, country=country, cookie=cookie, headers=header_map, now=when
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2, default=str).decode())
+        return
+    click.echo(report["text"])
+
+
+@main.group()
+def catalog() -> None:
+    """Product feed tools."""
+
+
+@catalog.command("generate")
+@click.option("--products", "count", type=int, default=100_000, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), required=True)
+def catalog_generate(count: int, seed: int, out: str) -> None:
+    """Write a large synthetic catalog (JSON Lines) for benchmarks."""
+    from shopwindow.catalog_gen import generate_catalog, write_jsonl
+
+    n = write_jsonl(generate_catalog(count, seed), out)
+    click.echo(f"wrote {n} products to {out}")
+
+
+@main.group()
+def docs() -> None:
+    """Generated documentation."""
+
+
+@docs.command("settings")
+def docs_settings() -> None:
+    """Print docs/settings.md."""
+    click.echo(settings_mod.markdown(), nl=False)
+
+
+@docs.command("schema")
+def docs_schema() -> None:
+    """Print the JSON Schema of rule files."""
+    from shopwindow.schema import rule_file_schema
+
+    click.echo(orjson.dumps(rule_file_schema(), option=orjson.OPT_INDENT_2).decode())

@@ -1,0 +1,301 @@
+"""Compiles a rule's `when` block into fast callables over the request context.
+
+Pure: no I/O, no framework. A context is a flat mapping of dotted keys
+(`country`, `visitor.orders`, `cart.categories`) to plain values.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any
+
+import re2
+
+from shopwindow.contextkeys import KEYS, suggest
+from shopwindow.errors import RuleError
+from shopwindow.yamlsrc import Node
+
+Context = Mapping[str, Any]
+ValueTest = Callable[[Any], bool]
+ContextTest = Callable[[Context], bool]
+
+OPERATORS = ("gte", "gt", "lte", "lt", "contains", "matches", "not", "any", "all", "exists", "in")
+_MISSING = object()
+
+# Keys whose values are normalised so marketers need not match case.
+_UPPER = frozenset({"country"})
+_LOWER = frozenset({"device", "channel", "weekday", "language", "visitor.gender", "product.gender"})
+
+
+class CompileError(Exception):
+    def __init__(self, error: RuleError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One line of a `when` block, compiled; `text` is how explain shows it."""
+
+    path: str | None  # None for a top-level any/all/not block
+    text: str
+    test: ContextTest
+    # For indexing: the exact values this condition requires, when it is an equality test.
+    equals: frozenset[Any] | None = None
+
+    def value(self, ctx: Context) -> Any:
+        return ctx.get(self.path) if self.path else None
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    timezone: tzinfo
+
+
+def compile_when(node: Node | None, options: Options) -> list[Condition]:
+    """Every condition of a `when` block; raises CompileError at the first bad one."""
+    if node is None or (node.kind == "scalar" and node.value is None):
+        return []
+    if node.kind != "map":
+        raise CompileError(
+            node.error(f"`when` must be a mapping of conditions, not {node.type_name}")
+        )
+    return [_compile_entry(key, value, options) for key, value in node.entries]
+
+
+def _compile_entry(key: Node, value: Node, options: Options) -> Condition:
+    name = str(key.value)
+    if name in ("any", "all"):
+        if value.kind != "list" or not value.items:
+            raise CompileError(value.error(f"`{name}` takes a list of condition blocks"))
+        blocks = [compile_when(item, options) for item in value.items]
+        tests = [_all_of([c.test for c in block]) for block in blocks]
+        text = f"{name} of {len(tests)} blocks"
+        if name == "any":
+            return Condition(None, text, _any_of(tests))
+        return Condition(None, text, _all_of(tests))
+    if name == "not":
+        inner = _all_of([c.test for c in compile_when(value, options)])
+        return Condition(None, "not {...}", lambda ctx: not inner(ctx))
+    if name not in KEYS:
+        hint = suggest(name)
+        more = f"; did you mean {hint!r}?" if hint else ""
+        raise CompileError(key.error(f"unknown context key {name!r}{more}"))
+    test, text, equals = _compile_value(name, value, options)
+    path = name
+
+    def check(ctx: Context) -> bool:
+        return test(ctx.get(path))
+
+    return Condition(path, f"{path} {text}", check, equals)
+
+
+def _compile_value(
+    path: str, node: Node, options: Options
+) -> tuple[ValueTest, str, frozenset[Any] | None]:
+    """A test on one context value, its description, and the values it equals (for the index)."""
+    kind = KEYS[path].type
+    if node.kind == "scalar":
+        want = _operand(path, node, options)
+        if kind == "list":
+            return (lambda v: v is not None and want in v), f"contains {want!r}", None
+        return (lambda v: v == want), f"= {want!r}", frozenset([want])
+    if node.kind == "list":
+        wants = frozenset(_operand(path, item, options) for item in node.items)
+        if not wants:
+            raise CompileError(node.error("an empty list matches nothing"))
+        if kind == "list":
+            return (lambda v: v is not None and not wants.isdisjoint(v)), _any_text(wants), None
+        return (lambda v: v in wants), f"in {sorted(map(str, wants))}", wants
+    tests: list[ValueTest] = []
+    texts: list[str] = []
+    equals: frozenset[Any] | None = None
+    for op_node, arg in node.entries:
+        op = str(op_node.value)
+        if op not in OPERATORS:
+            raise CompileError(
+                op_node.error(f"unknown operator {op!r}; use one of: {', '.join(OPERATORS)}")
+            )
+        test, text, op_equals = _compile_operator(path, kind, op, arg, options)
+        tests.append(test)
+        texts.append(text)
+        equals = op_equals if equals is None else equals
+    if not tests:
+        raise CompileError(node.error(f"no condition given for {path!r}"))
+    return _all_values(tests), " and ".join(texts), equals
+
+
+def _compile_operator(
+    path: str, kind: str, op: str, arg: Node, options: Options
+) -> tuple[ValueTest, str, frozenset[Any] | None]:
+    if op in ("gte", "gt", "lte", "lt"):
+        if kind not in ("number", "time"):
+            raise CompileError(arg.error(f"`{op}` compares numbers or times; {path!r} is {kind}"))
+        bound = _operand(path, arg, options)
+        return _comparison(op, bound), f"{op} {bound}", None
+    if op == "in":
+        if arg.kind != "list":
+            raise CompileError(arg.error("`in` takes a list"))
+        return _compile_value(path, arg, options)
+    if op == "contains":
+        if kind not in ("list", "text"):
+            raise CompileError(arg.error(f"`contains` works on lists and text; {path!r} is {kind}"))
+        items = arg.items if arg.kind == "list" else [arg]
+        wants = frozenset(_operand(path, item, options, as_text=True) for item in items)
+        if kind == "list":
+            return (
+                (lambda v: bool(v) and not wants.isdisjoint(v)),
+                f"contains {_any_text(wants)}",
+                None,
+            )
+        lowered = tuple(w.lower() for w in wants)
+        return (
+            lambda v: isinstance(v, str) and any(w in v.lower() for w in lowered),
+            f"contains {_any_text(wants)}",
+            None,
+        )
+    if op == "matches":
+        return _compile_matches(path, kind, arg)
+    if op == "exists":
+        if not isinstance(arg.value, bool) or arg.kind != "scalar":
+            raise CompileError(arg.error("`exists` takes true or false"))
+        want_present = arg.value
+        return (lambda v: _present(v) is want_present), f"exists {want_present}", None
+    if op == "not":
+        inner, text, _ = _compile_value(path, arg, options)
+        return (lambda v: not inner(v)), f"not ({text})", None
+    # any / all over value conditions
+    if arg.kind != "list" or not arg.items:
+        raise CompileError(arg.error(f"`{op}` takes a list of conditions"))
+    parts = [_compile_value(path, item, options) for item in arg.items]
+    tests = [p[0] for p in parts]
+    text = f"{op}({'; '.join(p[1] for p in parts)})"
+    if op == "any":
+        return (lambda v: any(t(v) for t in tests)), text, None
+    return _all_values(tests), text, None
+
+
+def _compile_matches(path: str, kind: str, arg: Node) -> tuple[ValueTest, str, None]:
+    if kind not in ("text", "list"):
+        raise CompileError(arg.error(f"`matches` works on text; {path!r} is {kind}"))
+    if arg.kind != "scalar" or not isinstance(arg.value, str):
+        raise CompileError(arg.error("`matches` takes a pattern as text"))
+    opts = re2.Options()
+    opts.case_sensitive = False
+    opts.max_mem = 1 << 20  # a pattern that needs more is refused, not run
+    try:
+        pattern = re2.compile(arg.value, opts)
+    except re2.error as exc:
+        raise CompileError(arg.error(f"bad pattern {arg.value!r}: {exc}")) from None
+    search = pattern.search
+    if kind == "list":
+        return (
+            lambda v: bool(v) and any(isinstance(x, str) and search(x) for x in v),
+            f"matches /{arg.value}/",
+            None,
+        )
+    return (lambda v: isinstance(v, str) and search(v) is not None), f"matches /{arg.value}/", None
+
+
+def _comparison(op: str, bound: Any) -> ValueTest:
+    compare = _COMPARE[op]
+
+    # Missing or incomparable values never match, so a rule on cart.value is
+    # simply skipped for a visitor with no cart.
+    def test(v: Any) -> bool:
+        if v is None or isinstance(v, bool):
+            return False
+        try:
+            return bool(compare(v, bound))
+        except TypeError:
+            return False
+
+    return test
+
+
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "gte": operator.ge,
+    "gt": operator.gt,
+    "lte": operator.le,
+    "lt": operator.lt,
+}
+
+
+def _operand(path: str, node: Node, options: Options, *, as_text: bool = False) -> Any:
+    """A literal from the rule file, checked and normalised for the key it is compared to."""
+    if node.kind != "scalar":
+        raise CompileError(node.error(f"expected a value for {path!r}, got {node.type_name}"))
+    kind = KEYS[path].type
+    value = node.value
+    if kind in ("text", "list") or as_text:
+        if isinstance(value, bool) or value is None or isinstance(value, float):
+            raise CompileError(node.error(f"{path!r} takes text, got {node.type_name}"))
+        text = str(value)
+        if path in _UPPER:
+            return text.upper()
+        if path in _LOWER:
+            return text.lower()
+        return text
+    if kind == "number":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise CompileError(node.error(f"{path!r} takes a number, got {node.type_name}"))
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise CompileError(node.error(f"{path!r} takes true or false, got {node.type_name}"))
+        return value
+    if kind == "time":
+        return parse_time(node, options.timezone)
+    raise CompileError(node.error(f"{path!r} cannot be tested"))  # pragma: no cover
+
+
+def parse_time(node: Node, tz: tzinfo) -> datetime:
+    """ISO date or date-time; without an offset it is in the shop's time zone."""
+    text = str(node.value) if node.value is not None else ""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise CompileError(
+            node.error(f"{text!r} is not a date or time (use 2026-11-17 or 2026-11-17T09:00)")
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    return moment
+
+
+def _present(value: Any) -> bool:
+    return value is not None and value != "" and value != [] and value != ()
+
+
+def _any_text(values: frozenset[Any]) -> str:
+    return "any of " + ", ".join(sorted(map(str, values)))
+
+
+def _all_values(tests: list[ValueTest]) -> ValueTest:
+    if len(tests) == 1:
+        return tests[0]
+    return lambda v: all(t(v) for t in tests)
+
+
+def _all_of(tests: list[ContextTest]) -> ContextTest:
+    if not tests:
+        return lambda ctx: True
+    if len(tests) == 1:
+        return tests[0]
+    if len(tests) == 2:
+        a, b = tests
+        return lambda ctx: a(ctx) and b(ctx)
+    if len(tests) == 3:
+        a, b, c = tests
+        return lambda ctx: a(ctx) and b(ctx) and c(ctx)
+    return lambda ctx: all(t(ctx) for t in tests)
+
+
+def _any_of(tests: list[ContextTest]) -> ContextTest:
+    return lambda ctx: any(t(ctx) for t in tests)
+
+
+all_of = _all_of

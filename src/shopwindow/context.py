@@ -1,0 +1,245 @@
+"""Who is this visitor: everything a rule may test, built once per request."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+import orjson
+
+from shopwindow.catalog import Catalog
+from shopwindow.channel import NO_CAMPAIGN, Campaign, campaign_of, channel_of, referrer_host
+from shopwindow.device import device_of, language_of
+from shopwindow.geo import GeoIP, country_of
+from shopwindow.network import TrustedProxies
+from shopwindow.visitor import MAX_CART, Visitor
+
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+PREVIEW_PARAMS = ("sw_country", "sw_gender", "sw_device")
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """What the context builder needs from the running service (built once at start)."""
+
+    proxies: TrustedProxies
+    geoip: GeoIP | None
+    country_headers: tuple[str, ...]
+    default_country: str
+    own_hosts: frozenset[str]
+    timezone: tzinfo
+    lead: float
+    cart_cookie: str
+    consent_cookie: str
+    consent_decline: frozenset[str]
+    honour_gpc: bool
+    dev: bool
+
+
+@dataclass(slots=True)
+class Visit:
+    """One request's visitor: where from, how, and what the cookie remembers."""
+
+    ip: str
+    country: str
+    country_source: str
+    device: str
+    campaign: Campaign
+    channel: str
+    visitor: Visitor
+    consent: bool
+    now: datetime
+    ctx: dict[str, Any]
+    cart: list[list[Any]]
+    preview: dict[str, str]
+
+
+def declined(edge: Edge, headers: Mapping[str, str], cookies: Mapping[str, str]) -> bool:
+    """Whether the visitor said no to personalization (site consent cookie or Sec-GPC)."""
+    if edge.consent_cookie:
+        value = cookies.get(edge.consent_cookie)
+        if value is not None and value.strip().lower() in edge.consent_decline:
+            return True
+    return edge.honour_gpc and headers.get("sec-gpc", "").strip() == "1"
+
+
+def build_visit(
+    edge: Edge,
+    *,
+    peer: str | None,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    cookies: Mapping[str, str],
+    path: str,
+    visitor: Visitor,
+    consent: bool,
+    catalog: Catalog,
+    now: datetime | None = None,
+) -> Visit:
+    now = now or datetime.now(UTC)
+    ip = edge.proxies.client_ip(peer, headers.get("x-forwarded-for"))
+    trusted = peer is not None and edge.proxies.is_trusted(peer)
+    country, source = country_of(
+        headers,
+        peer_trusted=trusted,
+        ip=ip,
+        geoip=edge.geoip,
+        header_names=edge.country_headers,
+        default=edge.default_country,
+    )
+    device = device_of(headers.get("user-agent"))
+    campaign = campaign_of(query) if query else NO_CAMPAIGN
+    referrer = headers.get("referer")
+    channel = channel_of(campaign, referrer, edge.own_hosts)
+    preview: dict[str, str] = {}
+    if edge.dev:
+        preview = _preview(query, cookies)
+        country = preview.get("country", country)
+        device = preview.get("device", device)
+    cart = _site_cart(cookies.get(edge.cart_cookie)) if edge.cart_cookie else None
+    if cart is None:
+        cart = visitor.cart
+    ctx = context_for(
+        visitor,
+        catalog,
+        lead=edge.lead,
+        tz=edge.timezone,
+        now=now,
+        cart=cart,
+        country=country,
+        device=device,
+        language=language_of(headers.get("accept-language")),
+        channel=channel,
+        campaign=campaign,
+        referrer=referrer_host(referrer),
+        path=path,
+        host=headers.get("host", "").split(":")[0].lower()[:255],
+    )
+    if "gender" in preview:
+        ctx["visitor.gender"] = preview["gender"]
+    return Visit(
+        ip, country, source, device, campaign, channel, visitor, consent, now, ctx, cart, preview
+    )
+
+
+def context_for(
+    visitor: Visitor,
+    catalog: Catalog,
+    *,
+    lead: float,
+    tz: tzinfo,
+    now: datetime,
+    cart: list[list[Any]] | None = None,
+    country: str = "",
+    device: str = "desktop",
+    language: str | None = None,
+    channel: str = "direct",
+    campaign: Campaign = NO_CAMPAIGN,
+    referrer: str | None = None,
+    path: str = "/",
+    host: str = "",
+) -> dict[str, Any]:
+    """The flat context rules test: request facts, the visitor, their cart."""
+    local = now.astimezone(tz)
+    cart = visitor.cart if cart is None else cart
+    cart_categories: list[str] = []
+    cart_value = 0.0
+    cart_items = 0
+    for pid, qty, price in cart:
+        cart_items += qty
+        cart_value += qty * price
+        product = catalog.get(pid)
+        if product is not None and product.category not in cart_categories:
+            cart_categories.append(product.category)
+    categories = sorted(visitor.category, key=visitor.category.__getitem__, reverse=True)
+    gender = visitor.top(visitor.gender, lead)
+    category = visitor.top(visitor.category, lead)
+    return {
+        "country": country,
+        "device": device,
+        "language": language,
+        "channel": channel,
+        "referrer": referrer,
+        "path": path,
+        "host": host,
+        "time": now,
+        "hour": local.hour,
+        "weekday": WEEKDAY_NAMES[local.weekday()],
+        "day": local.day,
+        "campaign.source": campaign.source,
+        "campaign.medium": campaign.medium,
+        "campaign.name": campaign.name,
+        "campaign.term": campaign.term,
+        "campaign.content": campaign.content,
+        "campaign.click_id": campaign.click_id,
+        "campaign.click_kind": campaign.click_kind,
+        "campaign.present": campaign.present,
+        "visitor.id": visitor.id,
+        "visitor.new": visitor.new,
+        "visitor.sessions": visitor.sessions,
+        "visitor.orders": visitor.orders,
+        "visitor.gender": gender,
+        "visitor.gender_strength": visitor.gender.get(gender, 0.0) if gender else 0.0,
+        "visitor.category": category,
+        "visitor.category_strength": visitor.category.get(category, 0.0) if category else 0.0,
+        "visitor.categories": categories,
+        "visitor.viewed": visitor.viewed,
+        "visitor.searches": visitor.searches,
+        "visitor.bought_full_price": visitor.full_price,
+        "visitor.purchased_this_session": bool(
+            visitor.purchase_session and visitor.purchase_session == visitor.sessions
+        ),
+        "visitor.customer_id": visitor.customer_id,
+        "cart.items": cart_items,
+        "cart.value": round(cart_value, 2),
+        "cart.categories": cart_categories,
+        "cart.products": [line[0] for line in cart],
+    }
+
+
+def _preview(query: Mapping[str, str], cookies: Mapping[str, str]) -> dict[str, str]:
+    """The dev preview switch: ?sw_country=FR&sw_gender=men&sw_device=mobile (or its cookie)."""
+    out: dict[str, str] = {}
+    raw = cookies.get("sw_preview", "")
+    for part in raw.split("&"):
+        key, _, value = part.partition("=")
+        if key in PREVIEW_PARAMS and value:
+            out[key[3:]] = value
+    for key in PREVIEW_PARAMS:
+        if query.get(key):
+            out[key[3:]] = query[key]
+    clean: dict[str, str] = {}
+    if (c := out.get("country", "")).isascii() and c.isalpha() and len(c) == 2:
+        clean["country"] = c.upper()
+    if out.get("gender") in ("women", "men", "kids"):
+        clean["gender"] = out["gender"]
+    if out.get("device") in ("mobile", "tablet", "desktop"):
+        clean["device"] = out["device"]
+    return clean
+
+
+def _site_cart(raw: str | None) -> list[list[Any]] | None:
+    """The site's own cart cookie: JSON [{"product_id": "...", "quantity": 1, "price": 9.5}]."""
+    if not raw or len(raw) > 4096:
+        return None
+    try:
+        from urllib.parse import unquote
+
+        data = orjson.loads(unquote(raw))
+    except (orjson.JSONDecodeError, ValueError):
+        return None
+    if not isinstance(data, list):
+        return None
+    out: list[list[Any]] = []
+    for item in data[:MAX_CART]:
+        if not isinstance(item, dict):
+            continue
+        pid, qty, price = item.get("product_id"), item.get("quantity", 1), item.get("price", 0)
+        if not isinstance(pid, str) or isinstance(qty, bool) or not isinstance(qty, int):
+            continue
+        if isinstance(price, bool) or not isinstance(price, int | float):
+            continue
+        out.append([pid[:64], max(1, min(qty, 99)), float(price)])
+    return out

@@ -1,0 +1,230 @@
+"""The visitor's country: a trusted CDN header first, then a MaxMind database, then a default."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+import maxminddb
+from cachetools import LRUCache
+
+from shopwindow.network import canonical_ip
+
+DEFAULT_COUNTRY_HEADERS: tuple[str, ...] = (
+    "cf-ipcountry",
+    "cloudfront-viewer-country",
+    "fastly-client-geo-country",
+)
+
+# Letters a CDN sends when it does not know: Cloudflare "XX" (and "T1" for Tor, which
+# the letters test rejects already), "ZZ" by convention elsewhere, and the legacy
+# MaxMind pseudo-countries for Europe and Asia/Pacific, which are no store's country.
+UNKNOWN_COUNTRIES = frozenset({"XX", "ZZ", "EU", "AP"})
+
+# Documentation address ranges only (RFC 5737, RFC 3849): they never route, so the
+# demo shop and the tests can place a visitor anywhere without touching real users.
+DEMO_NETWORKS: Mapping[str, str] = MappingProxyType(
+    {
+        "192.0.2.0/24": "DE",
+        "198.51.100.0/24": "FR",
+        "203.0.113.0/24": "US",
+        "2001:db8::/32": "GB",
+    }
+)
+
+# No textual IP address is longer; a longer string is not worth a cache slot.
+_MAX_IP_CHARS = 64
+
+
+def _country_code(value: object) -> str | None:
+    """value as an upper-case ISO alpha-2 code, or None when it is not one we can use."""
+    if not isinstance(value, str):
+        return None
+    code = value.strip()
+    if len(code) != 2 or not (code.isascii() and code.isalpha()):
+        return None
+    code = code.upper()
+    return None if code in UNKNOWN_COUNTRIES else code
+
+
+def _record_country(record: object) -> str | None:
+    if not isinstance(record, Mapping):
+        return None
+    # "registered_country" is where the network is registered; it stands in when the
+    # database has no location for the address itself (anycast, satellite, some mobile).
+    for field in ("country", "registered_country"):
+        place = record.get(field)
+        if isinstance(place, Mapping):
+            code = _country_code(place.get("iso_code"))
+            if code is not None:
+                return code
+    return None
+
+
+class GeoCacheInfo(NamedTuple):
+    hits: int
+    misses: int
+    maxsize: int
+    currsize: int
+
+
+class GeoIP:
+    """Country lookups in a MaxMind DB (GeoLite2/GeoIP2 Country or City), cached per address."""
+
+    def __init__(self, path: str | os.PathLike[str] | None, cache_size: int = 65536) -> None:
+        self.path: str | None = None if path is None else os.fspath(path)
+        self._reader: Any = None
+        if self.path is not None:
+            self._reader = maxminddb.open_database(self.path, maxminddb.MODE_AUTO)
+        self._cache: LRUCache[str, str | None] = LRUCache(maxsize=cache_size)
+        # cachetools caches are not thread-safe, and Starlette runs sync code in threads.
+        self._lock = threading.Lock()
+        self._hits = 0
+        self._misses = 0
+
+    def __enter__(self) -> GeoIP:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"GeoIP({self.path!r})"
+
+    @property
+    def database_type(self) -> str | None:
+        """The database's own name for itself ("GeoLite2-Country"), None without one."""
+        if self._reader is None:
+            return None
+        return str(self._reader.metadata().database_type)
+
+    def country(self, ip: str) -> str | None:
+        """The ISO alpha-2 country of ip, upper case, or None when unknown or not an IP."""
+        if self._reader is None or len(ip) > _MAX_IP_CHARS:
+            return None
+        with self._lock:
+            try:
+                found = self._cache[ip]
+            except KeyError:
+                pass
+            else:
+                self._hits += 1
+                return found
+        found = self._lookup(ip)
+        with self._lock:
+            self._misses += 1
+            self._cache[ip] = found
+        return found
+
+    def _lookup(self, ip: str) -> str | None:
+        address = canonical_ip(ip)
+        reader = self._reader
+        if address is None or reader is None:
+            return None
+        try:
+            record = reader.get(address)
+        except ValueError:
+            # An IPv6 address asked of an IPv4-only database.
+            return None
+        return _record_country(record)
+
+    def cache_info(self) -> GeoCacheInfo:
+        with self._lock:
+            return GeoCacheInfo(
+                self._hits, self._misses, int(self._cache.maxsize), len(self._cache)
+            )
+
+    def close(self) -> None:
+        """Release the database; later lookups answer None. Safe to call twice."""
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()
+        with self._lock:
+            self._cache.clear()
+
+
+def country_of(
+    headers: Mapping[str, str],
+    *,
+    peer_trusted: bool,
+    ip: str,
+    geoip: GeoIP | None,
+    header_names: Sequence[str] = DEFAULT_COUNTRY_HEADERS,
+    default: str,
+) -> tuple[str, str]:
+    """(country, source): source is "header", "geoip" or "default".
+
+    A country header is believed only from a trusted peer (our CDN): anyone else
+    could send "CF-IPCountry: US" to see another country's prices. Header names are
+    looked up in lower case, as ASGI delivers them.
+    """
+    if peer_trusted:
+        for name in header_names:
+            value = headers.get(name.lower())
+            if value:
+                code = _country_code(value)
+                if code is not None:
+                    return code, "header"
+    if geoip is not None and ip:
+        code = geoip.country(ip)
+        if code is not None:
+            return code, "geoip"
+    return default, "default"
+
+
+def write_geoip_db(
+    path: str | os.PathLike[str],
+    networks: Mapping[str, str],
+    *,
+    database_type: str = "GeoLite2-Country",
+) -> None:
+    """Write a real MaxMind DB mapping each CIDR to {"country": {"iso_code": CC}}.
+
+    IPv4 and IPv6 networks share one IPv6 tree, as in MaxMind's own databases. A
+    more specific network wins over a wider one whatever the mapping's order. The
+    file is replaced atomically, so a server with the old file mapped never reads
+    a half-written one.
+    """
+    import netaddr
+    from mmdb_writer import MMDBWriter
+
+    entries: list[tuple[netaddr.IPNetwork, str]] = []
+    for cidr, country in networks.items():
+        code = _country_code(country)
+        if code is None:
+            raise ValueError(f"invalid country code {country!r} for {cidr!r}")
+        try:
+            network = netaddr.IPNetwork(cidr.strip())
+        except (netaddr.AddrFormatError, ValueError, TypeError) as error:
+            raise ValueError(f"invalid network {cidr!r}") from error
+        entries.append((network.cidr, code))
+    # mmdb-writer lets a later, wider network overwrite an earlier, narrower one;
+    # inserting widest first makes the narrower network win.
+    entries.sort(key=lambda entry: entry[0].prefixlen + (96 if entry[0].version == 4 else 0))
+
+    writer = MMDBWriter(
+        ip_version=6,
+        ipv4_compatible=True,
+        database_type=database_type,
+        languages=["en"],
+        description="shopwindow GeoIP test data",
+    )
+    for network, code in entries:
+        writer.insert_network(netaddr.IPSet([network]), {"country": {"iso_code": code}})
+
+    target = os.fspath(path)
+    partial = f"{target}.{os.getpid()}.partial"
+    try:
+        writer.to_db_file(partial)
+        os.replace(partial, target)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
+def build_demo_geoip(path: str | os.PathLike[str]) -> None:
+    """Write the demo shop's GeoIP database (demo/geoip.mmdb) from DEMO_NETWORKS."""
+    write_geoip_db(path, DEMO_NETWORKS)

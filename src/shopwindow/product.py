@@ -1,0 +1,42 @@
+"""The demo shop's product page /p/{id}: view beacons, add to cart, slots for recommendations."""
+
+from __future__ import annotations
+
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from shopwindow.homepage import recently_viewed
+from shopwindow.responses import personalize
+from shopwindow.web import shop_of, snapshot_of, visit_of
+
+
+async def product_page(request: Request) -> Response:
+    shop = shop_of(request)
+    snap = snapshot_of(request)
+    product = snap.catalog.get(request.path_params["product_id"])
+    if product is None:
+        return HTMLResponse("Not found", status_code=404)
+    visit = visit_of(request, snap)
+    labels: list[str] = []
+    recommendations = Markup("")
+    render_recs = shop.extensions.get("product_recommendations")
+    if render_recs is not None:
+        recommendations, labels = render_recs(shop, snap, visit, product)
+    strip = shop.templates.get_template("_recently_viewed.html").render(
+        recently_viewed=recently_viewed(snap.catalog, visit.visitor.viewed, exclude=product.id)
+    )
+    html = shop.templates.get_template("product.html").render(
+        product=product.to_json(),
+        country=visit.country.lower(),
+        gender=product.gender,
+        recommendations=recommendations,
+        recently=Markup(strip),
+        dev=shop.settings.dev,
+        preview=visit.preview,
+    )
+    return personalize(HTMLResponse(html), shop, visit, labels)
+
+
+routes = [Route("/p/{product_id}", product_page, methods=["GET", "HEAD"])]

@@ -1,0 +1,99 @@
+"""Answers: the visitor cookie, cache headers that keep pages per visitor, safe redirects."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable
+from urllib.parse import unquote, urlsplit
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from shopwindow.context import Visit
+from shopwindow.shop import Shop
+
+RULES_HEADER = "X-Shopwindow-Rules"
+SEGMENT_HEADER = "X-Shopwindow-Segment"
+_UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+def safe_path(target: str, allowed_hosts: Collection[str] = (), fallback: str = "/") -> str:
+    """A redirect target that cannot leave the site: a local path, or an allowed host.
+
+    Anything else (//evil, /\\evil, https:evil, encoded or with control characters)
+    becomes `fallback`.
+    """
+    if not target or len(target) > 2000:
+        return fallback
+    decoded = target
+    for _ in range(3):  # catch %2F%2F and double encoding
+        decoded = unquote(decoded)
+    if _UNSAFE.search(decoded) or (not decoded.isascii() and _lookalike(decoded)):
+        return fallback
+    if target.startswith("/") and not decoded.startswith("//"):
+        return target
+    parts = urlsplit(target)
+    if (
+        parts.scheme in ("http", "https")
+        and parts.hostname
+        and parts.hostname in allowed_hosts
+        and "@" not in parts.netloc
+    ):
+        return target
+    return fallback
+
+
+def _lookalike(text: str) -> bool:
+    # Unicode slashes and dots that browsers may fold into '/' or '.'
+    return any(ch in text for ch in "\uff0f\u2215\u2044\uff3c\u3002\uff0e\u2024")
+
+
+def redirect(shop: Shop, target: str, status: int = 302) -> RedirectResponse:
+    return RedirectResponse(safe_path(target, shop.edge.own_hosts), status_code=status)
+
+
+def personalize(
+    response: Response,
+    shop: Shop,
+    visit: Visit,
+    labels: Iterable[str] = (),
+    segment: str | None = None,
+) -> Response:
+    """Name the deciding rules, keep the answer per visitor (or per segment), write the cookie."""
+    label_text = ", ".join(labels)
+    if label_text:
+        response.headers[RULES_HEADER] = label_text
+    if segment is not None:
+        # A CDN may cache this answer for everyone with the same segment key.
+        response.headers[SEGMENT_HEADER] = segment
+        response.headers["Cache-Control"] = "public, max-age=60"
+        response.headers["Vary"] = SEGMENT_HEADER
+    else:
+        response.headers["Cache-Control"] = "private, no-store"
+        response.headers["Vary"] = "Cookie"
+    write_cookie(response, shop, visit)
+    return response
+
+
+def write_cookie(response: Response, shop: Shop, visit: Visit) -> None:
+    visitor = visit.visitor
+    if not visit.consent or not visitor.changed:
+        return
+    s = shop.settings
+    secure = s.cookie_secure == "always"
+    if s.cookie_secure == "auto":
+        secure = shop.extensions.get("https", False) or visit.ctx.get("scheme") == "https"
+    response.set_cookie(
+        s.cookie_name,
+        shop.codec.encode(visitor),
+        max_age=s.cookie_days * 86400,
+        path="/",
+        secure=bool(secure),
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept

@@ -1,0 +1,378 @@
+"""Every setting declared once: feeds the settings file, environment variables, CLI flags and docs."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEV_SECRET = "shopwindow-dev-secret-change-me"
+
+
+def _bundled(*parts: str) -> str:
+    return str(PROJECT_ROOT.joinpath(*parts))
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    type: str  # "text" | "int" | "float" | "bool" | "list" | "path" | "choice"
+    default: Any
+    help: str
+    flag: str | None = None  # CLI flag, when the setting has one
+    choices: tuple[str, ...] = ()
+    secret: bool = False  # read from the environment only, never printed
+
+    @property
+    def env(self) -> str:
+        return "SHOPWINDOW_" + self.name.upper()
+
+
+DECLARATIONS: tuple[Setting, ...] = (
+    Setting("rules", "path", _bundled("rules"), "folder of rule files", "--rules"),
+    Setting(
+        "catalog",
+        "path",
+        _bundled("demo", "catalog.jsonl"),
+        "product feed (JSON Lines or CSV)",
+        "--catalog",
+    ),
+    Setting(
+        "geoip", "path", "", "MaxMind country or city database (.mmdb); empty = none", "--geoip"
+    ),
+    Setting(
+        "templates", "path", _bundled("templates"), "folder of Jinja2 templates", "--templates"
+    ),
+    Setting("host", "text", "127.0.0.1", "address to listen on", "--host"),
+    Setting("port", "int", 8000, "port to listen on", "--port"),
+    Setting("workers", "int", 1, "worker processes", "--workers"),
+    Setting("server", "choice", "uvicorn", "HTTP server", "--server", ("uvicorn", "granian")),
+    Setting(
+        "env",
+        "choice",
+        "development",
+        "development or production; production refuses the dev secret and --dev",
+        None,
+        ("development", "production"),
+    ),
+    Setting(
+        "dev",
+        "bool",
+        False,
+        "preview switch (country, gender, device) on pages; refused in production",
+        "--dev",
+    ),
+    Setting(
+        "secret",
+        "text",
+        DEV_SECRET,
+        "key that signs visitor cookies (environment only)",
+        None,
+        secret=True,
+    ),
+    Setting(
+        "allowed_hosts",
+        "list",
+        [],
+        "hosts a redirect may point to besides relative paths on this site",
+        "--allowed-host",
+    ),
+    Setting(
+        "trusted_proxies",
+        "list",
+        [],
+        "CIDRs of proxies/CDNs whose X-Forwarded-For and geo headers are believed",
+        "--trusted-proxy",
+    ),
+    Setting(
+        "country_headers",
+        "list",
+        ["cf-ipcountry", "cloudfront-viewer-country", "fastly-client-geo-country"],
+        "CDN headers carrying the visitor's country (trusted proxies only)",
+        "--country-header",
+    ),
+    Setting(
+        "default_country",
+        "text",
+        "US",
+        "country when neither a header nor GeoIP knows",
+        "--default-country",
+    ),
+    Setting("timezone", "text", "UTC", "the shop's time zone, for schedules", "--timezone"),
+    Setting(
+        "homepage_mode",
+        "choice",
+        "redirect",
+        "answer GET / with a 302 to the chosen homepage, or render it",
+        "--homepage-mode",
+        ("redirect", "render"),
+    ),
+    Setting("cookie_name", "text", "sw", "name of the signed visitor cookie", None),
+    Setting("cookie_days", "int", 365, "lifetime of the visitor cookie in days", None),
+    Setting(
+        "cookie_secure",
+        "choice",
+        "auto",
+        "Secure flag on the visitor cookie: auto (when https), always, never",
+        None,
+        ("auto", "always", "never"),
+    ),
+    Setting(
+        "session_idle_minutes",
+        "int",
+        30,
+        "idle time after which a visit counts as a new session",
+        None,
+    ),
+    Setting("affinity_view", "float", 1.0, "affinity weight of a product view", None),
+    Setting("affinity_cart", "float", 3.0, "affinity weight of an add to cart", None),
+    Setting("affinity_purchase", "float", 5.0, "affinity weight of a purchase", None),
+    Setting(
+        "affinity_half_life_days",
+        "float",
+        30.0,
+        "days after which an affinity score counts half",
+        None,
+    ),
+    Setting(
+        "affinity_lead",
+        "float",
+        0.6,
+        "share of the affinity one gender/category needs to count as the visitor's",
+        None,
+    ),
+    Setting(
+        "consent_cookie",
+        "text",
+        "",
+        "site cookie that records consent; empty = no consent check",
+        "--consent-cookie",
+    ),
+    Setting(
+        "consent_decline",
+        "list",
+        ["0", "false", "no", "denied", "declined"],
+        "values of the consent cookie that mean 'no personalization'",
+        None,
+    ),
+    Setting("honour_gpc", "bool", True, "treat Sec-GPC: 1 as declined personalization", None),
+    Setting(
+        "cart_cookie",
+        "text",
+        "",
+        "site cookie with the cart as JSON (see docs/events.md); empty = cart from events only",
+        None,
+    ),
+    Setting("max_body_bytes", "int", 65536, "largest events body accepted", None),
+    Setting("max_events", "int", 50, "most events in one beacon", None),
+    Setting("landing_prefix", "text", "/lp/", "path prefix of landing pages (/lp/{slug})", None),
+    Setting(
+        "origin",
+        "text",
+        "",
+        "origin site to proxy for every path shopwindow does not answer; empty = off",
+        "--origin",
+    ),
+    Setting(
+        "redis",
+        "text",
+        "",
+        "Redis URL for profiles and counters shared by many nodes; empty = SQLite",
+        "--redis",
+    ),
+    Setting(
+        "profile_db",
+        "path",
+        "",
+        "SQLite file of the profile store; empty = shopwindow.sqlite3 beside the rules",
+        "--profile-db",
+    ),
+    Setting(
+        "stats_token",
+        "text",
+        "",
+        "token that /_sw/stats requires (environment or file)",
+        None,
+        secret=True,
+    ),
+    Setting(
+        "staff_token",
+        "text",
+        "",
+        "token that the staff view requires (environment or file)",
+        None,
+        secret=True,
+    ),
+)
+
+BY_NAME = {s.name: s for s in DECLARATIONS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    values: Mapping[str, Any]
+    sources: Mapping[str, str] = field(default_factory=dict)  # where each value came from
+    file: str | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def replace(self, **changes: Any) -> Settings:
+        return Settings({**self.values, **changes}, self.sources, self.file)
+
+
+class SettingsError(Exception):
+    pass
+
+
+def convert(setting: Setting, raw: Any, origin: str, base: Path | None = None) -> Any:
+    """A raw value (text from env/CLI, or TOML) as the setting's type, or a SettingsError."""
+    where = f"{setting.name} (from {origin})"
+    t = setting.type
+    try:
+        if t == "bool":
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(raw)
+        if t == "int":
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            return int(raw)
+        if t == "float":
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            return float(raw)
+        if t == "list":
+            if isinstance(raw, str):
+                return [p.strip() for p in raw.split(",") if p.strip()]
+            if isinstance(raw, Sequence):
+                return [str(p) for p in raw]
+            raise ValueError(raw)
+        if t == "path":
+            text = str(raw)
+            if text and base is not None and not os.path.isabs(text):
+                return str((base / text).resolve())
+            return text
+        if t == "choice":
+            if str(raw) not in setting.choices:
+                raise SettingsError(f"{where}: {raw!r} is not one of {', '.join(setting.choices)}")
+            return str(raw)
+        return str(raw)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{where}: {raw!r} is not a valid {t}") from None
+
+
+def load(
+    cli: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config: str | None = None,
+) -> Settings:
+    """Defaults < settings file < environment < CLI flags, each checked the same way."""
+    cli = {k: v for k, v in (cli or {}).items() if v is not None and v != () and v != []}
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {s.name: s.default for s in DECLARATIONS}
+    sources: dict[str, str] = {s.name: "default" for s in DECLARATIONS}
+
+    def from_env_and_cli(names: Sequence[str]) -> None:
+        for name in names:
+            s = BY_NAME[name]
+            if s.env in environ:
+                values[name] = convert(s, environ[s.env], s.env, Path.cwd())
+                sources[name] = "environment"
+            if name in cli and not s.secret:
+                values[name] = convert(s, cli[name], s.flag or name, Path.cwd())
+                sources[name] = "command line"
+
+    # The rules folder decides where the settings file is, so it is read first.
+    from_env_and_cli(["rules"])
+    config = config or environ.get("SHOPWINDOW_CONFIG")
+    path = Path(config) if config else Path(values["rules"]) / "shopwindow.toml"
+    used_file: str | None = None
+    if path.is_file():
+        used_file = str(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"{path}: {exc}") from None
+        for key, raw in data.items():
+            s = BY_NAME.get(key)
+            if s is None:
+                raise SettingsError(f"{path}: unknown setting {key!r}")
+            if key == "rules":
+                continue
+            values[key] = convert(s, raw, str(path), path.parent)
+            sources[key] = str(path)
+    elif config:
+        raise SettingsError(f"settings file {config} not found")
+    from_env_and_cli([s.name for s in DECLARATIONS if s.name != "rules"])
+    settings = Settings(values, sources, used_file)
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"timezone: unknown time zone {settings.timezone!r}") from None
+    if settings.env == "production":
+        if settings.secret == DEV_SECRET:
+            raise SettingsError(
+                "SHOPWINDOW_SECRET must be set in production (the dev secret is refused)"
+            )
+        if settings.dev:
+            raise SettingsError("--dev (the preview switch) is refused in production")
+
+
+def markdown() -> str:
+    """docs/settings.md, generated from the declarations above."""
+    lines = [
+        "# Settings",
+        "",
+        "Generated by `shopwindow docs settings` from `src/shopwindow/settings.py`; do not edit by hand.",
+        "",
+        "Every setting can come from four places; a later one wins:",
+        "",
+        "1. its default,",
+        "2. the settings file: `shopwindow.toml` in the rules folder, or the file named by",
+        "   `--config` / `SHOPWINDOW_CONFIG` (relative paths are relative to that file),",
+        "3. its environment variable,",
+        "4. its command-line flag, where it has one.",
+        "",
+        "`serve`, `check` and `explain` read them the same way. Secrets are read from the",
+        "environment or the settings file, never from a flag.",
+        "",
+        "| setting | environment | flag | type | default | what it does |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in DECLARATIONS:
+        default = s.default
+        if s.secret:
+            default = "(dev value)" if default else ""
+        elif (
+            s.type == "path" and isinstance(default, str) and default.startswith(str(PROJECT_ROOT))
+        ):
+            default = os.path.relpath(default, PROJECT_ROOT)
+        elif isinstance(default, list):
+            default = ", ".join(default)
+        kind = f"one of {', '.join(s.choices)}" if s.choices else s.type
+        flag = f"`{s.flag}`" if s.flag else ""
+        if s.type == "list" and s.flag:
+            flag += " (repeatable)"
+        shown = f"`{default}`" if default not in ("", None) else ""
+        lines.append(f"| `{s.name}` | `{s.env}` | {flag} | {kind} | {shown} | {s.help} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,203 @@
+"""The running service's state: settings, rules, catalog, templates; reloaded as one snapshot."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from shopwindow import metrics
+from shopwindow.catalog import Catalog, CatalogError, build_catalog, load_catalog
+from shopwindow.context import Edge
+from shopwindow.errors import RuleError
+from shopwindow.events import Weights, weights_from
+from shopwindow.geo import DEFAULT_COUNTRY_HEADERS, GeoIP
+from shopwindow.network import TrustedProxies
+from shopwindow.rulefiles import Fingerprint, fingerprint, load_rules
+from shopwindow.rules import RuleSet
+from shopwindow.settings import Settings
+from shopwindow.thenspec import CheckEnv
+from shopwindow.visitor import CookieCodec
+
+log = logging.getLogger("shopwindow")
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Rules and catalog that belong together; a request reads one snapshot throughout."""
+
+    rules: RuleSet
+    catalog: Catalog
+    catalog_errors: tuple[CatalogError, ...] = ()
+    pending_errors: tuple[
+        RuleError, ...
+    ] = ()  # errors of a broken edit, while the last good rules serve
+    rules_print: Fingerprint = field(default_factory=lambda: Fingerprint(()))
+    catalog_mtime: float = 0.0
+
+
+def template_names(folder: str) -> frozenset[str]:
+    root = Path(folder)
+    if not root.is_dir():
+        return frozenset()
+    return frozenset(str(p.relative_to(root)) for p in root.rglob("*.html"))
+
+
+def check_env(catalog: Catalog | None, templates: str) -> CheckEnv:
+    return CheckEnv(
+        catalog=catalog,
+        categories=catalog.categories if catalog is not None else None,
+        templates=template_names(templates) if templates else None,
+    )
+
+
+def compile_all(settings: Settings, catalog: Catalog | None) -> tuple[RuleSet, list[RuleError]]:
+    return load_rules(
+        settings.rules, ZoneInfo(settings.timezone), check_env(catalog, settings.templates)
+    )
+
+
+class Shop:
+    """Built once per worker; `snapshot` is swapped whole by the reloader."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.tz: tzinfo = ZoneInfo(settings.timezone)
+        self.codec = CookieCodec(settings.secret, settings.cookie_days)
+        self.weights: Weights = weights_from(settings)
+        self.geoip = GeoIP(settings.geoip) if settings.geoip else None
+        self.edge = Edge(
+            proxies=TrustedProxies(settings.trusted_proxies),
+            geoip=self.geoip,
+            country_headers=tuple(h.lower() for h in settings.country_headers)
+            or DEFAULT_COUNTRY_HEADERS,
+            default_country=settings.default_country.upper(),
+            own_hosts=frozenset(h.lower() for h in settings.allowed_hosts),
+            timezone=self.tz,
+            lead=settings.affinity_lead,
+            cart_cookie=settings.cart_cookie,
+            consent_cookie=settings.consent_cookie,
+            consent_decline=frozenset(v.lower() for v in settings.consent_decline),
+            honour_gpc=settings.honour_gpc,
+            dev=settings.dev,
+        )
+        self.templates = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(settings.templates),
+            autoescape=True,
+            auto_reload=False,
+            cache_size=400,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.snapshot: Snapshot | None = None
+        self.extensions: dict[str, Any] = {}  # profile store, stats, ... attached by their modules
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.snapshot is not None
+
+    def load(self) -> list[str]:
+        """First load: every error as text; the shop is ready only when there are none."""
+        catalog, catalog_errors = self._read_catalog()
+        if catalog is None:
+            return [f"{self.settings.catalog}: cannot read catalog"]
+        for err in catalog_errors:
+            log.warning("catalog: %s", err)
+        ruleset, errors = compile_all(self.settings, catalog)
+        if errors:
+            return [str(e) for e in errors]
+        self.snapshot = Snapshot(
+            ruleset,
+            catalog,
+            tuple(catalog_errors),
+            (),
+            fingerprint(self.settings.rules),
+            _mtime(self.settings.catalog),
+        )
+        return []
+
+    def _read_catalog(self) -> tuple[Catalog | None, list[CatalogError]]:
+        path = self.settings.catalog
+        if not path:
+            return build_catalog([]), []
+        try:
+            return load_catalog(path)
+        except (OSError, ValueError) as exc:
+            log.error("catalog %s: %s", path, exc)
+            return None, []
+
+    def reload_if_changed(self) -> bool:
+        """Pick up edits: valid ones go live, broken ones are reported and the last good rules stay."""
+        current = self.snapshot
+        if current is None:
+            return False
+        rules_print = fingerprint(self.settings.rules)
+        catalog_mtime = _mtime(self.settings.catalog)
+        if rules_print == current.rules_print and catalog_mtime == current.catalog_mtime:
+            return False
+        catalog, catalog_errors = current.catalog, list(current.catalog_errors)
+        if catalog_mtime != current.catalog_mtime:
+            fresh, fresh_errors = self._read_catalog()
+            if fresh is not None:
+                catalog, catalog_errors = fresh, fresh_errors
+        ruleset, errors = compile_all(self.settings, catalog)
+        if errors:
+            if list(current.pending_errors) != errors:
+                for err in errors:
+                    log.error("rules not reloaded: %s", err)
+            metrics.RELOAD_FAILURES.inc()
+            metrics.RULE_ERRORS.set(len(errors))
+            self.snapshot = Snapshot(
+                current.rules,
+                current.catalog,
+                current.catalog_errors,
+                tuple(errors),
+                rules_print,
+                current.catalog_mtime if catalog is current.catalog else catalog_mtime,
+            )
+            return False
+        self.snapshot = Snapshot(
+            ruleset, catalog, tuple(catalog_errors), (), rules_print, catalog_mtime
+        )
+        metrics.RELOADS.inc()
+        metrics.RULE_ERRORS.set(0)
+        log.info("rules reloaded: %d rules, %d products", len(ruleset.all_rules()), len(catalog))
+        return True
+
+    def start_watching(self, interval: float = 0.5) -> None:
+        if self._watcher is not None:
+            return
+
+        def watch() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.reload_if_changed()
+                except Exception:  # a reload must never kill the watcher
+                    log.exception("reload failed")
+
+        self._watcher = threading.Thread(target=watch, name="shopwindow-reload", daemon=True)
+        self._watcher.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=2)
+            self._watcher = None
+        if self.geoip is not None:
+            self.geoip.close()
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0

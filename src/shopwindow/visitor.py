@@ -1,0 +1,224 @@
+"""The visitor as the signed cookie remembers them, and the codec for that cookie."""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from itsdangerous import BadData, URLSafeTimedSerializer
+
+VERSION = 1
+MAX_VIEWED = 12
+MAX_SEARCHES = 5
+MAX_SEARCH_LEN = 60
+MAX_CATEGORIES = 8
+MAX_FULL_PRICE = 20
+MAX_CART = 20
+MAX_POPUPS = 12
+MAX_BUCKETS = 24
+MAX_ID_LEN = 64
+
+
+@dataclass(slots=True)
+class Visitor:
+    id: str
+    new: bool = True
+    sessions: int = 1
+    seen: int = 0  # last activity, epoch seconds
+    viewed: list[str] = field(default_factory=list)  # newest first
+    gender: dict[str, float] = field(default_factory=dict)
+    category: dict[str, float] = field(default_factory=dict)
+    affinity_at: int = 0  # when the scores were last decayed
+    searches: list[str] = field(default_factory=list)  # newest first
+    orders: int = 0
+    full_price: list[str] = field(default_factory=list)
+    cart: list[list[Any]] = field(default_factory=list)  # [product_id, qty, price]
+    purchase_session: int = 0  # session number of the last purchase
+    # rule id -> [shown total, session of last show, shown in that session,
+    #             day of last show, shown that day, dismissed at (epoch s)]
+    popups: dict[str, list[int]] = field(default_factory=dict)
+    buckets: dict[str, str] = field(default_factory=dict)  # rule id -> variant
+    customer_id: str | None = None
+    changed: bool = True  # whether the cookie must be written again
+
+    @staticmethod
+    def fresh(now: int) -> Visitor:
+        return Visitor(id=new_id(), seen=now, affinity_at=now)
+
+    def touch(self, now: int, idle_seconds: int) -> None:
+        """Count a new session after idle time; remember activity coarsely to spare writes."""
+        if self.seen and now - self.seen > idle_seconds:
+            self.sessions += 1
+            self.changed = True
+        if now - self.seen > 60:
+            self.seen = now
+            self.changed = True
+
+    def top(self, scores: dict[str, float], lead: float) -> str | None:
+        """The key that holds at least `lead` of all the score, if any."""
+        total = sum(scores.values())
+        if total <= 0:
+            return None
+        best = max(scores, key=scores.__getitem__)
+        return best if scores[best] / total >= lead else None
+
+
+def new_id() -> str:
+    return base64.urlsafe_b64encode(os.urandom(12)).decode()
+
+
+class _Json:
+    """orjson behind the interface itsdangerous expects of a serializer."""
+
+    @staticmethod
+    def dumps(obj: Any) -> bytes:
+        return orjson.dumps(obj)
+
+    @staticmethod
+    def loads(data: str | bytes) -> Any:
+        return orjson.loads(data)
+
+
+class CookieCodec:
+    """Signs (HMAC-SHA256 via itsdangerous), compresses when it pays, and reads back.
+
+    Anything that does not verify — tampered, truncated, expired, from another
+    version or garbage — reads as None: the caller starts a new visitor.
+    """
+
+    def __init__(self, secret: str, max_age_days: int) -> None:
+        self._serializer = URLSafeTimedSerializer(
+            secret,
+            salt=f"shopwindow.visitor.v{VERSION}",
+            serializer=_Json,
+            signer_kwargs={"digest_method": _sha256()},
+        )
+        self.max_age = max_age_days * 86400
+
+    def encode(self, visitor: Visitor) -> str:
+        token = self._serializer.dumps(_pack(visitor))
+        return token if isinstance(token, str) else token.decode()
+
+    def decode(self, value: str | None) -> Visitor | None:
+        if not value or len(value) > 8192:
+            return None
+        try:
+            data = self._serializer.loads(value, max_age=self.max_age)
+            return _unpack(data)
+        except (
+            BadData,
+            ValueError,
+            TypeError,
+            KeyError,
+            IndexError,
+            AttributeError,
+            orjson.JSONDecodeError,
+        ):
+            return None
+
+
+def _sha256() -> Any:
+    import hashlib
+
+    return hashlib.sha256
+
+
+def _pack(v: Visitor) -> dict[str, Any]:
+    out: dict[str, Any] = {"v": VERSION, "i": v.id, "s": v.sessions, "t": v.seen}
+    if v.viewed:
+        out["r"] = v.viewed
+    if v.gender:
+        out["g"] = {k: round(x, 2) for k, x in v.gender.items()}
+    if v.category:
+        out["c"] = {k: round(x, 2) for k, x in v.category.items()}
+    out["a"] = v.affinity_at
+    if v.searches:
+        out["q"] = v.searches
+    if v.orders:
+        out["o"] = v.orders
+    if v.full_price:
+        out["f"] = v.full_price
+    if v.cart:
+        out["k"] = v.cart
+    if v.purchase_session:
+        out["p"] = v.purchase_session
+    if v.popups:
+        out["u"] = v.popups
+    if v.buckets:
+        out["b"] = v.buckets
+    if v.customer_id:
+        out["x"] = v.customer_id
+    return out
+
+
+def _unpack(d: Any) -> Visitor | None:
+    if not isinstance(d, dict) or d.get("v") != VERSION:
+        return None
+    vid = d["i"]
+    if not isinstance(vid, str) or not 0 < len(vid) <= MAX_ID_LEN:
+        return None
+    return Visitor(
+        id=vid,
+        new=False,
+        sessions=_int(d["s"]),
+        seen=_int(d["t"]),
+        viewed=_strs(d.get("r"), MAX_VIEWED),
+        gender=_scores(d.get("g"), 4),
+        category=_scores(d.get("c"), MAX_CATEGORIES),
+        affinity_at=_int(d.get("a", 0)),
+        searches=_strs(d.get("q"), MAX_SEARCHES),
+        orders=_int(d.get("o", 0)),
+        full_price=_strs(d.get("f"), MAX_FULL_PRICE),
+        cart=_cart(d.get("k")),
+        purchase_session=_int(d.get("p", 0)),
+        popups=_popups(d.get("u")),
+        buckets={str(k): str(x) for k, x in (d.get("b") or {}).items()},
+        customer_id=str(d["x"])[:MAX_ID_LEN] if d.get("x") else None,
+        changed=False,
+    )
+
+
+def _int(x: Any) -> int:
+    if isinstance(x, bool) or not isinstance(x, int):
+        raise TypeError(x)
+    return x
+
+
+def _strs(x: Any, cap: int) -> list[str]:
+    if x is None:
+        return []
+    if not isinstance(x, list):
+        raise TypeError(x)
+    return [str(s)[:MAX_ID_LEN] for s in x[:cap]]
+
+
+def _scores(x: Any, cap: int) -> dict[str, float]:
+    if x is None:
+        return {}
+    if not isinstance(x, dict):
+        raise TypeError(x)
+    return {str(k)[:MAX_ID_LEN]: float(v) for k, v in list(x.items())[:cap]}
+
+
+def _cart(x: Any) -> list[list[Any]]:
+    if x is None:
+        return []
+    if not isinstance(x, list):
+        raise TypeError(x)
+    return [[str(i[0])[:MAX_ID_LEN], _int(i[1]), float(i[2])] for i in x[:MAX_CART]]
+
+
+def _popups(x: Any) -> dict[str, list[int]]:
+    if x is None:
+        return {}
+    if not isinstance(x, dict):
+        raise TypeError(x)
+    out = {}
+    for k, v in list(x.items())[:MAX_POPUPS]:
+        if not isinstance(v, list) or len(v) != 6:
+            raise TypeError(v)
+        out[str(k)] = [_int(n) for n in v]
+    return out
