@@ -75,8 +75,6 @@ async def root(request: Request) -> Response:
     decision, path = decide_homepage(snap, visit)
     if decision.rule is not None:
         metrics.MATCHES.labels("homepage", decision.rule.id).inc()
-        if decision.variant:
-            visit.visitor.buckets[decision.rule.id] = decision.variant
     if visit.device == "bot" or shop.settings.homepage_mode == "render":
         # Crawlers get the page itself at a stable URL, never a visitor-specific redirect.
         page = storefront_for_path(shop, snap, visit, path) or storefront(
@@ -238,8 +236,23 @@ async def recently_viewed_fragment(request: Request) -> Response:
     items = recently_viewed(snap.catalog, visit.visitor.viewed, exclude)
     if wants_json(request):
         return personalize(JSONResponse({"items": items}), shop, visit)
-    html = shop.templates.get_template("_recently_viewed.html").render(recently_viewed=items)
-    return personalize(HTMLResponse(html), shop, visit)
+    return personalize(HTMLResponse(render_recently_viewed(shop, items)), shop, visit)
+
+
+def render_recently_viewed(shop: Shop, items: list[dict[str, Any]]) -> str:
+    return shop.templates.get_template("_recently_viewed.html").render(recently_viewed=items)
+
+
+async def recently_viewed_slot(
+    request: Request, shop: Shop, snap: Snapshot, visit: Visit
+) -> tuple[str, list[str]]:
+    """The recently-viewed strip as a slot fragment (origin proxy, edge includes)."""
+    items = recently_viewed(snap.catalog, visit.visitor.viewed, request.query_params.get("exclude"))
+    return render_recently_viewed(shop, items), []
+
+
+def attach(shop: Shop) -> None:
+    shop.extensions.setdefault("fragments", {})["recently-viewed"] = recently_viewed_slot
 
 
 routes = [

@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from shopwindow.context import Visit
 from shopwindow.shop import Shop
+from shopwindow.visitor import MAX_BUCKETS
 
 RULES_HEADER = "X-Shopwindow-Rules"
 SEGMENT_HEADER = "X-Shopwindow-Segment"
@@ -60,9 +61,12 @@ def personalize(
     segment: str | None = None,
 ) -> Response:
     """Name the deciding rules, keep the answer per visitor (or per segment), write the cookie."""
-    label_text = ", ".join(labels)
-    if label_text:
-        response.headers[RULES_HEADER] = label_text
+    labels = list(labels)
+    if labels:
+        response.headers[RULES_HEADER] = ", ".join(labels)
+        remember_buckets(visit, labels)
+        for sink in shop.extensions.get("exposure_sinks", ()):
+            sink(shop, visit, labels)
     if segment is not None:
         # A CDN may cache this answer for everyone with the same segment key.
         response.headers[SEGMENT_HEADER] = segment
@@ -73,6 +77,18 @@ def personalize(
         response.headers["Vary"] = "Cookie"
     write_cookie(response, shop, visit)
     return response
+
+
+def remember_buckets(visit: Visit, labels: list[str]) -> None:
+    """Keep each split's variant in the cookie so a visitor stays in it when weights change."""
+    buckets = visit.visitor.buckets
+    for label in labels:
+        rule_id, sep, variant = label.partition(":")
+        if sep and buckets.get(rule_id) != variant:
+            buckets[rule_id] = variant
+            while len(buckets) > MAX_BUCKETS:
+                buckets.pop(next(iter(buckets)))
+            visit.visitor.changed = True
 
 
 def write_cookie(response: Response, shop: Shop, visit: Visit) -> None:

@@ -1,0 +1,202 @@
+"""Shared fixtures: settings over a copy of the demo shop, an in-process client, a real server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from shopwindow import settings as settings_mod
+from shopwindow.app import create_app
+from shopwindow.settings import PROJECT_ROOT, Settings
+
+STRICT = os.environ.get("SHOPWINDOW_STRICT") == "1"
+DEMO_RULES = PROJECT_ROOT / "rules"
+DEMO_CATALOG = PROJECT_ROOT / "demo" / "catalog.jsonl"
+TEMPLATES = PROJECT_ROOT / "templates"
+SECRET = "test-secret-for-shopwindow"
+
+
+def require(binary: str) -> str:
+    """Path of a real component the test needs; skip without it, or fail under SHOPWINDOW_STRICT=1."""
+    path = shutil.which(binary) or (binary if os.path.exists(binary) else None)
+    if path is None:
+        message = f"{binary} is not installed (apt-get install it; .ci/run does)"
+        if STRICT:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def rules_dir(tmp_path: Path) -> Path:
+    """A writable copy of the demo rules folder (its settings file points at the demo catalog)."""
+    target = tmp_path / "rules"
+    shutil.copytree(DEMO_RULES, target)
+    toml = target / "shopwindow.toml"
+    if toml.exists():
+        text = toml.read_text()
+        text = text.replace('"../demo/', f'"{PROJECT_ROOT}/demo/').replace(
+            '"../templates"', f'"{TEMPLATES}"'
+        )
+        toml.write_text(text)
+    return target
+
+
+def build_settings(rules: Path, **overrides: Any) -> Settings:
+    env = {"SHOPWINDOW_SECRET": SECRET}
+    cli = {
+        k: v
+        for k, v in overrides.items()
+        if k in settings_mod.BY_NAME and settings_mod.BY_NAME[k].flag
+    }
+    settings = settings_mod.load({"rules": str(rules), **cli}, environ=env)
+    rest = {k: v for k, v in overrides.items() if k not in cli}
+    return settings.replace(**rest) if rest else settings
+
+
+@pytest.fixture
+def make_settings(rules_dir: Path) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        return build_settings(rules_dir, **overrides)
+
+    return make
+
+
+@pytest.fixture
+def make_client(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., TestClient]]:
+    """An in-process client; `peer` sets the TCP peer address the app sees."""
+    clients: list[TestClient] = []
+
+    def make(peer: str = "203.0.113.9", **overrides: Any) -> TestClient:
+        app = create_app(make_settings(**overrides), watch=False)
+        client = TestClient(app, client=(peer, 50000), follow_redirects=False)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    return make_client()
+
+
+class LiveServer:
+    """`shopwindow serve` in a subprocess on a free port, as an operator would run it."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        full_env = {**os.environ, "SHOPWINDOW_SECRET": SECRET, **env}
+        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"shopwindow-{self.port}.log"
+        self._log_file = self.log.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "shopwindow", "serve", "--port", str(self.port), *args],
+            env=full_env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server not ready: {self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log_file.close()
+
+
+@pytest.fixture
+def live_server(rules_dir: Path) -> Iterator[Callable[..., LiveServer]]:
+    servers: list[LiveServer] = []
+
+    def start(
+        *args: str, env: dict[str, str] | None = None, rules: Path | None = None
+    ) -> LiveServer:
+        server = LiveServer(["--rules", str(rules or rules_dir), *args], env or {})
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+class RedisServer:
+    """A real redis-server on a free loopback port, with its own folder; stopped after the test."""
+
+    def __init__(self, binary: str, folder: Path) -> None:
+        self.binary = binary
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
+             "--save", "", "--appendonly", "no", "--protected-mode", "yes"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(require("redis-server"), tmp_path / "redis")
+    yield server
+    server.stop()
