@@ -186,10 +186,14 @@ def _compile_matches(path: str, kind: str, arg: Node) -> tuple[ValueTest, str, N
     opts = re2.Options()
     opts.case_sensitive = False
     opts.max_mem = 1 << 20  # a pattern that needs more is refused, not run
+    opts.log_errors = False
     try:
         pattern = re2.compile(arg.value, opts)
     except re2.error as exc:
-        raise CompileError(arg.error(f"bad pattern {arg.value!r}: {exc}")) from None
+        reason = exc.args[0] if exc.args else exc
+        if isinstance(reason, bytes):
+            reason = reason.decode(errors="replace")
+        raise CompileError(arg.error(f"bad pattern {arg.value!r}: {reason}")) from None
     search = pattern.search
     if kind == "list":
         return (

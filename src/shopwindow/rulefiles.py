@@ -56,7 +56,7 @@ def load_rules(
     errors: list[RuleError] = []
     by_placement: dict[str, list[Rule]] = {}
     data: dict[str, Any] = {}
-    seen_ids: dict[str, Rule] = {}
+    seen_ids: dict[str, str] = {}
     order = 0
     files = rule_files(root)
     for path in files:
@@ -82,29 +82,33 @@ def load_rules(
             known = ", ".join(f"{name}.yaml" for name in sorted(SPECS))
             errors.append(RuleError(shown, 1, 1, f"unknown placement file; rule files are {known}"))
             continue
+        errors.extend(_duplicate_ids(node, seen_ids))
         rules, rule_errors = compile_rules(
             node, placement=spec, timezone=timezone, env=env, first_order=order
         )
         order += len(rules) + 1000
         errors.extend(rule_errors)
-        for rule in rules:
-            if rule.id in seen_ids:
-                first = seen_ids[rule.id]
-                errors.append(
-                    RuleError(
-                        rule.file,
-                        rule.line,
-                        rule.column,
-                        f"duplicate id {rule.id!r} (first at {first.where})",
-                    )
-                )
-                continue
-            seen_ids[rule.id] = rule
-            by_placement.setdefault(spec.name, []).append(rule)
+        by_placement.setdefault(spec.name, []).extend(rules)
     placements: Mapping[str, Placement] = {
         name: Placement.build(name, rules) for name, rules in by_placement.items()
     }
     return RuleSet(placements, tuple(_shown(p) for p in files), data), sorted(errors)
+
+
+def _duplicate_ids(root: Node | None, seen: dict[str, str]) -> list[RuleError]:
+    """Rule ids are unique across all files: counts and explain name rules by id."""
+    errors = []
+    for item in root.items if root is not None and root.kind == "list" else []:
+        id_node = item.get("id") if item.kind == "map" else None
+        if id_node is None or id_node.kind != "scalar" or id_node.value is None:
+            continue
+        rule_id = str(id_node.value)
+        where = f"{item.file}:{item.line}:{item.column}"
+        if rule_id in seen:
+            errors.append(item.error(f"duplicate id {rule_id!r} (first at {seen[rule_id]})"))
+        else:
+            seen[rule_id] = where
+    return errors
 
 
 def _shown(path: Path) -> str:

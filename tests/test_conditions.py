@@ -1,0 +1,58 @@
+"""The rule language's conditions, pinned by a table of cases (tests/cases/conditions.yaml)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from shopwindow.conditions import CompileError, Options, all_of, compile_when
+from shopwindow.yamlsrc import parse
+
+CASES = yaml.safe_load((Path(__file__).parent / "cases" / "conditions.yaml").read_text())
+
+
+def _compile(when: Any) -> Any:
+    node, errors = parse(yaml.safe_dump({"when": when}), "case.yaml")
+    assert not errors and node is not None
+    conditions = compile_when(node.get("when"), Options(UTC))
+    return all_of([c.test for c in conditions])
+
+
+def _context(raw: dict[str, Any]) -> dict[str, Any]:
+    ctx = dict(raw)
+    if isinstance(ctx.get("time"), str):
+        ctx["time"] = datetime.fromisoformat(ctx["time"])
+    return ctx
+
+
+@pytest.mark.parametrize(("name", "when", "context", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_condition_case(name: str, when: Any, context: dict[str, Any], expected: Any) -> None:
+    if isinstance(expected, str) and expected.startswith("error: "):
+        with pytest.raises(CompileError) as info:
+            _compile(when)
+        assert expected.removeprefix("error: ") in info.value.error.message
+        return
+    assert _compile(when)(_context(context)) is expected
+
+
+def test_case_table_is_large_and_covers_every_operator() -> None:
+    from shopwindow.conditions import OPERATORS
+
+    text = (Path(__file__).parent / "cases" / "conditions.yaml").read_text()
+    assert len(CASES) >= 70
+    for op in OPERATORS:
+        assert f"{op}:" in text, op
+
+
+def test_error_points_at_the_offending_node() -> None:
+    source = "when:\n  country: DE\n  cart.value: {gtee: 5}\n"
+    node, _ = parse(source, "r.yaml")
+    assert node is not None
+    with pytest.raises(CompileError) as info:
+        compile_when(node.get("when"), Options(UTC))
+    err = info.value.error
+    assert (err.file, err.line, err.column) == ("r.yaml", 3, 16)

@@ -1,0 +1,118 @@
+"""The signed visitor cookie: compact, bounded, and a new visitor whenever it does not verify."""
+
+from __future__ import annotations
+
+import time
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shopwindow.catalog import build_catalog
+from shopwindow.catalog_gen import generate_catalog
+from shopwindow.events import Event, Weights, apply, record_popup
+from shopwindow.visitor import CookieCodec, Visitor
+
+codec = CookieCodec("secret-a", 365)
+
+
+def test_round_trip_keeps_everything() -> None:
+    v = Visitor.fresh(1_000)
+    v.viewed = ["a", "b"]
+    v.gender = {"women": 3.0}
+    v.category = {"bags": 2.5}
+    v.searches = ["running shoes"]
+    v.orders = 2
+    v.full_price = ["x"]
+    v.cart = [["a", 1, 9.5]]
+    v.popups = {"bag": [1, 1, 1, 5, 1, 0]}
+    v.buckets = {"exp": "b"}
+    v.customer_id = "c-1"
+    back = codec.decode(codec.encode(v))
+    assert back is not None
+    assert (back.id, back.viewed, back.gender, back.category) == (
+        v.id,
+        v.viewed,
+        v.gender,
+        v.category,
+    )
+    assert (back.searches, back.orders, back.full_price, back.cart) == (
+        v.searches,
+        v.orders,
+        v.full_price,
+        v.cart,
+    )
+    assert (back.popups, back.buckets, back.customer_id) == (v.popups, v.buckets, v.customer_id)
+    assert back.new is False and back.changed is False
+
+
+def test_tampered_cookie_is_a_new_visitor() -> None:
+    token = codec.encode(Visitor.fresh(1))
+    flipped = token[:-3] + ("A" if token[-3] != "A" else "B") + token[-2:]
+    assert codec.decode(flipped) is None
+    assert codec.decode(token[: len(token) // 2]) is None
+    assert CookieCodec("another-secret", 365).decode(token) is None
+
+
+def test_expired_cookie_is_a_new_visitor() -> None:
+    token = codec.encode(Visitor.fresh(1))
+    short = CookieCodec("secret-a", 1)
+    short.max_age = -1
+    assert short.decode(token) is None
+
+
+def test_other_version_is_a_new_visitor() -> None:
+    from itsdangerous import URLSafeTimedSerializer
+
+    old = URLSafeTimedSerializer("secret-a", salt="shopwindow.visitor.v0").dumps({"v": 0, "i": "x"})
+    assert codec.decode(old) is None
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.text(max_size=600))
+def test_garbage_never_raises(value: str) -> None:
+    assert codec.decode(value) is None
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(
+    st.text(
+        alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.", max_size=400
+    )
+)
+def test_signed_looking_garbage_never_raises(value: str) -> None:
+    assert codec.decode("." + value) is None
+
+
+def test_cookie_stays_small_after_ten_thousand_events() -> None:
+    catalog = build_catalog(generate_catalog(3000, seed=3))
+    ids = list(catalog.products)
+    v = Visitor.fresh(0)
+    weights = Weights()
+    now = int(time.time())
+    for n in range(10_000):
+        pid = ids[(n * 7919) % len(ids)]
+        kind = ("view", "add_to_cart", "search", "purchase", "popup_shown")[n % 5]
+        if kind == "search":
+            event = Event("search", query=f"query number {n} " + "x" * 80)
+        elif kind == "purchase":
+            event = Event("purchase", items=((pid, 10.0, True),))
+        elif kind == "popup_shown":
+            record_popup(v, f"rule-{n % 40}", "popup_shown", now + n)
+            continue
+        else:
+            event = Event(kind, product_id=pid)
+        apply(v, event, catalog, weights, now + n)
+        v.buckets[f"exp-{n % 60}"] = "variant-b"
+        v.buckets = dict(list(v.buckets.items())[-24:])
+    token = codec.encode(v)
+    assert len(token) < 4096, len(token)
+    assert len(v.viewed) == 12 and len(v.searches) == 5 and len(v.popups) <= 12
+    assert codec.decode(token) is not None
+
+
+def test_new_session_after_idle() -> None:
+    v = Visitor.fresh(1_000)
+    v.touch(1_000 + 60, 1800)
+    assert v.sessions == 1
+    v.touch(1_000 + 60 + 1801, 1800)
+    assert v.sessions == 2
