@@ -54,9 +54,8 @@ header_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126
 
 @pytest.fixture(scope="module")
 def fuzz_client() -> TestClient:
-    from tests.conftest import DEMO_RULES, build_settings
-
     from shopwindow.app import create_app
+    from tests.conftest import DEMO_RULES, build_settings
 
     app = create_app(build_settings(DEMO_RULES, trusted_proxies=["203.0.113.0/24"]), watch=False)
     return TestClient(
