@@ -1,0 +1,629 @@
+"""`make bench`: every speed budget, measured as ratios within one run on this machine.
+
+In-process micro benchmarks (rule evaluation, cookie codec, catalog filters) and
+HTTP benchmarks (wrk against the real server, each endpoint paired with the
+empty endpoint /healthz served by the same server just before it). Prints one
+table, writes bench-results.json, exits 1 when a budget is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from shopwindow.settings import PROJECT_ROOT
+
+SECRET = "bench-secret-not-for-production"
+
+
+@dataclass
+class Row:
+    name: str
+    kind: str  # "http" | "micro" | "info"
+    value: float | None = None  # req/s (http) or µs per call (micro)
+    unit: str = ""
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    ratio: float | None = None
+    budget: str = ""
+    ok: bool | None = None
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# --- in-process -------------------------------------------------------------------
+
+
+def per_call_us(fn: Callable[[], Any], min_time: float) -> float:
+    """Best of five repeats, each long enough to be timed reliably."""
+    n = 1
+    while True:
+        t = timeit.timeit(fn, number=n)
+        if t >= min_time / 5 or n > 10_000_000:
+            break
+        n *= 4
+    best = min(timeit.repeat(fn, number=n, repeat=5))
+    return best / n * 1e6
+
+
+def rule_eval_rows(min_time: float) -> list[Row]:
+    from datetime import UTC
+
+    from shopwindow.rules import Placement, compile_rules
+    from shopwindow.thenspec import SPECS, CheckEnv
+    from shopwindow.yamlsrc import parse
+
+    countries = ["DE", "AT", "CH", "FR", "NL", "BE", "IT", "ES", "PL", "SE", "US", "GB"]
+    figures: dict[int, float] = {}
+    for count in (10, 100, 1000, 10_000):
+        rules = [
+            {
+                "id": f"r{i}",
+                "when": {
+                    "country": countries[i % len(countries)],
+                    "campaign.term": f"keyword {i}",
+                    "cart.value": {"gte": i % 50},
+                },
+                "then": {"path": f"/lp{i}/"},
+            }
+            for i in range(count - 1)
+        ]
+        rules.append({"id": "fallback", "then": {"path": "/"}})
+        node, _ = parse(yaml.safe_dump(rules), "bench.yaml")
+        compiled, errors = compile_rules(
+            node, placement=SPECS["homepage"], timezone=UTC, env=CheckEnv()
+        )
+        assert not errors, errors[:3]
+        placement = Placement.build("homepage", compiled)
+        target = count - 2  # the last keyword rule: a scan would try every rule before it
+        ctx = {
+            "country": countries[target % len(countries)],
+            "campaign.term": f"keyword {target}",
+            "cart.value": 60.0,
+        }
+        assert placement.decide(ctx).rule is not None
+        figures[count] = per_call_us(lambda p=placement, c=ctx: p.decide(c), min_time)  # type: ignore[misc]
+    rows = [Row(f"rule evaluation, {n:,} rules", "micro", v, "µs") for n, v in figures.items()]
+    ratio = figures[10_000] / figures[10]
+    rows.append(
+        Row(
+            "rule evaluation, 10,000 vs 10 rules",
+            "micro",
+            ratio=ratio,
+            budget="≤ 3×",
+            ok=ratio <= 3.0,
+        )
+    )
+    return rows
+
+
+def cookie_rows(min_time: float) -> list[Row]:
+    from shopwindow.visitor import CookieCodec, Visitor
+
+    codec = CookieCodec(SECRET, 365)
+    v = Visitor.fresh(int(time.time()))
+    v.viewed = [f"w-run-{i:03d}" for i in range(12)]
+    v.gender = {"women": 12.5, "men": 2.0}
+    v.category = {"running-shoes": 9.0, "bags": 3.0, "socks": 1.0}
+    v.searches = ["running shoes", "trail", "rain jacket"]
+    v.cart = [["w-bag-001", 1, 89.0]]
+    token = codec.encode(v)
+
+    def round_trip() -> None:
+        decoded = codec.decode(token)
+        assert decoded is not None
+        codec.encode(decoded)
+
+    us = per_call_us(round_trip, min_time)
+    return [Row("cookie decode + verify + encode", "micro", us, "µs", note=f"{len(token)} bytes")]
+
+
+def peer_engine_rows(min_time: float) -> list[Row]:
+    """The same 50-rule first-match case in shopwindow and two peer engines (bench-only extras)."""
+    from datetime import UTC
+
+    from shopwindow.rules import Placement, compile_rules
+    from shopwindow.thenspec import SPECS, CheckEnv
+    from shopwindow.yamlsrc import parse
+
+    rules = [
+        {
+            "id": f"r{i}",
+            "when": {"country": f"C{i}", "cart.value": {"gte": i}},
+            "then": {"path": "/"},
+        }
+        for i in range(50)
+    ]
+    node, _ = parse(yaml.safe_dump(rules), "peer.yaml")
+    compiled, _ = compile_rules(node, placement=SPECS["homepage"], timezone=UTC, env=CheckEnv())
+    indexed = Placement.build("homepage", compiled)
+    scan = Placement("homepage", indexed.rules)  # the same closures without the index
+    ctx = {"country": "C49", "cart.value": 60}
+    assert indexed.decide(ctx).rule is not None and scan.decide(ctx).rule is not None
+    rows = [
+        Row(
+            "50 rules first match: shopwindow (indexed)",
+            "micro",
+            per_call_us(lambda: indexed.decide(ctx), min_time),
+            "µs",
+        ),
+        Row(
+            "50 rules first match: shopwindow (scan, no index)",
+            "micro",
+            per_call_us(lambda: scan.decide(ctx), min_time),
+            "µs",
+        ),
+    ]
+    try:
+        from growthbook.core import evalCondition
+
+        conds = [{"country": f"C{i}", "cart_value": {"$gte": i}} for i in range(50)]
+        attrs = {"country": "C49", "cart_value": 60}
+
+        def gb() -> int:
+            for n, cond in enumerate(conds):
+                if evalCondition(attrs, cond):
+                    return n
+            return -1
+
+        assert gb() == 49
+        rows.append(
+            Row(
+                "50 rules first match: growthbook evalCondition",
+                "micro",
+                per_call_us(gb, min_time),
+                "µs",
+            )
+        )
+    except ImportError:
+        rows.append(
+            Row(
+                "50 rules first match: growthbook evalCondition",
+                "info",
+                note="pip install growthbook",
+            )
+        )
+    try:
+        import zen
+
+        table = {
+            "nodes": [
+                {"id": "in", "type": "inputNode", "name": "in", "position": {"x": 0, "y": 0}},
+                {
+                    "id": "dt",
+                    "type": "decisionTableNode",
+                    "name": "t",
+                    "position": {"x": 0, "y": 0},
+                    "content": {
+                        "hitPolicy": "first",
+                        "inputs": [
+                            {"id": "i1", "name": "country", "field": "country"},
+                            {"id": "i2", "name": "cart", "field": "cart_value"},
+                        ],
+                        "outputs": [{"id": "o1", "name": "rule", "field": "rule"}],
+                        "rules": [
+                            {"_id": f"r{i}", "i1": f'"C{i}"', "i2": f">= {i}", "o1": f'"r{i}"'}
+                            for i in range(50)
+                        ],
+                    },
+                },
+                {"id": "out", "type": "outputNode", "name": "out", "position": {"x": 0, "y": 0}},
+            ],
+            "edges": [
+                {"id": "e1", "sourceId": "in", "targetId": "dt", "type": "edge"},
+                {"id": "e2", "sourceId": "dt", "targetId": "out", "type": "edge"},
+            ],
+        }
+        decision = zen.ZenEngine().create_decision(json.dumps(table))
+        zin = {"country": "C49", "cart_value": 60}
+        assert decision.evaluate(zin)["result"]["rule"] == "r49"
+        rows.append(
+            Row(
+                "50 rules first match: zen-engine decision table",
+                "micro",
+                per_call_us(lambda: decision.evaluate(zin), min_time),
+                "µs",
+            )
+        )
+    except ImportError:
+        rows.append(
+            Row(
+                "50 rules first match: zen-engine decision table",
+                "info",
+                note="pip install zen-engine",
+            )
+        )
+    return rows
+
+
+# Catalog-size benchmarks contributed by placements: (row name, module, function name).
+# Each function takes a Catalog and returns a zero-argument callable to time.
+SCALED: list[tuple[str, str, str]] = []
+
+
+def scaled_rows(min_time: float, sizes: tuple[int, int] = (1_000, 100_000)) -> list[Row]:
+    if not SCALED:
+        return []
+    from shopwindow.catalog import build_catalog
+    from shopwindow.catalog_gen import generate_catalog
+
+    catalogs = {n: build_catalog(generate_catalog(n, seed=5)) for n in sizes}
+    rows = []
+    for name, module_name, fn_name in SCALED:
+        try:
+            factory = getattr(importlib.import_module(module_name), fn_name)
+        except (ImportError, AttributeError) as exc:
+            rows.append(Row(name, "micro", budget="≤ 1.5×", ok=False, note=f"missing: {exc}"))
+            continue
+        figures = {n: per_call_us(factory(cat), min_time) for n, cat in catalogs.items()}
+        small, large = sizes
+        ratio = figures[large] / figures[small]
+        for n, v in figures.items():
+            rows.append(Row(f"{name}, {n:,} products", "micro", v, "µs"))
+        rows.append(
+            Row(
+                f"{name}, {large:,} vs {small:,} products",
+                "micro",
+                ratio=ratio,
+                budget="≤ 1.5×",
+                ok=ratio <= 1.5,
+            )
+        )
+    return rows
+
+
+# --- HTTP -------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    name: str
+    path: str
+    budget: float | None
+    method: str = "GET"
+    body: str | None = None
+    cookie: str = ""  # which prepared cookie: "", "returning", "cart"
+    headers: dict[str, str] = field(default_factory=dict)
+    expect: tuple[int, ...] = (200,)
+
+
+def targets() -> list[Target]:
+    events = json.dumps(
+        [
+            {"type": "view", "product_id": "w-run-001"},
+            {"type": "view", "product_id": "w-run-002"},
+            {"type": "add_to_cart", "product_id": "w-run-002"},
+        ]
+    )
+    return [
+        Target(
+            "personalized GET / redirect, returning visitor",
+            "/",
+            0.67,
+            cookie="returning",
+            expect=(302,),
+        ),
+        Target(
+            "rendered homepage (/de/women/), returning visitor",
+            "/de/women/",
+            0.33,
+            cookie="returning",
+        ),
+        Target(
+            "landing page (ad click)",
+            "/?utm_source=google&utm_medium=cpc&utm_campaign=spring&utm_term=womens+running+shoes&gclid=abc",
+            0.33,
+            cookie="returning",
+        ),
+        Target(
+            "popup decision (/_sw/popup), cart cookie",
+            "/_sw/popup?trigger=exit",
+            0.67,
+            cookie="cart",
+            expect=(200, 204),
+        ),
+        Target(
+            "recommendations fragment",
+            "/_sw/fragments/recommendations?product_id={sold_out}",
+            0.5,
+            cookie="returning",
+        ),
+        Target(
+            "events beacon (3 events)",
+            "/_sw/events",
+            0.5,
+            method="POST",
+            body=events,
+            cookie="returning",
+            headers={"Content-Type": "application/json"},
+        ),
+        Target(
+            "recently-viewed fragment", "/_sw/fragments/recently-viewed", None, cookie="returning"
+        ),
+    ]
+
+
+_LATENCY = re.compile(r"^\s*(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+_RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
+_NON2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
+_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+
+
+def wrk(
+    url: str, target: Target, cookie: str, seconds: float, threads: int, connections: int
+) -> dict[str, float]:
+    lua: str | None = None
+    headers = dict(target.headers)
+    if cookie:
+        headers["Cookie"] = f"sw={cookie}"
+    args = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+    ]
+    if target.method != "GET" or target.body:
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+            script.write(
+                f'wrk.method = "{target.method}"\nwrk.body = {json.dumps(target.body or "")}\n'
+            )
+        lua = script.name
+        args += ["-s", lua]
+    for k, v in headers.items():
+        args += ["-H", f"{k}: {v}"]
+    out = subprocess.run([*args, url], capture_output=True, text=True, timeout=seconds + 60).stdout
+    if lua:
+        os.unlink(lua)
+    rps = _RPS.search(out)
+    result: dict[str, float] = {"rps": float(rps.group(1)) if rps else 0.0}
+    for pct, value, unit in _LATENCY.findall(out):
+        scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+        result[f"p{pct}"] = float(value) * scale
+    if m := _NON2XX.search(out):
+        result["non2xx"] = float(m.group(1))
+    if m := _ERRORS.search(out):
+        result["errors"] = float(sum(int(x) for x in m.groups()))
+    return result
+
+
+class Server:
+    def __init__(self, port: int, extra: list[str], env: dict[str, str]) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = Path(tempfile.mkdtemp(prefix="shopwindow-bench-")) / "server.log"
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "shopwindow", "serve", "--port", str(port), *extra],
+                env={**os.environ, "SHOPWINDOW_SECRET": SECRET, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(self.log.read_text())
+            try:
+                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("server not ready")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def prepared_cookies(url: str) -> dict[str, str]:
+    """A returning visitor (views, a women's affinity) and a visitor with a bag in the cart."""
+    out: dict[str, str] = {"": ""}
+    with httpx.Client(base_url=url) as http:
+        views = [{"type": "view", "product_id": f"w-run-00{i}"} for i in range(1, 6)]
+        r = http.post("/_sw/events", json=[*views, {"type": "search", "query": "running shoes"}])
+        out["returning"] = r.cookies["sw"]
+    with httpx.Client(base_url=url) as http:
+        r = http.post(
+            "/_sw/events",
+            json=[
+                {"type": "view", "product_id": "w-run-001"},
+                {"type": "add_to_cart", "product_id": "w-bag-001"},
+            ],
+        )
+        out["cart"] = r.cookies.get("sw") or ""
+    return out
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http_rows(
+    seconds: float, server: str, workers: int, threads: int, connections: int
+) -> list[Row]:
+    if shutil.which("wrk") is None:
+        return [
+            Row(
+                "HTTP benchmarks",
+                "http",
+                ok=False,
+                note="wrk is not installed (apt-get install -y wrk)",
+            )
+        ]
+    srv = Server(free_port(), ["--server", server, "--workers", str(workers)], {})
+    rows: list[Row] = []
+    try:
+        cookies = prepared_cookies(srv.url)
+        sold_out = _first_sold_out()
+        for target in targets():
+            path = target.path.format(sold_out=sold_out)
+            cookie = cookies.get(target.cookie, "")
+            probe = _probe(srv.url + path, target, cookie)
+            if probe not in target.expect:
+                rows.append(
+                    Row(
+                        target.name,
+                        "http",
+                        budget=_fmt_budget(target.budget),
+                        ok=False if target.budget else None,
+                        note=f"answers {probe}, expected {target.expect}",
+                    )
+                )
+                continue
+            base = wrk(
+                srv.url + "/healthz",
+                Target("empty", "/healthz", None),
+                "",
+                seconds,
+                threads,
+                connections,
+            )
+            got = wrk(srv.url + path, target, cookie, seconds, threads, connections)
+            ratio = got["rps"] / base["rps"] if base["rps"] else 0.0
+            ok = None if target.budget is None else ratio >= target.budget
+            if got.get("errors"):
+                ok = False
+            note = f"empty endpoint {base['rps']:,.0f} req/s, p99 {base.get('p99', 0):.2f} ms"
+            if got.get("non2xx") and target.expect == (200,):
+                ok, note = False, note + f"; {got['non2xx']:.0f} non-2xx"
+            rows.append(
+                Row(
+                    target.name,
+                    "http",
+                    got["rps"],
+                    "req/s",
+                    got.get("p50"),
+                    got.get("p99"),
+                    ratio,
+                    _fmt_budget(target.budget),
+                    ok,
+                    note,
+                    {"empty_rps": base["rps"]},
+                )
+            )
+    finally:
+        srv.stop()
+    return rows
+
+
+def _probe(url: str, target: Target, cookie: str) -> int:
+    headers = dict(target.headers)
+    if cookie:
+        headers["Cookie"] = f"sw={cookie}"
+    r = httpx.request(
+        target.method, url, headers=headers, content=target.body, follow_redirects=False
+    )
+    return r.status_code
+
+
+def _first_sold_out() -> str:
+    path = PROJECT_ROOT / "demo" / "catalog.jsonl"
+    for line in path.read_text().splitlines():
+        item = json.loads(line)
+        if not item["in_stock"]:
+            return str(item["id"])
+    return ""
+
+
+def _fmt_budget(b: float | None) -> str:
+    return f"≥ {b:g}" if b is not None else ""
+
+
+# --- report -----------------------------------------------------------------------
+
+
+def table(rows: list[Row]) -> str:
+    lines = [
+        f"{'benchmark':62} {'value':>12} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>7} {'budget':>8}  result",
+        "-" * 118,
+    ]
+    for r in rows:
+        value = f"{r.value:,.1f} {r.unit}" if r.value is not None else ""
+        p50 = f"{r.p50_ms:.2f}" if r.p50_ms is not None else ""
+        p99 = f"{r.p99_ms:.2f}" if r.p99_ms is not None else ""
+        ratio = f"{r.ratio:.2f}" if r.ratio is not None else ""
+        result = {True: "ok", False: "OVER BUDGET" if r.ratio is not None else "FAIL", None: ""}[
+            r.ok
+        ]
+        lines.append(
+            f"{r.name[:62]:62} {value:>12} {p50:>8} {p99:>8} {ratio:>7} {r.budget:>8}  {result} {r.note}".rstrip()
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="shopwindow-bench", description=__doc__)
+    parser.add_argument(
+        "--smoke", action="store_true", help="1-second version: checks every row is produced"
+    )
+    parser.add_argument("--seconds", type=float, default=8.0, help="wrk duration per HTTP row")
+    parser.add_argument("--server", default="uvicorn", choices=["uvicorn", "granian"])
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--only", choices=["micro", "http"], default=None)
+    parser.add_argument("--out", default="bench-results.json")
+    args = parser.parse_args(argv)
+    min_time = 0.05 if args.smoke else 0.5
+    seconds = 1.0 if args.smoke else args.seconds
+    rows: list[Row] = []
+    if args.only in (None, "micro"):
+        rows += rule_eval_rows(min_time)
+        rows += cookie_rows(min_time)
+        rows += peer_engine_rows(min_time)
+        rows += scaled_rows(min_time, (1_000, 10_000) if args.smoke else (1_000, 100_000))
+        for extra in EXTRA_ROWS:
+            rows += extra(min_time, args.smoke)
+    if args.only in (None, "http"):
+        rows += http_rows(seconds, args.server, args.workers, args.threads, args.connections)
+    print(table(rows))
+    report = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "server": args.server,
+        "workers": args.workers,
+        "smoke": args.smoke,
+        "rows": [asdict(r) for r in rows],
+    }
+    Path(args.out).write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    missed = [r.name for r in rows if r.ok is False]
+    if missed and not args.smoke:
+        print(f"\n{len(missed)} budget(s) missed: {', '.join(missed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# Other benchmark rows contributed by modules: functions (min_time, smoke) -> rows.
+EXTRA_ROWS: list[Callable[[float, bool], list[Row]]] = []
+
+if __name__ == "__main__":
+    sys.exit(main())
