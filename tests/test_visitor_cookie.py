@@ -16,7 +16,7 @@ codec = CookieCodec("secret-a", 365)
 
 
 def test_round_trip_keeps_everything() -> None:
-    v = Visitor.fresh(1_000)
+    v = Visitor.fresh(int(time.time()))
     v.viewed = ["a", "b"]
     v.gender = {"women": 3.0}
     v.category = {"bags": 2.5}
@@ -46,7 +46,7 @@ def test_round_trip_keeps_everything() -> None:
 
 
 def test_tampered_cookie_is_a_new_visitor() -> None:
-    token = codec.encode(Visitor.fresh(1))
+    token = codec.encode(Visitor.fresh(int(time.time())))
     flipped = token[:-3] + ("A" if token[-3] != "A" else "B") + token[-2:]
     assert codec.decode(flipped) is None
     assert codec.decode(token[: len(token) // 2]) is None
@@ -54,17 +54,27 @@ def test_tampered_cookie_is_a_new_visitor() -> None:
 
 
 def test_expired_cookie_is_a_new_visitor() -> None:
-    token = codec.encode(Visitor.fresh(1))
-    short = CookieCodec("secret-a", 1)
-    short.max_age = -1
-    assert short.decode(token) is None
+    now = int(time.time())
+    token = codec.encode(Visitor.fresh(now - 366 * 86400))
+    assert codec.decode(token) is None
+    fresh = codec.encode(Visitor.fresh(now - 364 * 86400))
+    assert codec.decode(fresh) is not None
+    assert codec.decode(fresh, now=now + 2 * 86400) is None  # also once cached
 
 
 def test_other_version_is_a_new_visitor() -> None:
-    from itsdangerous import URLSafeTimedSerializer
+    token = codec.encode(Visitor.fresh(int(time.time())))
+    assert codec.decode("0" + token[1:]) is None
+    assert codec.decode("2" + token[1:]) is None
 
-    old = URLSafeTimedSerializer("secret-a", salt="shopwindow.visitor.v0").dumps({"v": 0, "i": "x"})
-    assert codec.decode(old) is None
+
+def test_decoded_visitors_are_independent_copies() -> None:
+    token = codec.encode(Visitor.fresh(int(time.time())))
+    first = codec.decode(token)
+    assert first is not None
+    first.viewed.append("mutated")
+    second = codec.decode(token)
+    assert second is not None and second.viewed == []
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
@@ -86,7 +96,7 @@ def test_signed_looking_garbage_never_raises(value: str) -> None:
 def test_cookie_stays_small_after_ten_thousand_events() -> None:
     catalog = build_catalog(generate_catalog(3000, seed=3))
     ids = list(catalog.products)
-    v = Visitor.fresh(0)
+    v = Visitor.fresh(int(time.time()))
     weights = Weights()
     now = int(time.time())
     for n in range(10_000):

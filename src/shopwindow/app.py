@@ -90,8 +90,7 @@ class Telemetry:
         finally:
             route = scope.get("route")
             name = getattr(route, "path", None) or "other"
-            metrics.REQUESTS.labels(name, str(status)).inc()
-            metrics.LATENCY.labels(name).observe(time.perf_counter() - start)
+            metrics.observe_request(name, status, time.perf_counter() - start)
 
 
 def create_app(settings: Settings, *, shop: Shop | None = None, watch: bool = True) -> Starlette:

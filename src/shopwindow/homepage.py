@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -13,6 +14,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from shopwindow import metrics
+from shopwindow.cards import card, cards
 from shopwindow.catalog import Catalog, Product
 from shopwindow.context import Visit
 from shopwindow.responses import personalize, redirect, wants_json
@@ -25,28 +27,42 @@ _PLACEHOLDER = re.compile(r"\{(country|gender|category|language)\}")
 _COUNTRY = re.compile(r"^[a-z]{2}$")
 STRIP_MARK = "<!--sw:personal-->"
 _shells: LRUCache[tuple[Any, ...], str] = LRUCache(maxsize=2048)
+_picks: LRUCache[tuple[Any, ...], str] = LRUCache(maxsize=4096)
+
+
+_PLACEHOLDER_KEYS = {
+    "country": "country",
+    "gender": "visitor.gender",
+    "category": "visitor.category",
+    "language": "language",
+}
+
+
+@functools.lru_cache(maxsize=1024)
+def _path_parts(template: str) -> tuple[tuple[str, bool], ...]:
+    """A path template split into literal text and context keys, once per template."""
+    parts: list[tuple[str, bool]] = []
+    pos = 0
+    for m in _PLACEHOLDER.finditer(template):
+        parts.append((template[pos : m.start()], False))
+        parts.append((_PLACEHOLDER_KEYS[m.group(1)], True))
+        pos = m.end()
+    parts.append((template[pos:], False))
+    return tuple(parts)
 
 
 def fill_path(template: str, ctx: Mapping[str, Any]) -> str | None:
     """A homepage path with its placeholders filled, or None when one is unknown."""
-    values = {
-        "country": (ctx.get("country") or "").lower(),
-        "gender": ctx.get("visitor.gender"),
-        "category": ctx.get("visitor.category"),
-        "language": ctx.get("language"),
-    }
-    missing = False
-
-    def sub(m: re.Match[str]) -> str:
-        nonlocal missing
-        value = values.get(m.group(1))
-        if not value:
-            missing = True
-            return ""
-        return str(value)
-
-    out = _PLACEHOLDER.sub(sub, template)
-    return None if missing else out
+    out = []
+    for text, is_key in _path_parts(template):
+        if is_key:
+            value = ctx.get(text)
+            if not value:
+                return None
+            out.append(str(value).lower() if text == "country" else str(value))
+        else:
+            out.append(text)
+    return "".join(out)
 
 
 def decide_homepage(snap: Snapshot, visit: Visit) -> tuple[Decision, str]:
@@ -74,7 +90,7 @@ async def root(request: Request) -> Response:
         return response
     decision, path = decide_homepage(snap, visit)
     if decision.rule is not None:
-        metrics.MATCHES.labels("homepage", decision.rule.id).inc()
+        metrics.count_match("homepage", decision.rule.id)
     if visit.device == "bot" or shop.settings.homepage_mode == "render":
         # Crawlers get the page itself at a stable URL, never a visitor-specific redirect.
         page = storefront_for_path(shop, snap, visit, path) or storefront(
@@ -120,7 +136,8 @@ def storefront(
     """A homepage variant: the segment's shell (cached) plus the visitor's own parts."""
     catalog = snap.catalog
     country = (country or visit.country).lower()
-    key = (id(snap), country, gender, category, visit.ctx.get("device"), bool(visit.preview))
+    preview = tuple(sorted(visit.preview.items()))
+    key = (id(snap), country, gender, category, preview)
     shell = _shells.get(key)
     if shell is None:
         if category:
@@ -129,26 +146,35 @@ def storefront(
             products = catalog.in_gender(gender)
         else:
             products = catalog.best_sellers()
-        tiles = _category_tiles(catalog, gender)
         shell = shop.templates.get_template("storefront.html").render(
             country=country,
             gender=gender,
             category=category,
-            products=[p.to_json() for p in products[:24]],
-            tiles=tiles,
+            products=cards(shop, snap, list(products[:24])),
+            tiles=_category_tiles(catalog, gender),
             personal=Markup(STRIP_MARK),
             dev=shop.settings.dev,
             preview=visit.preview,
             genders=GENDERS,
         )
         _shells[key] = shell
+    top = tuple(visit.ctx.get("visitor.categories", ())[:3])
+    picks_key = (id(snap), gender, top)
+    picks = _picks.get(picks_key)
+    if picks is None:
+        # Highlights and premium picks are the same for everyone with these top categories.
+        picks = shop.templates.get_template("_picks.html").render(
+            highlights=[
+                {"category": cat, "cards": cards(shop, snap, ps)}
+                for cat, ps in highlights(catalog, top, gender)
+            ],
+            upsell=cards(shop, snap, upsell(catalog, top, gender)),
+        )
+        _picks[picks_key] = picks
     personal = shop.templates.get_template("_personal.html").render(
-        highlights=highlights(catalog, visit, gender),
-        upsell=upsell(catalog, visit, gender),
-        cross_sell=cross_sell(catalog, visit),
-        recently_viewed=recently_viewed(catalog, visit.visitor.viewed),
-        country=country,
-        gender=gender,
+        recently_viewed=recently_viewed_cards(shop, snap, visit.visitor.viewed),
+        picks=Markup(picks),
+        cross_sell=cards(shop, snap, cross_sell(catalog, visit)),
     )
     return HTMLResponse(shell.replace(STRIP_MARK, personal, 1))
 
@@ -157,46 +183,50 @@ def _category_tiles(catalog: Catalog, gender: str | None) -> list[str]:
     return sorted(c for c in catalog.categories if catalog.in_category(gender, c))
 
 
-def highlights(catalog: Catalog, visit: Visit, gender: str | None) -> list[dict[str, Any]]:
-    """The visitor's top categories, each with its best in-stock pick."""
+def highlights(
+    catalog: Catalog, top: Sequence[str], gender: str | None
+) -> list[tuple[str, list[Product]]]:
+    """The visitor's top categories, each with its best in-stock picks."""
     out = []
-    for cat in visit.ctx.get("visitor.categories", [])[:3]:
+    for cat in top:
         picks = [p for p in catalog.in_category(gender, cat) if p.in_stock][:4]
         if picks:
-            out.append({"category": cat, "products": [p.to_json() for p in picks]})
+            out.append((cat, picks))
     return out
 
 
-def upsell(catalog: Catalog, visit: Visit, gender: str | None) -> list[dict[str, Any]]:
+def upsell(catalog: Catalog, top: Sequence[str], gender: str | None) -> list[Product]:
     """Premium tier in the visitor's preferred categories."""
-    cats = visit.ctx.get("visitor.categories", [])[:2]
     picks = [
         p
-        for cat in cats
+        for cat in top[:2]
         for p in catalog.in_category(gender, cat)
         if p.in_stock and p.tier == "premium"
     ]
-    return [p.to_json() for p in picks[:4]]
+    return picks[:4]
 
 
-def cross_sell(catalog: Catalog, visit: Visit) -> list[dict[str, Any]]:
+def cross_sell(catalog: Catalog, visit: Visit) -> list[Product]:
     """Accessories of what the visitor bought (or has in the cart)."""
     seen: set[str] = set()
-    out: list[dict[str, Any]] = []
+    out: list[Product] = []
     sources = [*visit.visitor.full_price, *(line[0] for line in visit.cart)]
     for pid in sources:
         for acc in catalog.accessories_for(pid):
             if acc.in_stock and acc.id not in seen and acc.id not in sources:
                 seen.add(acc.id)
-                out.append(acc.to_json())
+                out.append(acc)
     return out[:4]
 
 
-def recently_viewed(
+def recently_viewed_entries(
     catalog: Catalog, viewed: Sequence[str], exclude: str | None = None
-) -> list[dict[str, Any]]:
-    """Newest first, no duplicates; a sold-out item is swapped for a similar one in stock."""
-    out: list[dict[str, Any]] = []
+) -> list[tuple[Product, str | None, bool]]:
+    """Newest first, no duplicates; a sold-out item is swapped for a similar one in stock.
+
+    Each entry is (product shown, name of the sold-out product it replaces, sold out).
+    """
+    out: list[tuple[Product, str | None, bool]] = []
     shown: set[str] = set()
     for pid in viewed:
         if pid == exclude or pid in shown:
@@ -206,14 +236,36 @@ def recently_viewed(
             continue
         shown.add(pid)
         if product.in_stock:
-            out.append({**product.to_json(), "sold_out": False})
+            out.append((product, None, False))
             continue
         alt = _alternative(catalog, product, shown)
         if alt is not None:
             shown.add(alt.id)
-            out.append({**alt.to_json(), "sold_out": False, "instead_of": product.name})
+            out.append((alt, product.name, False))
         else:
-            out.append({**product.to_json(), "sold_out": True})
+            out.append((product, None, True))
+    return out
+
+
+def recently_viewed_cards(
+    shop: Shop, snap: Snapshot, viewed: Sequence[str], exclude: str | None = None
+) -> list[Markup]:
+    return [
+        card(shop, snap, p, f"Instead of {instead}" if instead else None, sold_out)
+        for p, instead, sold_out in recently_viewed_entries(snap.catalog, viewed, exclude)
+    ]
+
+
+def recently_viewed(
+    catalog: Catalog, viewed: Sequence[str], exclude: str | None = None
+) -> list[dict[str, Any]]:
+    """The recently-viewed strip as JSON-ready dicts."""
+    out = []
+    for product, instead, sold_out in recently_viewed_entries(catalog, viewed, exclude):
+        item: dict[str, Any] = {**product.to_json(), "sold_out": sold_out}
+        if instead:
+            item["instead_of"] = instead
+        out.append(item)
     return out
 
 
@@ -233,13 +285,16 @@ async def recently_viewed_fragment(request: Request) -> Response:
     snap = snapshot_of(request)
     visit = visit_of(request, snap)
     exclude = request.query_params.get("exclude")
-    items = recently_viewed(snap.catalog, visit.visitor.viewed, exclude)
     if wants_json(request):
+        items = recently_viewed(snap.catalog, visit.visitor.viewed, exclude)
         return personalize(JSONResponse({"items": items}), shop, visit)
-    return personalize(HTMLResponse(render_recently_viewed(shop, items)), shop, visit)
+    html = render_recently_viewed(
+        shop, recently_viewed_cards(shop, snap, visit.visitor.viewed, exclude)
+    )
+    return personalize(HTMLResponse(html), shop, visit)
 
 
-def render_recently_viewed(shop: Shop, items: list[dict[str, Any]]) -> str:
+def render_recently_viewed(shop: Shop, items: list[Markup]) -> str:
     return shop.templates.get_template("_recently_viewed.html").render(recently_viewed=items)
 
 
@@ -247,8 +302,10 @@ async def recently_viewed_slot(
     request: Request, shop: Shop, snap: Snapshot, visit: Visit
 ) -> tuple[str, list[str]]:
     """The recently-viewed strip as a slot fragment (origin proxy, edge includes)."""
-    items = recently_viewed(snap.catalog, visit.visitor.viewed, request.query_params.get("exclude"))
-    return render_recently_viewed(shop, items), []
+    exclude = request.query_params.get("exclude")
+    return render_recently_viewed(
+        shop, recently_viewed_cards(shop, snap, visit.visitor.viewed, exclude)
+    ), []
 
 
 def attach(shop: Shop) -> None:

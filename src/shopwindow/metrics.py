@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -42,6 +43,30 @@ UNMATCHED_CAMPAIGNS = Counter(
 DEGRADED = Counter(
     "shopwindow_degraded_total", "Answers served without a backing store or part", ["part"]
 )
+
+
+# labels() takes a lock and builds a key each call; the children are few, so keep them.
+_request_children: dict[tuple[str, int], tuple[Any, Any]] = {}
+_match_children: dict[tuple[str, str], Any] = {}
+
+
+def observe_request(route: str, status: int, seconds: float) -> None:
+    children = _request_children.get((route, status))
+    if children is None:
+        children = (REQUESTS.labels(route, str(status)), LATENCY.labels(route))
+        if len(_request_children) < 10_000:
+            _request_children[(route, status)] = children
+    children[0].inc()
+    children[1].observe(seconds)
+
+
+def count_match(placement: str, rule_id: str) -> None:
+    child = _match_children.get((placement, rule_id))
+    if child is None:
+        child = MATCHES.labels(placement, rule_id)
+        if len(_match_children) < 100_000:
+            _match_children[(placement, rule_id)] = child
+    child.inc()
 
 
 def exposition() -> tuple[bytes, str]:

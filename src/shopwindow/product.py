@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from shopwindow.homepage import recently_viewed
+from shopwindow.homepage import recently_viewed_cards, render_recently_viewed
 from shopwindow.responses import personalize
 from shopwindow.web import shop_of, snapshot_of, visit_of
 
@@ -24,8 +24,8 @@ async def product_page(request: Request) -> Response:
     render_recs = shop.extensions.get("product_recommendations")
     if render_recs is not None:
         recommendations, labels = render_recs(shop, snap, visit, product)
-    strip = shop.templates.get_template("_recently_viewed.html").render(
-        recently_viewed=recently_viewed(snap.catalog, visit.visitor.viewed, exclude=product.id)
+    strip = render_recently_viewed(
+        shop, recently_viewed_cards(shop, snap, visit.visitor.viewed, exclude=product.id)
     )
     html = shop.templates.get_template("product.html").render(
         product=product.to_json(),

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
+import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from itsdangerous import BadData, URLSafeTimedSerializer
+from cachetools import LRUCache
 
 VERSION = 1
 MAX_VIEWED = 12
@@ -53,9 +57,33 @@ class Visitor:
         if self.seen and now - self.seen > idle_seconds:
             self.sessions += 1
             self.changed = True
-        if now - self.seen > 60:
+        # Activity is remembered to the nearest few minutes (a fifth of the idle
+        # time), so a shopper browsing pages does not get a new cookie each time.
+        if now - self.seen > idle_seconds // 5:
             self.seen = now
             self.changed = True
+
+    def copy(self) -> Visitor:
+        """An independent copy (the codec's cache keeps the original)."""
+        return Visitor(
+            self.id,
+            self.new,
+            self.sessions,
+            self.seen,
+            list(self.viewed),
+            dict(self.gender),
+            dict(self.category),
+            self.affinity_at,
+            list(self.searches),
+            self.orders,
+            list(self.full_price),
+            [list(line) for line in self.cart],
+            self.purchase_session,
+            {k: list(v) for k, v in self.popups.items()},
+            dict(self.buckets),
+            self.customer_id,
+            self.changed,
+        )
 
     def top(self, scores: dict[str, float], lead: float) -> str | None:
         """The key that holds at least `lead` of all the score, if any."""
@@ -70,60 +98,65 @@ def new_id() -> str:
     return base64.urlsafe_b64encode(os.urandom(12)).decode()
 
 
-class _Json:
-    """orjson behind the interface itsdangerous expects of a serializer."""
-
-    @staticmethod
-    def dumps(obj: Any) -> bytes:
-        return orjson.dumps(obj)
-
-    @staticmethod
-    def loads(data: str | bytes) -> Any:
-        return orjson.loads(data)
-
-
 class CookieCodec:
-    """Signs (HMAC-SHA256 via itsdangerous), compresses when it pays, and reads back.
+    """HMAC-SHA256-signed, versioned, compressed-when-it-pays visitor cookie.
 
-    Anything that does not verify — tampered, truncated, expired, from another
-    version or garbage — reads as None: the caller starts a new visitor.
+    Format: ``<version>.<base64url payload>.<base64url tag>``: the payload is
+    orjson (zlib-deflated when that is shorter, flagged by a leading "z"); the
+    tag is the first 16 bytes of HMAC-SHA256(key, "<version>.<payload>") with
+    the key derived once from the secret. Anything that does not verify —
+    tampered, truncated, expired, another version or garbage — reads as None:
+    the caller starts a new visitor. Verified cookies are cached (bounded LRU),
+    so a returning visitor's unchanged cookie is not verified and parsed again.
     """
 
-    def __init__(self, secret: str, max_age_days: int) -> None:
-        self._serializer = URLSafeTimedSerializer(
-            secret,
-            salt=f"shopwindow.visitor.v{VERSION}",
-            serializer=_Json,
-            signer_kwargs={"digest_method": _sha256()},
-        )
+    def __init__(self, secret: str, max_age_days: int, cache_size: int = 20_000) -> None:
+        key = hashlib.sha256(f"shopwindow.visitor.v{VERSION}:{secret}".encode()).digest()
+        self._mac = hmac.new(key, digestmod=hashlib.sha256)
+        self._prefix = f"{VERSION}."
         self.max_age = max_age_days * 86400
+        self._cache: LRUCache[str, Visitor] = LRUCache(maxsize=cache_size)
+
+    def _tag(self, signed: bytes) -> str:
+        mac = self._mac.copy()
+        mac.update(signed)
+        return base64.urlsafe_b64encode(mac.digest()[:16]).rstrip(b"=").decode()
 
     def encode(self, visitor: Visitor) -> str:
-        token = self._serializer.dumps(_pack(visitor))
-        return token if isinstance(token, str) else token.decode()
+        raw = orjson.dumps(_pack(visitor))
+        packed = zlib.compress(raw, 6)
+        body = b"z" + packed if len(packed) + 1 < len(raw) else raw
+        payload = self._prefix + base64.urlsafe_b64encode(body).rstrip(b"=").decode()
+        return f"{payload}.{self._tag(payload.encode())}"
 
-    def decode(self, value: str | None) -> Visitor | None:
-        if not value or len(value) > 8192:
+    def decode(self, value: str | None, now: int | None = None) -> Visitor | None:
+        if not value or len(value) > 8192 or not value.startswith(self._prefix):
             return None
-        try:
-            data = self._serializer.loads(value, max_age=self.max_age)
-            return _unpack(data)
-        except (
-            BadData,
-            ValueError,
-            TypeError,
-            KeyError,
-            IndexError,
-            AttributeError,
-            orjson.JSONDecodeError,
+        cached = self._cache.get(value)
+        if cached is None:
+            cached = self._verify(value)
+            if cached is None:
+                return None
+            self._cache[value] = cached
+        if (now if now is not None else int(time.time())) - cached.seen > self.max_age:
+            return None
+        return cached.copy()
+
+    def _verify(self, value: str) -> Visitor | None:
+        payload, dot, tag = value.rpartition(".")
+        if (
+            not dot
+            or not value.isascii()
+            or not hmac.compare_digest(tag, self._tag(payload.encode()))
         ):
             return None
-
-
-def _sha256() -> Any:
-    import hashlib
-
-    return hashlib.sha256
+        try:
+            body = base64.urlsafe_b64decode(payload[len(self._prefix) :] + "==")
+            if body[:1] == b"z":
+                body = zlib.decompressobj().decompress(body[1:], 65536)
+            return _unpack(orjson.loads(body))
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, zlib.error):
+            return None
 
 
 def _pack(v: Visitor) -> dict[str, Any]:

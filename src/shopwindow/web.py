@@ -12,6 +12,25 @@ from shopwindow.shop import Shop, Snapshot
 from shopwindow.visitor import Visitor
 
 
+_NO_QUERY: dict[str, str] = {}
+# Headers a proxy chain may repeat; their values are joined, as RFC 9110 allows.
+_JOINED = frozenset({"x-forwarded-for", "forwarded"})
+
+
+def header_map(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Request headers as one lower-case dict, read once (Starlette's Headers scans per get)."""
+    out: dict[str, str] = {}
+    for key_bytes, value_bytes in raw:
+        key = key_bytes.decode("latin-1").lower()
+        value = value_bytes.decode("latin-1")
+        if key in out:
+            if key in _JOINED:
+                out[key] = f"{out[key]}, {value}"
+            continue
+        out[key] = value
+    return out
+
+
 def shop_of(request: Request) -> Shop:
     shop: Shop = request.app.state.shop
     return shop
@@ -27,7 +46,8 @@ def snapshot_of(request: Request) -> Snapshot:
 def visit_of(request: Request, snap: Snapshot, **extra: Any) -> Visit:
     """Who is asking: the request's facts plus the visitor from the signed cookie."""
     shop = shop_of(request)
-    headers = request.headers
+    scope = request.scope
+    headers = header_map(scope["headers"])
     cookies = request.cookies
     now = int(time.time())
     consent = not declined(shop.edge, headers, cookies)
@@ -42,14 +62,14 @@ def visit_of(request: Request, snap: Snapshot, **extra: Any) -> Visit:
         shop.edge,
         peer=client.host if client else None,
         headers=headers,
-        query=request.query_params,
+        query=request.query_params if scope.get("query_string") else _NO_QUERY,
         cookies=cookies,
-        path=request.url.path,
+        path=scope["path"],
         visitor=visitor,
         consent=consent,
         catalog=snap.catalog,
     )
-    visit.ctx["scheme"] = request.url.scheme
+    visit.ctx["scheme"] = scope.get("scheme", "http")
     for hook in shop.extensions.get("context_hooks", ()):
         hook(shop, visit, snap)
     return visit
