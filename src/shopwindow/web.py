@@ -11,7 +11,6 @@ from shopwindow.context import Visit, build_visit, declined
 from shopwindow.shop import Shop, Snapshot
 from shopwindow.visitor import Visitor
 
-
 _NO_QUERY: dict[str, str] = {}
 # Headers a proxy chain may repeat; their values are joined, as RFC 9110 allows.
 _JOINED = frozenset({"x-forwarded-for", "forwarded"})
