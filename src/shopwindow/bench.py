@@ -155,7 +155,7 @@ def peer_engine_rows(min_time: float) -> list[Row]:
     node, _ = parse(yaml.safe_dump(rules), "peer.yaml")
     compiled, _ = compile_rules(node, placement=SPECS["homepage"], timezone=UTC, env=CheckEnv())
     indexed = Placement.build("homepage", compiled)
-    scan = Placement("homepage", indexed.rules)  # the same closures without the index
+    scan = Placement("homepage", indexed.rules, indexed.rules)  # the same closures, no index
     ctx = {"country": "C49", "cart.value": 60}
     assert indexed.decide(ctx).rule is not None and scan.decide(ctx).rule is not None
     rows = [

@@ -132,42 +132,78 @@ Accept = Callable[[Rule], bool]
 
 
 @dataclass(frozen=True, slots=True)
+class Index:
+    """Rules bucketed by the value of one context key; buckets may index further.
+
+    Every bucket keeps the rules that do not test the key, in file order, so the
+    first match within a bucket is the first match overall.
+    """
+
+    key: str
+    by_value: Mapping[Any, Index | tuple[Rule, ...]]
+    rest: Index | tuple[Rule, ...]
+
+
+IndexNode = Index | tuple[Rule, ...]
+LEAF_SIZE = 8
+MAX_DEPTH = 4
+MAX_COPIES = 200_000  # bounds the memory a wide index may take
+
+
+def build_index(
+    rules: tuple[Rule, ...], used: frozenset[str] = frozenset(), depth: int = 0
+) -> IndexNode:
+    if len(rules) <= LEAF_SIZE or depth >= MAX_DEPTH:
+        return rules
+    key = _index_key(rules, used)
+    if key is None:
+        return rules
+    buckets: dict[Any, list[Rule]] = {}
+    rest: list[Rule] = []
+    for rule in rules:
+        values = _equals(rule, key)
+        if values is None:
+            rest.append(rule)
+            for bucket in buckets.values():
+                bucket.append(rule)
+        else:
+            for value in values:
+                # a new bucket starts with every key-free rule seen so far
+                buckets.setdefault(value, list(rest)).append(rule)
+    if len(rest) * len(buckets) > MAX_COPIES:
+        return rules
+    deeper = used | {key}
+    return Index(
+        key,
+        {value: build_index(tuple(b), deeper, depth + 1) for value, b in buckets.items()},
+        build_index(tuple(rest), deeper, depth + 1),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Placement:
-    """The compiled rules of one placement, with an index on its most-tested key."""
+    """The compiled rules of one placement, indexed on the keys they test for equality."""
 
     name: str
     rules: tuple[Rule, ...]  # enabled ones, in evaluation order
-    index_key: str | None = None
-    by_value: Mapping[Any, tuple[Rule, ...]] = field(default_factory=dict)
-    rest: tuple[Rule, ...] = ()
+    index: IndexNode = ()
 
     @staticmethod
     def build(name: str, rules: Sequence[Rule]) -> Placement:
         ordered = tuple(
             sorted((r for r in rules if r.enabled), key=lambda r: (-r.priority, r.order))
         )
-        key = _index_key(ordered)
-        if key is None:
-            return Placement(name, ordered, None, {}, ordered)
-        buckets: dict[Any, list[Rule]] = {}
-        rest: list[Rule] = []
-        for rule in ordered:
-            values = _equals(rule, key)
-            if values is None:
-                rest.append(rule)
-                for bucket in buckets.values():
-                    bucket.append(rule)
-            else:
-                for value in values:
-                    # a new bucket starts with every key-free rule seen so far
-                    buckets.setdefault(value, list(rest)).append(rule)
-        by_value = {value: tuple(bucket) for value, bucket in buckets.items()}
-        return Placement(name, ordered, key, by_value, tuple(rest))
+        return Placement(name, ordered, build_index(ordered))
 
     def candidates(self, ctx: Context) -> tuple[Rule, ...]:
-        if self.index_key is None:
-            return self.rules
-        return self.by_value.get(ctx.get(self.index_key), self.rest)
+        node: IndexNode = self.index
+        while isinstance(node, Index):
+            index = node
+            try:
+                node = index.by_value.get(ctx.get(index.key), index.rest)
+            except TypeError:  # an unhashable value matches no bucket
+                node = index.rest
+        return node
 
     def decide(
         self,
@@ -186,9 +222,8 @@ class Placement:
                 continue
             if rule.split is None:
                 return Decision(rule, None, rule.then, tuple(held))
-            variant = _variant_for(
-                rule.split, visitor_id, assigned.get(rule.id) if assigned else None
-            )
+            sticky = assigned.get(rule.id) if assigned else None
+            variant = _variant_for(rule.split, visitor_id, sticky)
             if variant is None:
                 held.append(rule.id)
                 continue
@@ -213,16 +248,26 @@ def _equals(rule: Rule, key: str) -> frozenset[Any] | None:
     return None
 
 
-def _index_key(rules: Sequence[Rule]) -> str | None:
-    """The key most rules test for equality: indexing on it skips most rules per request."""
-    counts: Counter[str] = Counter()
+def _index_key(rules: Sequence[Rule], used: frozenset[str]) -> str | None:
+    """The key that leaves the fewest rules to try per request, if it is worth indexing."""
+    with_key: Counter[str] = Counter()
+    values: dict[str, set[Any]] = {}
     for rule in rules:
+        for cond in rule.conditions:
+            if cond.path and cond.equals is not None and cond.path not in used:
+                if cond.path not in values:
+                    values[cond.path] = set()
+                values[cond.path].update(cond.equals)
         for path in {c.path for c in rule.conditions if c.path and c.equals is not None}:
-            counts[path] += 1
-    if not counts:
-        return None
-    key, count = counts.most_common(1)[0]
-    return key if count >= 2 else None
+            if path not in used:
+                with_key[path] += 1
+    best, best_cost = None, float(len(rules))
+    for path, count in with_key.items():
+        # expected rules per request: those without the key, plus one bucket's share
+        cost = (len(rules) - count) + count / max(1, len(values[path]))
+        if cost < best_cost * 0.8:
+            best, best_cost = path, cost
+    return best
 
 
 @dataclass(frozen=True, slots=True)
