@@ -266,3 +266,29 @@ def test_live_server_journey(live_server: Callable[..., object], tmp_path: Path)
         assert 'data-category="running-shoes"' in page
         for pid in ("w-run-001", "w-run-002", "w-run-003"):
             assert f'data-product-id="{pid}"' in page
+
+
+def test_preview_switch_only_in_dev(make_client: Callable[..., TestClient], geoip: str) -> None:
+    dev = make_client(peer="81.2.3.4", geoip=geoip, dev=True)
+    r = dev.get("/", params={"sw_country": "fr", "sw_gender": "men", "sw_device": "mobile"})
+    assert r.headers["location"] == "/fr/men/"
+    assert any(c.startswith("sw_preview=") for c in r.headers.get_list("set-cookie"))
+    assert dev.get("/").headers["location"] == "/fr/men/"  # sticks through its cookie
+    page = dev.get("/fr/men/")
+    assert 'name="sw_country"' in page.text and 'value="FR"' in page.text
+    prod = make_client(peer="81.2.3.4", geoip=geoip)
+    r = prod.get("/", params={"sw_country": "fr", "sw_gender": "men"})
+    assert r.headers["location"] == "/de/"
+    assert "sw_country" not in prod.get("/de/").text
+
+
+def test_production_refuses_dev_secret_and_preview(rules_dir: Path) -> None:
+    from shopwindow import settings as settings_mod
+
+    with pytest.raises(settings_mod.SettingsError, match="SHOPWINDOW_SECRET"):
+        settings_mod.load({"rules": str(rules_dir)}, environ={"SHOPWINDOW_ENV": "production"})
+    with pytest.raises(settings_mod.SettingsError, match="refused in production"):
+        settings_mod.load(
+            {"rules": str(rules_dir), "dev": True},
+            environ={"SHOPWINDOW_ENV": "production", "SHOPWINDOW_SECRET": "s" * 32},
+        )

@@ -54,6 +54,7 @@ class Visit:
     ctx: dict[str, Any]
     cart: list[list[Any]]
     preview: dict[str, str]
+    preview_changed: bool = False  # the preview switch was used on this request (dev only)
 
 
 def declined(edge: Edge, headers: Mapping[str, str], cookies: Mapping[str, str]) -> bool:
@@ -94,8 +95,10 @@ def build_visit(
     referrer = headers.get("referer")
     channel = channel_of(campaign, referrer, edge.own_hosts)
     preview: dict[str, str] = {}
+    preview_changed = False
     if edge.dev:
         preview = _preview(query, cookies)
+        preview_changed = any(key in query for key in PREVIEW_PARAMS)
         country = preview.get("country", country)
         device = preview.get("device", device)
     cart = _site_cart(cookies.get(edge.cart_cookie)) if edge.cart_cookie else None

@@ -79,6 +79,10 @@ def personalize(
         response.headers["Cache-Control"] = "private, no-store"
         response.headers["Vary"] = "Cookie"
     write_cookie(response, shop, visit)
+    if visit.preview_changed:
+        # The dev preview switch sticks for the browser session (never in production).
+        value = "&".join(f"sw_{k}={v}" for k, v in sorted(visit.preview.items()))
+        response.set_cookie("sw_preview", value, path="/", httponly=True, samesite="lax")
     return response
 
 
