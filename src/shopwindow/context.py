@@ -123,7 +123,19 @@ def build_visit(
     if "gender" in preview:
         ctx["visitor.gender"] = preview["gender"]
     return Visit(
-        ip, country, source, device, campaign, channel, visitor, consent, now, ctx, cart, preview
+        ip,
+        country,
+        source,
+        device,
+        campaign,
+        channel,
+        visitor,
+        consent,
+        now,
+        ctx,
+        cart,
+        preview,
+        preview_changed,
     )
 
 
