@@ -112,3 +112,23 @@ def test_catalog_edit_is_picked_up(
         assert http.get("/readyz").json()["products"] == 100
         catalog.write_text("\n".join(lines[:150]) + "\n")
         wait_for(lambda: http.get("/readyz").json()["products"] == 150)
+
+
+def test_sighup_reloads_what_the_watcher_cannot_see(
+    live_server: Callable[..., LiveServer], rules_dir: Path
+) -> None:
+    import os
+    import signal
+
+    homepage = rules_dir / "homepage.yaml"
+    homepage.write_text(VALID_A)
+    server = live_server()
+    with httpx.Client(base_url=server.url) as http:
+        assert http.get("/").headers["location"] == "/a/"
+        stat = homepage.stat()
+        homepage.write_text(VALID_A.replace("/a/", "/z/"))  # same size
+        os.utime(homepage, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the same mtime
+        time.sleep(1.5)  # the watcher has had its chance and sees nothing new
+        assert http.get("/").headers["location"] == "/a/"
+        server.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: http.get("/").headers["location"] == "/z/")

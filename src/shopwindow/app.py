@@ -119,6 +119,7 @@ def create_app(settings: Settings, *, shop: Shop | None = None, watch: bool = Tr
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if watch:
             shop.start_watching()
+            _reload_on_sighup(shop)
         for start in shop.extensions.get("on_start", ()):
             await start(shop)
         try:
@@ -132,6 +133,19 @@ def create_app(settings: Settings, *, shop: Shop | None = None, watch: bool = Tr
     app.state.shop = shop
     app.add_middleware(Telemetry)
     return app
+
+
+def _reload_on_sighup(shop: Shop) -> None:
+    """`kill -HUP <pid>` re-reads rules and catalog now (the watcher also does, within ~2 s)."""
+    import asyncio
+    import signal
+
+    def reload() -> None:
+        log.info("SIGHUP: reloading rules and catalog")
+        asyncio.get_running_loop().run_in_executor(None, shop.reload_if_changed, True)
+
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
 
 
 class StartupError(Exception):

@@ -99,6 +99,7 @@ class Shop:
         self.snapshot: Snapshot | None = None
         self.extensions: dict[str, Any] = {}  # profile store, stats, ... attached by their modules
         self._stop = threading.Event()
+        self._reload_lock = threading.Lock()
         self._watcher: threading.Thread | None = None
 
     @property
@@ -135,17 +136,25 @@ class Shop:
             log.error("catalog %s: %s", path, exc)
             return None, []
 
-    def reload_if_changed(self) -> bool:
-        """Pick up edits: valid ones go live, broken ones are reported and the last good rules stay."""
+    def reload_if_changed(self, force: bool = False) -> bool:
+        """Pick up edits: valid ones go live, broken ones are reported and the last good rules stay.
+
+        `force` (SIGHUP) re-reads everything even when no file looks changed.
+        """
+        with self._reload_lock:
+            return self._reload(force)
+
+    def _reload(self, force: bool) -> bool:
         current = self.snapshot
         if current is None:
             return False
         rules_print = fingerprint(self.settings.rules)
         catalog_mtime = _mtime(self.settings.catalog)
-        if rules_print == current.rules_print and catalog_mtime == current.catalog_mtime:
+        unchanged = rules_print == current.rules_print and catalog_mtime == current.catalog_mtime
+        if unchanged and not force:
             return False
         catalog, catalog_errors = current.catalog, list(current.catalog_errors)
-        if catalog_mtime != current.catalog_mtime:
+        if catalog_mtime != current.catalog_mtime or force:
             fresh, fresh_errors = self._read_catalog()
             if fresh is not None:
                 catalog, catalog_errors = fresh, fresh_errors
