@@ -9,7 +9,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from shopwindow.results import NOT_ENOUGH, Arm, Experiment, Thresholds
+from shopwindow.results import NOT_ENOUGH, Arm, Experiment, Thresholds, chance_text, p_text
 from shopwindow.statsstore import NO_SPLIT
 
 CHART_WIDTH = 560
@@ -201,8 +201,8 @@ def _row(a: Arm) -> dict[str, Any]:
         lift = f"{v.lift:+.1%}" if v.lift is not None else f"{v.difference:+.2%} pts"
         if v.lift_low is not None and v.lift_high is not None:
             ci = f"{v.lift_low:+.1%} to {v.lift_high:+.1%}"
-        p = f"{v.p_value:.4f}"
-        beat = f"{v.beat_probability:.1%}"
+        p = p_text(v.p_value)
+        beat = chance_text(v.beat_probability)
     return {
         "name": _name(t.variant),
         "control": a.is_control,

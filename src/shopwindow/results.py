@@ -243,7 +243,19 @@ def _arm_line(a: Arm) -> str:
     else:
         lift = f"{v.lift:+.1%} ({_pct(v.lift_low)} to {_pct(v.lift_high)})"
     verdict = f"  {a.verdict}" if a.verdict else ""
-    return cells + f"{lift:<32}{v.p_value:>8.4f}{v.beat_probability:>9.1%}{verdict}"
+    return cells + f"{lift:<32}{p_text(v.p_value):>8}{chance_text(v.beat_probability):>9}{verdict}"
+
+
+def p_text(p: float) -> str:
+    return "<0.0001" if p < 0.0001 else f"{p:.4f}"
+
+
+def chance_text(probability: float) -> str:
+    if probability > 0.999:
+        return ">99.9%"
+    if probability < 0.001:
+        return "<0.1%"
+    return f"{probability:.1%}"
 
 
 def _pct(x: float | None) -> str:
