@@ -406,3 +406,18 @@ def test_nodes_sharing_redis_attribute_across_each_other(
     b = variant_of(stats(node_b), "gender-home", "b")
     assert (b["visitors"], b["conversions"], b["revenue"]) == (1, 1, 10.0)
     assert variant_of(stats(node_a), "gender-home", "b")["conversions"] == 1
+
+
+@pytest.mark.redis
+def test_counts_wait_for_redis_when_it_is_down(
+    make_client: Callable[..., TestClient], redis_server: Any
+) -> None:
+    client = make_client(stats_token=TOKEN, redis=redis_server.url)
+    redis_server.stop()
+    as_visitor(client, "visitor-2")
+    home = client.get("/")  # the shop answers while the stats store is down
+    assert home.status_code == 302 and home.headers["x-shopwindow-rules"] == "gender-home:a"
+    assert client.get("/_sw/stats", headers=AUTH).status_code == 503
+    redis_server.start()
+    a = variant_of(stats(client), "gender-home", "a")
+    assert (a["visitors"], a["exposures"]) == (1, 1)

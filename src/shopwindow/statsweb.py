@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 import re
 from datetime import date
 
@@ -28,6 +29,8 @@ from shopwindow.results import Experiment, Thresholds
 from shopwindow.shop import Shop
 from shopwindow.statsstore import Limits, Trace, open_store
 from shopwindow.web import shop_of
+
+log = logging.getLogger("shopwindow.stats")
 
 REPORT_PATH = "/_sw/stats/report"
 COOKIE = "sw_stats"
@@ -154,9 +157,17 @@ async def stats_endpoint(request: Request) -> Response:
         since, rule = _query(request)
     except BadQuery as exc:
         return JSONResponse({"error": str(exc)}, 400, headers=_NO_STORE)
-    experiments = await run_in_threadpool(read_results, shop, since, rule)
+    try:
+        experiments = await run_in_threadpool(read_results, shop, since, rule)
+    except Exception as exc:
+        return _unreachable(exc)
     body = results.to_json(experiments, thresholds(shop), since=since, rule=rule)
     return JSONResponse(body, headers=_NO_STORE)
+
+
+def _unreachable(exc: Exception) -> Response:
+    log.warning("stats store unreachable: %s", exc)
+    return JSONResponse({"error": "the stats store is unreachable"}, 503, headers=_NO_STORE)
 
 
 async def decisions_endpoint(request: Request) -> Response:
@@ -175,7 +186,10 @@ async def decisions_endpoint(request: Request) -> Response:
         limit = 0
     if not 1 <= limit <= 500:
         return JSONResponse({"error": "limit is a whole number from 1 to 500"}, 400)
-    traces = await run_in_threadpool(read_traces, shop, visitor, customer, limit)
+    try:
+        traces = await run_in_threadpool(read_traces, shop, visitor, customer, limit)
+    except Exception as exc:
+        return _unreachable(exc)
     return JSONResponse({"decisions": [t.to_json() for t in traces]}, headers=_NO_STORE)
 
 
@@ -195,7 +209,12 @@ async def report_endpoint(request: Request) -> Response:
         since, rule = _query(request)
     except BadQuery as exc:
         return HTMLResponse(report_page.login(str(exc)), 400, headers=_PAGE_HEADERS)
-    experiments = await run_in_threadpool(read_results, shop, since, rule)
+    try:
+        experiments = await run_in_threadpool(read_results, shop, since, rule)
+    except Exception as exc:
+        _unreachable(exc)
+        page = "<!doctype html><title>shopwindow</title><p>The stats store is unreachable; try again shortly.</p>"
+        return HTMLResponse(page, 503, headers=_PAGE_HEADERS)
     html = report_page.page(experiments, thresholds(shop), since, rule)
     return HTMLResponse(html, headers=_PAGE_HEADERS)
 
@@ -203,7 +222,8 @@ async def report_endpoint(request: Request) -> Response:
 async def _log_in(request: Request, shop: Shop) -> Response:
     length = request.headers.get("content-length", "")
     if not length.isdigit() or int(length) > MAX_FORM_BYTES:
-        return HTMLResponse(report_page.login("Send the token only."), 413, headers=_PAGE_HEADERS)
+        message = "Send the form with the token."
+        return HTMLResponse(report_page.login(message), 413, headers=_PAGE_HEADERS)
     form = await request.form(max_files=0, max_fields=4)
     token = form.get("token")
     if not isinstance(token, str) or not _same(token, shop.settings.stats_token):
