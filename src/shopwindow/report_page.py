@@ -25,13 +25,13 @@ _PAGE = """<!doctype html>
 <meta name="robots" content="noindex">
 <title>shopwindow · experiment results</title>
 <style>
-body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem;color:#1d1d1f}
+body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1280px;padding:0 1rem;color:#1d1d1f}
 h1{font-size:1.4rem}h2{font-size:1.15rem;margin:2rem 0 .2rem}
 .meta{color:#666;font-size:.9rem}
 table{border-collapse:collapse;margin:.6rem 0;font-variant-numeric:tabular-nums}
-th,td{padding:.25rem .6rem;border-bottom:1px solid #e3e3e3;text-align:right}
+th,td{padding:.25rem .6rem;border-bottom:1px solid #e3e3e3;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}
-.control{background:#f6f6f6}.good{color:#0a7d32}.bad{color:#b3261e}.wait{color:#8a6d00}
+.control{background:#f6f6f6}th{white-space:normal;vertical-align:bottom}td.verdict{white-space:normal;text-align:left;min-width:8rem}.scroll{overflow-x:auto}.good{color:#0a7d32}.bad{color:#b3261e}.wait{color:#8a6d00}
 form.filter{margin:1rem 0}form.filter input{margin-right:.6rem}
 svg{display:block;margin:.4rem 0 1rem}
 </style>
@@ -48,20 +48,20 @@ svg{display:block;margin:.4rem 0 1rem}
 {% for e in experiments %}
 <section>
 <h2>{{ e.rule }}</h2>
-<p class="meta">{% if e.placement %}{{ e.placement }} · {{ e.where }}{% else %}no longer in the rules{% endif %}{% if e.control %} · control: {{ e.control }} ({{ e.control_kind }}){% endif %}{% if e.control and not e.enough_data %} · <span class="wait">not enough data yet</span>{% endif %}</p>
+<p class="meta">{% if e.placement %}{{ e.placement }} · {{ e.where }}{% else %}no longer in the rules{% endif %}{% if e.control %} · control: {% if e.control_kind == "holdout" %}the holdout{% else %}{{ e.control }}, the first variant{% endif %}{% endif %}{% if e.control and not e.enough_data %} · <span class="wait">not enough data yet</span>{% endif %}</p>
 {{ e.chart }}
-<table>
-<thead><tr><th>variant</th><th>visitors</th><th>exposures</th><th>clicks</th><th>conversions</th><th>conv. rate</th><th>revenue / visitor</th><th>lift vs control</th><th>{{ level }} CI</th><th>p-value</th><th>P(beats control)</th><th></th></tr></thead>
+<div class="scroll"><table>
+<thead><tr><th>variant</th><th>visitors</th><th>exposures</th><th>clicks</th><th>conversions</th><th>conv. rate</th><th>revenue / visitor</th>{% if e.control %}<th>lift vs control</th><th>{{ level }} CI</th><th>p-value</th><th>P(beats)</th><th></th>{% endif %}</tr></thead>
 <tbody>
 {% for a in e.arms %}
 <tr{% if a.control %} class="control"{% endif %}>
 <td>{{ a.name }}</td><td>{{ a.visitors }}</td><td>{{ a.exposures }}</td><td>{{ a.clicks }}</td><td>{{ a.conversions }}</td>
-<td>{{ a.rate }}</td><td>{{ a.rpv }}</td><td>{{ a.lift }}</td><td>{{ a.ci }}</td><td>{{ a.p }}</td><td>{{ a.beat }}</td>
-<td class="{{ a.tone }}">{{ a.verdict }}</td>
+<td>{{ a.rate }}</td><td>{{ a.rpv }}</td>
+{% if e.control %}<td>{{ a.lift }}</td><td>{{ a.ci }}</td><td>{{ a.p }}</td><td>{{ a.beat }}</td><td class="verdict {{ a.tone }}">{{ a.verdict }}</td>{% endif %}
 </tr>
 {% endfor %}
 </tbody>
-</table>
+</table></div>
 </section>
 {% endfor %}
 </body>
