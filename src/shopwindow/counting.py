@@ -1,9 +1,9 @@
-"""Counting what rules earn, off the request path: answers and events queue records,
-a background thread writes them to the stats store in batches.
+"""Counting what rules earn, off the request path: a queue and the thread that drains it.
 
-A request only appends to an in-memory list; the flusher wakes every
-`stats_flush_seconds` (or when asked), writes what queued up and feeds the
-Prometheus counters. Stopping the service flushes what is left.
+Answers and beacon events only append records to an in-memory list; the
+flusher wakes every `stats_flush_seconds` (or when asked), writes what queued
+up to the stats store in batches and feeds the Prometheus counters. Stopping
+the service flushes what is left.
 """
 
 from __future__ import annotations
