@@ -213,3 +213,27 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(require("redis-server"), tmp_path / "redis")
     yield server
     server.stop()
+
+
+def steady_visitor_cookie(rule_id: str = "gender-home") -> str:
+    """A fresh visitor's cookie whose id is outside the demo split's holdout.
+
+    The demo holds 10% of visitors out of `gender-home`; tests of the journey
+    itself start from such a visitor so they do not depend on a random id.
+    """
+    import time as _time
+
+    from shopwindow.visitor import CookieCodec, Visitor
+
+    visitor = Visitor.fresh(int(_time.time()))
+    visitor.id = steady_visitor_id(rule_id)
+    return CookieCodec(SECRET, 365).encode(visitor)
+
+
+def steady_visitor_id(rule_id: str = "gender-home") -> str:
+    from shopwindow.rules import bucket_of
+
+    n = 0
+    while bucket_of(f"{rule_id}:holdout", f"steady-visitor-{n}") < 2000:
+        n += 1
+    return f"steady-visitor-{n}"

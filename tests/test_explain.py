@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from shopwindow.cli import main
 from shopwindow.visitor import CookieCodec, Visitor
-from tests.conftest import SECRET
+from tests.conftest import SECRET, steady_visitor_id
 
 
 def explain(rules: Path, *args: str) -> tuple[int, str]:
@@ -39,6 +39,7 @@ def test_returning_visitor_cookie(rules_dir: Path) -> None:
     import time
 
     v = Visitor.fresh(int(time.time()))
+    v.id = steady_visitor_id()
     v.gender = {"women": 5.0}
     v.category = {"running-shoes": 3.0}
     cookie = CookieCodec(SECRET, 365).encode(v)

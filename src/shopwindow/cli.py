@@ -274,3 +274,113 @@ def docs_schema() -> None:
     from shopwindow.schema import rule_file_schema
 
     click.echo(orjson.dumps(rule_file_schema(), option=orjson.OPT_INDENT_2).decode())
+
+
+@main.command()
+@click.option(
+    "--since", default=None, help="only visitors first exposed on or after DATE (YYYY-MM-DD)"
+)
+@click.option("--rule", "rule_id", default=None, help="only this rule")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@setting_options("rules", "redis", "profile_db")
+@click.pass_obj
+def stats(
+    obj: dict[str, Any], /, since: str | None, rule_id: str | None, as_json: bool, **cli: Any
+) -> None:
+    """Per rule and variant: exposures, clicks, conversions, lift and significance."""
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from shopwindow import results
+    from shopwindow.shop import compile_all
+    from shopwindow.statsstore import Limits, open_store
+
+    settings = _load(obj, **cli)
+    if since is not None:
+        try:
+            since = date.fromisoformat(since).isoformat()
+        except ValueError:
+            raise click.ClickException(f"--since {since!r} is not a date (YYYY-MM-DD)") from None
+    ruleset, _ = compile_all(settings, None)  # a broken edit still leaves the rules that compile
+    try:
+        store = open_store(settings, Limits.from_settings(settings, ZoneInfo(settings.timezone)))
+        try:
+            totals = store.totals(since, rule_id)
+        finally:
+            store.close()
+    except Exception as exc:
+        raise click.ClickException(f"cannot read the stats store: {exc}") from None
+    thresholds = results.Thresholds(settings.stats_min_visitors, settings.stats_confidence)
+    experiments = results.build(totals, ruleset, thresholds)
+    if as_json:
+        body = results.to_json(experiments, thresholds, since=since, rule=rule_id)
+        click.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
+        return
+    cohort = f"visitors first exposed since {since}" if since else "all visitors"
+    click.echo(f"experiment results ({cohort})\n")
+    click.echo(results.to_text(experiments, thresholds), nl=False)
+
+
+@main.command()
+@click.option("--visitor", default=None, help="the visitor id (see --cookie)")
+@click.option("--cookie", default=None, help="the visitor cookie's value, instead of --visitor")
+@click.option("--customer", default=None, help="the customer id the site identified")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@setting_options("rules", "redis", "profile_db")
+@click.pass_obj
+def decisions(
+    obj: dict[str, Any],
+    /,
+    visitor: str | None,
+    cookie: str | None,
+    customer: str | None,
+    limit: int,
+    as_json: bool,
+    **cli: Any,
+) -> None:
+    """The decision log: which rules answered a visitor, and the context they read."""
+    from zoneinfo import ZoneInfo
+
+    from shopwindow.statsstore import Limits, open_store
+    from shopwindow.visitor import CookieCodec
+
+    settings = _load(obj, **cli)
+    if cookie is not None:
+        decoded = CookieCodec(settings.secret, settings.cookie_days).decode(cookie)
+        if decoded is None:
+            raise click.ClickException("the cookie does not verify (another secret, or tampered)")
+        visitor = decoded.id
+    try:
+        store = open_store(settings, Limits.from_settings(settings, ZoneInfo(settings.timezone)))
+        try:
+            traces = store.traces(visitor, customer, limit)
+        finally:
+            store.close()
+    except Exception as exc:
+        raise click.ClickException(f"cannot read the stats store: {exc}") from None
+    if as_json:
+        out = [t.to_json() for t in traces]
+        click.echo(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
+        return
+    if not traces:
+        click.echo("no decisions logged for that (the log keeps a sample of visitors)")
+        return
+    for trace in traces:
+        data = trace.to_json()
+        click.echo(f"{data['time']}  visitor {trace.visitor}  {trace.placement}  {trace.path}")
+        click.echo(f"  X-Shopwindow-Rules: {', '.join(trace.labels)}")
+        for rule, about in trace.rules.items():
+            variant = f" (variant {about['variant']})" if about.get("variant") else ""
+            where = f" at {about['where']}" if about.get("where") else ""
+            click.echo(f"  {rule}{variant}{where}")
+            for key, value in (about.get("read") or {}).items():
+                click.echo(f"      {key} = {value!r}")
+            for other in about.get("passed_over") or ():
+                if other.get("matched"):
+                    click.echo(f"    passed over {other['rule']}: matched, but held out or capped")
+                else:
+                    click.echo(
+                        f"    passed over {other['rule']}: {other['failed']}; actual: {other['actual']!r}"
+                    )
+        click.echo("")

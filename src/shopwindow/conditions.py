@@ -7,7 +7,7 @@ Pure: no I/O, no framework. A context is a flat mapping of dotted keys
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
@@ -45,9 +45,16 @@ class Condition:
     test: ContextTest
     # For indexing: the exact values this condition requires, when it is an equality test.
     equals: frozenset[Any] | None = None
+    # The context keys an any/all/not block reads (the decision log records them).
+    inner: tuple[str, ...] = ()
 
     def value(self, ctx: Context) -> Any:
         return ctx.get(self.path) if self.path else None
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """Every context key this condition looks at."""
+        return (self.path,) if self.path else self.inner
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +81,14 @@ def _compile_entry(key: Node, value: Node, options: Options) -> Condition:
         blocks = [compile_when(item, options) for item in value.items]
         tests = [_all_of([c.test for c in block]) for block in blocks]
         text = f"{name} of {len(tests)} blocks"
+        reads = _reads(c for block in blocks for c in block)
         if name == "any":
-            return Condition(None, text, _any_of(tests))
-        return Condition(None, text, _all_of(tests))
+            return Condition(None, text, _any_of(tests), inner=reads)
+        return Condition(None, text, _all_of(tests), inner=reads)
     if name == "not":
-        inner = _all_of([c.test for c in compile_when(value, options)])
-        return Condition(None, "not {...}", lambda ctx: not inner(ctx))
+        negated = compile_when(value, options)
+        inner = _all_of([c.test for c in negated])
+        return Condition(None, "not {...}", lambda ctx: not inner(ctx), inner=_reads(negated))
     if name not in KEYS:
         hint = suggest(name)
         more = f"; did you mean {hint!r}?" if hint else ""
@@ -91,6 +100,10 @@ def _compile_entry(key: Node, value: Node, options: Options) -> Condition:
         return test(ctx.get(path))
 
     return Condition(path, f"{path} {text}", check, equals)
+
+
+def _reads(conditions: Iterable[Condition]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(key for c in conditions for key in c.reads))
 
 
 def _compile_value(

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 from shopwindow.context import Visit, build_visit
 from shopwindow.homepage import fill_path
 from shopwindow.network import TrustedProxies
-from shopwindow.rules import Rule
+from shopwindow.rules import HOLDOUT, Rule
 from shopwindow.settings import Settings
 from shopwindow.shop import Shop, Snapshot
 from shopwindow.visitor import Visitor
@@ -98,7 +98,8 @@ def explain_visit(
     winner: Rule | None = None
     for rule in placement.rules:
         entry = _explain_rule(rule, visit)
-        if winner is None and entry["matched"]:
+        # a held-out visitor falls through to the next rule, as Placement.decide does
+        if winner is None and entry["matched"] and entry.get("variant") != HOLDOUT:
             winner = rule
             entry["winner"] = True
         considered.append(entry)
@@ -142,8 +143,8 @@ def _explain_rule(rule: Rule, visit: Visit) -> dict[str, Any]:
             entry["matched"] = False
             entry["failed"] = "path placeholder has no value for this visitor"
     if rule.split is not None:
-        variant = rule.split.bucket(visit.visitor.id)
-        entry["variant"] = variant.name if variant else "holdout"
+        variant = rule.split.assign(visit.visitor.id, visit.visitor.buckets.get(rule.id))
+        entry["variant"] = variant.name if variant else HOLDOUT
     return entry
 
 

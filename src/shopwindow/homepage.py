@@ -93,20 +93,22 @@ async def root(request: Request) -> Response:
         metrics.count_match("homepage", decision.rule.id)
     if visit.device == "bot" or shop.settings.homepage_mode == "render":
         # Crawlers get the page itself at a stable URL, never a visitor-specific redirect.
-        page = storefront_for_path(shop, snap, visit, path) or storefront(
+        page = storefront_for_path(shop, snap, visit, path, decision) or storefront(
             shop, snap, visit, None, None, None
         )
         return personalize(page, shop, visit, decision.labels)
     return personalize(redirect(shop, path), shop, visit, decision.labels)
 
 
-def storefront_for_path(shop: Shop, snap: Snapshot, visit: Visit, path: str) -> HTMLResponse | None:
+def storefront_for_path(
+    shop: Shop, snap: Snapshot, visit: Visit, path: str, decision: Decision | None = None
+) -> HTMLResponse | None:
     parts = [p for p in path.split("/") if p]
     if not parts or not _COUNTRY.match(parts[0]):
         return None
     gender = parts[1] if len(parts) > 1 and parts[1] in GENDERS else None
     category = parts[2] if len(parts) > 2 and parts[2] in snap.catalog.categories else None
-    return storefront(shop, snap, visit, parts[0], gender, category)
+    return storefront(shop, snap, visit, parts[0], gender, category, decision)
 
 
 async def store_page(request: Request) -> Response:
@@ -122,7 +124,12 @@ async def store_page(request: Request) -> Response:
     if category is not None and category not in snap.catalog.categories:
         return HTMLResponse("Not found", status_code=404)
     visit = visit_of(request, snap)
-    return personalize(storefront(shop, snap, visit, country, gender, category), shop, visit)
+    # The homepage a rule sends a visitor to shows that rule's headline and hero (its
+    # split's variant, when it has one), and names the rule like the redirect did.
+    decision, target = decide_homepage(snap, visit)
+    shown = decision if target == request.scope["path"] else None
+    page = storefront(shop, snap, visit, country, gender, category, shown)
+    return personalize(page, shop, visit, shown.labels if shown else ())
 
 
 def storefront(
@@ -132,12 +139,16 @@ def storefront(
     country: str | None,
     gender: str | None,
     category: str | None,
+    decision: Decision | None = None,
 ) -> HTMLResponse:
     """A homepage variant: the segment's shell (cached) plus the visitor's own parts."""
     catalog = snap.catalog
     country = (country or visit.country).lower()
+    then = decision.then if decision is not None and decision.rule is not None else {}
+    rule_id = decision.rule.id if decision is not None and decision.rule is not None else None
+    headline, hero = then.get("headline"), then.get("hero")
     preview = tuple(sorted(visit.preview.items()))
-    key = (id(snap), country, gender, category, preview)
+    key = (id(snap), country, gender, category, preview, rule_id, headline, hero)
     shell = _shells.get(key)
     if shell is None:
         if category:
@@ -156,6 +167,9 @@ def storefront(
             dev=shop.settings.dev,
             preview=visit.preview,
             genders=GENDERS,
+            headline=headline,
+            hero=hero,
+            rule=rule_id,
         )
         _shells[key] = shell
     top = tuple(visit.ctx.get("visitor.categories", ())[:3])

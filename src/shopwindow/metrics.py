@@ -76,3 +76,33 @@ def exposition() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+EXPERIMENT_EXPOSURES = Counter(
+    "shopwindow_experiment_exposures_total",
+    "Decisions served to counted visitors, by rule and variant (holdout: held out)",
+    ["rule", "variant"],
+)
+EXPERIMENT_VISITORS = Counter(
+    "shopwindow_experiment_visitors_total",
+    "Distinct visitors exposed to a rule's variant for the first time",
+    ["rule", "variant"],
+)
+EXPERIMENT_CLICKS = Counter(
+    "shopwindow_experiment_clicks_total",
+    "Click events attributed to a rule's variant",
+    ["rule", "variant"],
+)
+EXPERIMENT_CONVERSIONS = Counter(
+    "shopwindow_experiment_conversions_total",
+    "Purchases attributed to a rule's variant within the attribution window",
+    ["rule", "variant"],
+)
+EXPERIMENT_REVENUE = Counter(
+    "shopwindow_experiment_revenue_total",
+    "Revenue of the purchases attributed to a rule's variant",
+    ["rule", "variant"],
+)
+STATS_DROPPED = Counter(
+    "shopwindow_stats_dropped_total", "Experiment records dropped while the stats store was down"
+)

@@ -26,6 +26,7 @@ from shopwindow.yamlsrc import Node
 RULE_FIELDS = ("id", "when", "then", "schedule", "split", "caps", "priority", "enabled", "note")
 CAP_FIELDS = ("per_session", "per_day", "per_visitor", "after_dismiss_days")
 BUCKETS = 10_000
+HOLDOUT = "holdout"  # the variant name X-Shopwindow-Rules and the stats give held-out visitors
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,21 @@ class Split:
             if v.name == name:
                 return v
         return None
+
+    def assign(self, visitor_id: str, sticky: str | None = None) -> Variant | None:
+        """The visitor's variant (None: held out), keeping the one they were given before.
+
+        A remembered variant stays while it still exists with a weight above 0, and a
+        remembered holdout while the split still holds visitors out; otherwise the
+        visitor is bucketed afresh, so only the visitors a change must move are moved.
+        """
+        if sticky is not None:
+            if sticky == HOLDOUT:
+                if self.holdout > 0:
+                    return None
+            elif (kept := self.variant(sticky)) is not None and kept.weight > 0:
+                return kept
+        return self.bucket(visitor_id)
 
 
 def bucket_of(seed: str, visitor_id: str) -> int:
@@ -121,7 +137,7 @@ class Decision:
     @property
     def labels(self) -> list[str]:
         """What decided, as `rule[:variant]` entries for X-Shopwindow-Rules."""
-        out = [f"{rule_id}:holdout" for rule_id in self.held_out]
+        out = [f"{rule_id}:{HOLDOUT}" for rule_id in self.held_out]
         if self.rule is not None:
             out.append(f"{self.rule.id}:{self.variant}" if self.variant else self.rule.id)
         return out
@@ -222,23 +238,12 @@ class Placement:
                 continue
             if rule.split is None:
                 return Decision(rule, None, rule.then, tuple(held))
-            sticky = assigned.get(rule.id) if assigned else None
-            variant = _variant_for(rule.split, visitor_id, sticky)
+            variant = rule.split.assign(visitor_id, assigned.get(rule.id) if assigned else None)
             if variant is None:
                 held.append(rule.id)
                 continue
             return Decision(rule, variant.name, variant.then, tuple(held))
         return Decision(None, None, {}, tuple(held)) if held else NO_DECISION
-
-
-def _variant_for(split: Split, visitor_id: str, sticky: str | None) -> Variant | None:
-    if sticky is not None:
-        if sticky == "holdout":
-            return None
-        kept = split.variant(sticky)
-        if kept is not None and kept.weight > 0:
-            return kept
-    return split.bucket(visitor_id)
 
 
 def _equals(rule: Rule, key: str) -> frozenset[Any] | None:
@@ -436,7 +441,10 @@ def _compile_split(
             holdout = float(h.value)
     seed = rule_id
     if (s := node.get("seed")) is not None:
-        seed = str(s.value)
+        if s.kind != "scalar" or isinstance(s.value, bool) or not str(s.value or "").strip():
+            errors.append(s.error("`seed` is a text, e.g. the experiment's name"))
+        else:
+            seed = str(s.value)
     variants: list[Variant] = []
     v_node = node.get("variants")
     if v_node is None:
@@ -449,8 +457,14 @@ def _compile_split(
     else:
         for name_node, body in v_node.entries:
             name = str(name_node.value)
-            if name == "holdout":
+            if name == HOLDOUT:
                 errors.append(name_node.error("'holdout' is reserved; use the `holdout` field"))
+                continue
+            if not _ID_CHARS.issuperset(name) or len(name) > 40:
+                # the name travels in X-Shopwindow-Rules and in the stats' keys
+                errors.append(
+                    name_node.error("a variant name uses letters, digits, '-' and '_' (at most 40)")
+                )
                 continue
             weight_node, override = body, None
             if body.kind == "map":

@@ -207,6 +207,62 @@ DECLARATIONS: tuple[Setting, ...] = (
         None,
         secret=True,
     ),
+    Setting(
+        "attribution_hours",
+        "float",
+        168.0,
+        "hours after a visitor's last exposure to a rule during which their clicks and purchases count for it",
+        None,
+    ),
+    Setting(
+        "stats_flush_seconds",
+        "float",
+        2.0,
+        "how often queued exposures and events are written to the stats store",
+        None,
+    ),
+    Setting(
+        "stats_retention_days",
+        "float",
+        90.0,
+        "days a visitor's exposure log (and seen order ids) are kept after their last exposure",
+        None,
+    ),
+    Setting(
+        "stats_min_visitors",
+        "int",
+        100,
+        "visitors each variant and its control need before lift and significance are shown",
+        None,
+    ),
+    Setting(
+        "stats_confidence",
+        "float",
+        0.95,
+        "confidence level of the intervals and of 'significant' in the stats",
+        None,
+    ),
+    Setting(
+        "decision_log_rate",
+        "float",
+        0.1,
+        "share of visitors (0 to 1) whose every answer is traced in the decision log",
+        None,
+    ),
+    Setting(
+        "decision_log_size",
+        "int",
+        50000,
+        "most entries the decision log keeps (the oldest go first)",
+        None,
+    ),
+    Setting(
+        "decision_log_days",
+        "float",
+        30.0,
+        "days a decision log entry is kept",
+        None,
+    ),
 )
 
 BY_NAME = {s.name: s for s in DECLARATIONS}
@@ -336,6 +392,15 @@ def validate(settings: Settings) -> None:
             )
         if settings.dev:
             raise SettingsError("--dev (the preview switch) is refused in production")
+    if not 0 < settings.stats_confidence < 1:
+        raise SettingsError("stats_confidence: a level between 0 and 1, such as 0.95")
+    if not 0 <= settings.decision_log_rate <= 1:
+        raise SettingsError("decision_log_rate: a share from 0 to 1, such as 0.1")
+    for name in ("attribution_hours", "stats_retention_days", "decision_log_days"):
+        if settings.values[name] <= 0:
+            raise SettingsError(f"{name}: must be more than 0")
+    if settings.decision_log_size < 1:
+        raise SettingsError("decision_log_size: at least 1")
 
 
 def markdown() -> str:

@@ -1,0 +1,247 @@
+"""Counting what rules earn, off the request path: a queue and the thread that drains it.
+
+Answers and beacon events only append records to an in-memory list; the
+flusher wakes every `stats_flush_seconds` (or when asked), writes what queued
+up to the stats store in batches and feeds the Prometheus counters. Stopping
+the service flushes what is left.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+
+from shopwindow import metrics
+from shopwindow.context import Visit
+from shopwindow.decisionlog import DecisionLog
+from shopwindow.events import Event
+from shopwindow.settings import Settings
+from shopwindow.shop import Shop
+from shopwindow.statsstore import (
+    NO_SPLIT,
+    Click,
+    Exposure,
+    Limits,
+    Purchase,
+    Record,
+    StatsStore,
+    Tally,
+    open_store,
+)
+
+log = logging.getLogger("shopwindow.stats")
+
+MAX_PENDING = 200_000  # records kept while the store is unreachable; more are dropped
+BATCH = 2_000
+PRUNE_EVERY = 3600.0  # seconds between retention sweeps
+
+
+class Recorder:
+    """The queue between answers and the stats store, and the thread that drains it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        limits: Limits,
+        opener: Callable[[Settings, Limits], StatsStore] = open_store,
+    ) -> None:
+        self.settings = settings
+        self.limits = limits
+        self.interval = max(0.01, float(settings.stats_flush_seconds))
+        self.decisions = DecisionLog(float(settings.decision_log_rate))
+        self._opener = opener
+        self._store: StatsStore | None = None
+        self._pending: list[Record] = []
+        self._lock = threading.Lock()
+        self._flushing = threading.Lock()  # one writer at a time, whichever thread asks
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._done = threading.Condition()
+        self._asked = 0
+        self._served = 0
+        self._pruned_at = 0.0
+        self._thread: threading.Thread | None = None
+
+    # --- the request side: append only -------------------------------------------------
+
+    def add(self, records: Iterable[Record]) -> None:
+        with self._lock:
+            room = MAX_PENDING - len(self._pending)
+            batch = list(records)
+            if len(batch) > room:
+                metrics.STATS_DROPPED.inc(len(batch) - max(room, 0))
+                batch = batch[: max(room, 0)]
+            self._pending.extend(batch)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    # --- the flusher --------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="shopwindow-stats", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Flush what is queued and close the store (the service is shutting down)."""
+        thread = self._thread
+        if thread is None:
+            self.flush()
+            self._close()
+            return
+        self._stopping.set()
+        self._wake.set()
+        thread.join(timeout)
+        self._thread = None
+        if self._pending:
+            log.error("stats: %d records not written at shutdown", len(self._pending))
+
+    def sync(self, timeout: float = 5.0) -> bool:
+        """Ask the flusher to write now and wait until it has (readers call this first)."""
+        if self._thread is None:
+            self.flush()
+            return not self._pending
+        with self._done:
+            self._asked += 1
+            ticket = self._asked
+            self._wake.set()
+            return self._done.wait_for(lambda: self._served >= ticket, timeout)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            with self._done:
+                ticket = self._asked
+            stopping = self._stopping.is_set()
+            self.flush()
+            self._maybe_prune()
+            with self._done:
+                self._served = max(self._served, ticket)
+                self._done.notify_all()
+            if stopping:
+                break
+        self._close()
+
+    def flush(self) -> int:
+        """Write everything queued; on a store error keep it for the next try."""
+        with self._flushing:
+            return self._flush()
+
+    def _flush(self) -> int:
+        written = 0
+        while True:
+            with self._lock:
+                batch, self._pending = self._pending[:BATCH], self._pending[BATCH:]
+            if not batch:
+                return written
+            try:
+                store = self._open()
+                tallies = store.apply(batch)
+            except Exception as exc:
+                log.warning("stats: cannot write %d records (%s); will retry", len(batch), exc)
+                metrics.DEGRADED.labels("stats").inc()
+                self._close()
+                self.add_front(batch)
+                return written
+            count(tallies)
+            written += len(batch)
+
+    def add_front(self, batch: Sequence[Record]) -> None:
+        with self._lock:
+            keep = list(batch)[: max(0, MAX_PENDING - len(self._pending))]
+            if len(keep) < len(batch):
+                metrics.STATS_DROPPED.inc(len(batch) - len(keep))
+            self._pending[:0] = keep
+
+    def _maybe_prune(self) -> None:
+        now = time.time()
+        if now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        try:
+            self._open().prune(now)
+        except Exception as exc:
+            log.warning("stats: retention sweep failed (%s)", exc)
+
+    def _open(self) -> StatsStore:
+        if self._store is None:
+            self._store = self._opener(self.settings, self.limits)
+        return self._store
+
+    def _close(self) -> None:
+        if self._store is not None:
+            try:
+                self._store.close()
+            except Exception:  # closing a broken connection must not stop the shutdown
+                log.debug("stats: closing the store failed", exc_info=True)
+            self._store = None
+
+
+_COUNTERS = {
+    "exposures": metrics.EXPERIMENT_EXPOSURES,
+    "visitors": metrics.EXPERIMENT_VISITORS,
+    "clicks": metrics.EXPERIMENT_CLICKS,
+    "orders": metrics.EXPERIMENT_CONVERSIONS,
+    "revenue": metrics.EXPERIMENT_REVENUE,
+}
+
+
+def count(tallies: Iterable[Tally]) -> None:
+    """Feed the Prometheus counters from what the store counted."""
+    for tally in tallies:
+        counter = _COUNTERS.get(tally.metric)
+        if counter is not None:
+            counter.labels(tally.rule, tally.variant).inc(tally.amount)
+
+
+# --- sinks: what answers and beacon events hand to the recorder ------------------------
+
+
+def recorder_of(shop: Shop) -> Recorder | None:
+    recorder = shop.extensions.get("stats")
+    return recorder if isinstance(recorder, Recorder) else None
+
+
+def counted(visit: Visit) -> bool:
+    """Visitors who declined personalization and crawlers are not part of any experiment."""
+    return visit.consent and visit.device != "bot"
+
+
+def record_exposures(shop: Shop, visit: Visit, labels: list[str]) -> None:
+    recorder = recorder_of(shop)
+    if recorder is None or not counted(visit):
+        return
+    now = time.time()
+    visitor = visit.visitor.id
+    records: list[Record] = []
+    for label in labels:
+        rule, _, variant = label.partition(":")
+        records.append(Exposure(now, visitor, rule, variant or NO_SPLIT))
+    snap = shop.snapshot
+    if snap is not None and recorder.decisions.sampled(visitor):
+        records.append(recorder.decisions.trace(snap.rules, visit.ctx, visitor, labels, now))
+    recorder.add(records)
+
+
+def record_events(shop: Shop, visit: Visit, events: list[Event]) -> None:
+    recorder = recorder_of(shop)
+    if recorder is None or not counted(visit):
+        return
+    now = time.time()
+    visitor = visit.visitor.id
+    records: list[Record] = []
+    for event in events:
+        if event.type == "click":
+            records.append(Click(now, visitor, event.rule))
+        elif event.type == "purchase":
+            revenue = round(sum(price for _, price, _ in event.items), 2)
+            records.append(Purchase(now, visitor, event.order_id, revenue))
+    if records:
+        recorder.add(records)

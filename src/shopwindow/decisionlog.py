@@ -1,0 +1,115 @@
+"""The decision log: for sampled visitors, what decided each answer and the context it read.
+
+Sampling is by visitor, not by request: a sampled visitor has every answer
+traced, so "why did this shopper get this popup" has a whole story or none.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from shopwindow.rules import BUCKETS, HOLDOUT, Rule, RuleSet, bucket_of
+from shopwindow.statsstore import Trace
+
+SAMPLE_SEED = "decision-log"
+MAX_TEXT = 200
+MAX_ITEMS = 20
+MAX_PASSED_OVER = 20
+
+
+class DecisionLog:
+    """Builds traces from answers; `sampled` is cheap enough to ask on every answer."""
+
+    def __init__(self, rate: float) -> None:
+        self.threshold = round(min(1.0, max(0.0, rate)) * BUCKETS)
+        self._rules: RuleSet | None = None
+        self._by_id: dict[str, Rule] = {}
+
+    def sampled(self, visitor_id: str) -> bool:
+        if self.threshold <= 0:
+            return False
+        return self.threshold >= BUCKETS or bucket_of(SAMPLE_SEED, visitor_id) < self.threshold
+
+    def trace(
+        self,
+        rules: RuleSet,
+        ctx: Mapping[str, Any],
+        visitor: str,
+        labels: Sequence[str],
+        at: float | None = None,
+    ) -> Trace:
+        """The deciding rules with the context keys their conditions read, and why
+        the rules tried before them did not decide."""
+        by_id = self._index(rules)
+        read: dict[str, Any] = {}
+        placement = ""
+        winner: Rule | None = None
+        for label in labels:
+            rule_id, _, variant = label.partition(":")
+            rule = by_id.get(rule_id)
+            if rule is None:
+                read[rule_id] = {"variant": variant or None, "note": "no longer in the rules"}
+                continue
+            placement = rule.placement
+            if variant != HOLDOUT:
+                winner = rule
+            read[rule_id] = {
+                "variant": variant or None,
+                "where": rule.where,
+                "read": {key: plain(ctx.get(key)) for key in _keys(rule)},
+            }
+        if winner is not None:
+            passed = _passed_over(rules, winner, ctx)
+            if passed:
+                read[winner.id]["passed_over"] = passed
+        customer = ctx.get("visitor.customer_id")
+        return Trace(
+            at=time.time() if at is None else at,
+            visitor=visitor,
+            customer=str(customer) if customer else None,
+            path=str(ctx.get("path", ""))[:MAX_TEXT],
+            placement=placement,
+            labels=tuple(labels),
+            rules=read,
+        )
+
+    def _index(self, rules: RuleSet) -> dict[str, Rule]:
+        if rules is not self._rules:  # a reload swapped the rules
+            self._by_id = {rule.id: rule for rule in rules.all_rules()}
+            self._rules = rules
+        return self._by_id
+
+
+def _keys(rule: Rule) -> list[str]:
+    return list(dict.fromkeys(key for cond in rule.conditions for key in cond.reads))
+
+
+def _passed_over(rules: RuleSet, winner: Rule, ctx: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The rules tried before the winner, each with its first failing condition."""
+    out: list[dict[str, Any]] = []
+    for rule in rules.placement(winner.placement).candidates(ctx):
+        if rule is winner or len(out) >= MAX_PASSED_OVER:
+            break
+        failed = next((c for c in rule.conditions if not c.test(ctx)), None)
+        if failed is None:
+            # matched, yet did not decide: held out, capped, or nothing to fill its path with
+            out.append({"rule": rule.id, "matched": True})
+        else:
+            out.append({"rule": rule.id, "failed": failed.text, "actual": plain(failed.value(ctx))})
+    return out
+
+
+def plain(value: Any) -> Any:
+    """A context value as bounded JSON."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return value[:MAX_TEXT]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain(v) for v in list(value)[:MAX_ITEMS]]
+    return str(value)[:MAX_TEXT]
