@@ -213,9 +213,11 @@ def test_idle_on_mobile_asks_for_the_popup(
     def offer(response: Any) -> bool:
         return popup_answer(response) and response.status == 200
 
-    with page.expect_response(offer, timeout=5000) as answer:
-        with page.expect_response(beacon_of("add_to_cart")):
-            page.get_by_role("button", name="Add to cart").tap()
+    with (
+        page.expect_response(offer, timeout=5000) as answer,
+        page.expect_response(beacon_of("add_to_cart")),
+    ):
+        page.get_by_role("button", name="Add to cart").tap()
         # then no touch, no scroll, no key: idle
     assert "signal=idle" in answer.value.url
     expect(page.get_by_role("dialog")).to_be_visible()

@@ -71,11 +71,13 @@ class Plan:
     products: frozenset[str]
     show_cart: bool
     search_products: int
+    uses_search: bool  # the popup's text or link carries the visitor's latest search
 
     @staticmethod
     def of(rule: Rule) -> Plan:
         thens = [rule.then, *(v.then for v in rule.split.variants)] if rule.split else [rule.then]
         offers = [t.get("offer") or {} for t in thens]
+        texts = [str(t.get(name) or "") for t in thens for name in ("title", "body", "cta_url")]
         return Plan(
             discount=any(
                 _positive(o.get("percent_off")) or _positive(o.get("amount_off")) for o in offers
@@ -84,6 +86,8 @@ class Plan:
             products=frozenset(pid for t in thens for pid in _ids(t.get("products"))),
             show_cart=any(t.get("show_cart") for t in thens),
             search_products=max(int(t.get("search_products") or 0) for t in thens),
+            uses_search=any(_SEARCH in text for text in texts)
+            or any(t.get("search_products") for t in thens),
         )
 
     def advertises(
@@ -205,7 +209,9 @@ def _categories(catalog: Catalog, product_ids: Iterable[str]) -> frozenset[str]:
 # --- the answer -------------------------------------------------------------------
 
 
-def popup_view(snap: Snapshot, visit: Visit, choice: Choice, cta_url: str | None) -> dict[str, Any]:
+def popup_view(
+    snap: Snapshot, visit: Visit, choice: Choice, cta_url: str | None, words: str | None
+) -> dict[str, Any]:
     """The popup as data: what the template renders and what JSON clients get."""
     decision = choice.decision
     assert decision.rule is not None
@@ -213,7 +219,6 @@ def popup_view(snap: Snapshot, visit: Visit, choice: Choice, cta_url: str | None
     catalog = snap.catalog
     count = int(then.get("search_products") or 0)
     search = choice.search if count else None
-    words = visit.visitor.searches[0] if search is not None else None
     products = [p for pid in _ids(then.get("products")) if (p := catalog.get(pid)) and p.in_stock]
     if search is not None:
         products.extend(p for p in search.products[:count] if p not in products)
@@ -276,6 +281,10 @@ def render(shop: Shop, snap: Snapshot, visit: Visit, choice: Choice, as_json: bo
     decision = choice.decision
     assert decision.rule is not None
     then = decision.then
+    state = state_of(shop)
+    plan = state.plans.get(decision.rule.id)
+    searches = visit.visitor.searches
+    words = searches[0] if searches and plan is not None and plan.uses_search else None
     cta_url = cta_url_for(visit, then, choice.search)
     key = (
         as_json,
@@ -283,12 +292,12 @@ def render(shop: Shop, snap: Snapshot, visit: Visit, choice: Choice, as_json: bo
         decision.variant,
         cta_url,
         tuple(map(tuple, visit.cart[:MAX_CART_LINES])) if then.get("show_cart") else None,
-        visit.visitor.searches[0] if then.get("search_products") and choice.search else None,
+        words,
     )
-    rendered = state_of(shop).rendered
+    rendered = state.rendered
     body = rendered.get(key)
     if body is None:
-        view = popup_view(snap, visit, choice, cta_url)
+        view = popup_view(snap, visit, choice, cta_url, words)
         if as_json:
             body = orjson.dumps(view)
         else:
