@@ -518,3 +518,20 @@ def test_check_accepts_the_demo_popup_rules_and_search_links(tmp_path: Path) -> 
     (folder / "popups.yaml").write_text(demo + "\n" + extra)
     code, output = run_check(folder)
     assert code == 0, output
+
+
+def test_each_popup_served_is_counted_per_rule(make_client: MakeClient) -> None:
+    client = make_client(popups_per_session=0)
+    line = 'shopwindow_rule_matches_total{placement="popups",rule="cart-reminder"}'
+
+    def count() -> float:
+        for row in client.get("/metrics").text.splitlines():
+            if row.startswith(line):
+                return float(row.split()[-1])
+        return 0.0
+
+    before = count()
+    add_to_cart(client, "w-run-001")
+    assert decided(ask(client)) == "cart-reminder"
+    assert ask(client).status_code == 204  # capped: not counted
+    assert count() == before + 1
