@@ -36,6 +36,7 @@ PLACEMENT_MODULES = [
     "shopwindow.beacon",
     "shopwindow.product",
     "shopwindow.statsweb",
+    "shopwindow.popups",
     "shopwindow.homepage",
 ]
 

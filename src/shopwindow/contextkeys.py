@@ -84,6 +84,13 @@ KEYS: dict[str, Key] = {
         Key("profile.preferred_store", "text", "the store the customer buys in most"),
         # experiments
         Key("segment", "text", "the segment key of this answer"),
+        # the popup request (GET /_sw/popup)
+        Key("popup.trigger", "text", "what asked for the popup: exit (exit intent)"),
+        Key(
+            "popup.signal",
+            "text",
+            "which exit-intent signal fired: top, scroll, idle, return or api",
+        ),
     ]
 }
 

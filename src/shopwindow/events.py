@@ -172,7 +172,9 @@ def apply(visitor: Visitor, event: Event, catalog: Catalog, weights: Weights, no
             _affinity(visitor, catalog.get(pid), weights.purchase, weights, now)
     elif kind == "identify":
         visitor.customer_id = event.customer_id
-    elif kind in _POPUP_EVENTS and event.rule:
+    elif kind in _POPUP_EVENTS and event.rule and kind != "popup_shown":
+        # The server counts a show when it serves the popup (popupcaps.record_show);
+        # the browser's popup_shown is a report for the event sinks, not a second show.
         record_popup(visitor, event.rule, kind, now)
 
 

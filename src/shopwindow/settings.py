@@ -263,6 +263,20 @@ DECLARATIONS: tuple[Setting, ...] = (
         "days a decision log entry is kept",
         None,
     ),
+    Setting(
+        "popups_per_session",
+        "int",
+        1,
+        "most popups a visitor sees in one session, all popup rules together; 0 = no limit",
+        None,
+    ),
+    Setting(
+        "popups_per_day",
+        "int",
+        2,
+        "most popups a visitor sees in one day (UTC), all popup rules together; 0 = no limit",
+        None,
+    ),
 )
 
 BY_NAME = {s.name: s for s in DECLARATIONS}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from shopwindow.errors import RuleError
@@ -213,6 +213,32 @@ RECOMMENDATION_LIST = mapping(
 
 ACCESSORY_PAIRING = mapping({"category": category, "accessories": list_of(category)}, "pairing")
 
+POPUP_PLACEHOLDERS = frozenset({"search"})
+
+
+def popup_text(max_len: int) -> Field:
+    """Popup text; {search} stands for the visitor's latest search."""
+
+    def check(node: Node, env: CheckEnv) -> list[RuleError]:
+        if errors := text(max_len)(node, env):
+            return errors
+        for name in _PLACEHOLDER.findall(str(node.value)):
+            if name not in POPUP_PLACEHOLDERS:
+                return [node.error(f"unknown placeholder {{{name}}} in popup text; use {{search}}")]
+        return []
+
+    return check
+
+
+def popup_path(node: Node, env: CheckEnv) -> list[RuleError]:
+    """A path on this site like local_path; {search} adds the visitor's latest search."""
+    value = str(node.value) if node.kind == "scalar" else ""
+    if "{search}" not in value:
+        return local_path(node, env)
+    stripped = replace(node, value=value.replace("{search}", "search"))
+    return local_path(stripped, env)
+
+
 SPECS: dict[str, PlacementSpec] = {
     spec.name: spec
     for spec in [
@@ -248,13 +274,14 @@ SPECS: dict[str, PlacementSpec] = {
             "exit-intent popups: which offer for this cart and session",
             {
                 "template": template,
-                "title": text(200),
-                "body": text(1000),
+                "title": popup_text(200),
+                "body": popup_text(1000),
                 "cta": text(80),
-                "cta_url": local_path,
+                "cta_url": popup_path,
                 "offer": OFFER,
                 "show_cart": boolean,
                 "products": list_of(product_id, 12),
+                "search_products": number(1, 12, whole=True),
             },
             required=("title",),
         ),
