@@ -399,6 +399,12 @@ def validate(settings: Settings) -> None:
         ZoneInfo(settings.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingsError(f"timezone: unknown time zone {settings.timezone!r}") from None
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", settings.cookie_name):
+        raise SettingsError(
+            f"cookie_name: {settings.cookie_name!r} must be 1-40 letters, digits, '-' or '_'"
+        )
     if settings.env == "production":
         if settings.secret == DEV_SECRET:
             raise SettingsError(
