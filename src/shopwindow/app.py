@@ -111,11 +111,14 @@ def create_app(settings: Settings, *, shop: Shop | None = None, watch: bool = Tr
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
+    placed = [route for module in modules for route in module.routes]
+    # Fixed paths first: the router tries routes in order, and `/` or
+    # `/_sw/popup` should not be compared with every storefront pattern first.
+    routes.extend(r for r in placed if "{" not in getattr(r, "path", "{"))
     static = Path(settings.templates) / "static"
     if static.is_dir():
         routes.append(Mount("/_sw/static", app=StaticFiles(directory=static), name="static"))
-    for module in modules:
-        routes.extend(module.routes)
+    routes.extend(r for r in placed if "{" in getattr(r, "path", "{"))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

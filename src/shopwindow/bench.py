@@ -441,17 +441,20 @@ def prepared_cookies(url: str) -> dict[str, str]:
     out: dict[str, str] = {"": ""}
     with httpx.Client(base_url=url) as http:
         views = [{"type": "view", "product_id": f"w-run-00{i}"} for i in range(1, 6)]
-        r = http.post("/_sw/events", json=[*views, {"type": "search", "query": "running shoes"}])
-        out["returning"] = r.cookies["sw"]
+        http.post("/_sw/events", json=[*views, {"type": "search", "query": "running shoes"}])
+        # one visit to / settles the cookie (experiment buckets), as a browser's would be
+        http.get("/")
+        out["returning"] = http.cookies["sw"]
     with httpx.Client(base_url=url) as http:
-        r = http.post(
+        http.post(
             "/_sw/events",
             json=[
                 {"type": "view", "product_id": "w-run-001"},
                 {"type": "add_to_cart", "product_id": "w-bag-001"},
             ],
         )
-        out["cart"] = r.cookies.get("sw") or ""
+        http.get("/")
+        out["cart"] = http.cookies.get("sw") or ""
     return out
 
 
