@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shopwindow import metrics
+from shopwindow import metrics, origin
 from shopwindow import settings as settings_mod
 from shopwindow.settings import Settings
 from shopwindow.shop import Shop
@@ -36,6 +36,7 @@ PLACEMENT_MODULES = [
     "shopwindow.beacon",
     "shopwindow.product",
     "shopwindow.homepage",
+    "shopwindow.origin",
 ]
 
 
@@ -115,6 +116,9 @@ def create_app(settings: Settings, *, shop: Shop | None = None, watch: bool = Tr
         routes.append(Mount("/_sw/static", app=StaticFiles(directory=static), name="static"))
     for module in modules:
         routes.extend(module.routes)
+    if settings.origin:
+        # Origin proxy mode: the site's own pages win over the demo storefront's routes.
+        routes = origin.front_routes(routes, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

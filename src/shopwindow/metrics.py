@@ -43,6 +43,12 @@ DEGRADED = Counter(
     "shopwindow_degraded_total", "Answers served without a backing store or part", ["part"]
 )
 
+ORIGIN = Counter(
+    "shopwindow_origin_requests_total",
+    "Origin proxy mode: answers by where they came from (cached, fetched, timeout, unreachable)",
+    ["outcome"],
+)
+
 
 def exposition() -> tuple[bytes, str]:
     """The metrics text, merged over every worker when running multi-process."""
