@@ -38,10 +38,13 @@ def html(body: str, *headers: tuple[str, str], status: int = 200) -> Answer:
 
 
 class OriginSite:
-    """Pages by path (without the query); anything else is a 404."""
+    """Pages by path (without the query); anything else is `default`, or a 404."""
 
-    def __init__(self, pages: dict[str, Page], host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, pages: dict[str, Page], host: str = "127.0.0.1", default: Page | None = None
+    ) -> None:
         self.pages = pages
+        self.default = default
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
         site = self
@@ -61,7 +64,7 @@ class OriginSite:
                 )
                 with site._lock:
                     site.seen.append(seen)
-                page = site.pages.get(self.path.split("?", 1)[0])
+                page = site.pages.get(self.path.split("?", 1)[0], site.default)
                 if page is None:
                     status, headers, body = html("<h1>Not here</h1>", status=404)
                 elif callable(page):
