@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import http.client
 import re
 import socket
 import time
@@ -15,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
+from conftest import LiveServer
 from origin_site import Answer, OriginSite, Seen, html
 from shopwindow.cli import main
 
@@ -638,3 +640,25 @@ def test_head_requests_pass_through(proxy: Callable[..., TestClient], site: Orig
     assert response.status_code == 200
     assert response.content == b""
     assert site.last("/about/").method == "HEAD"
+
+
+def test_origin_mode_on_a_real_server(
+    live_server: Callable[..., LiveServer], site: OriginSite
+) -> None:
+    server = live_server("--origin", site.url)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.request("GET", "/de/", headers={"Connection": "keep-alive, X-Secret", "X-Secret": "1"})
+    response = conn.getresponse()
+    body = response.read()
+    assert response.status == 200
+    cookies = response.headers.get_all("Set-Cookie") or []
+    assert cookies[:2] == ["a=1; Path=/", "b=2; Path=/; HttpOnly"]
+    assert any(c.startswith("sw=") for c in cookies)
+    assert response.getheader("Cache-Control") == "private, no-store"
+    assert body.endswith(b'<script src="/_sw/sw.js" defer></script></body></html>')
+    assert site.last("/de/").header("x-secret") is None
+    # A chunked upload streams through to the origin on the same kept-alive connection.
+    conn.request("POST", "/cart", body=iter([b"product=m-jkt-002", b"&qty=2"]), encode_chunked=True)
+    response = conn.getresponse()
+    assert (response.status, response.read()) == (201, b"POST product=m-jkt-002&qty=2")
+    conn.close()

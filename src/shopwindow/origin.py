@@ -139,11 +139,12 @@ class OriginProxy:
             return False
         return not path.startswith(self.exclude)
 
-    def url(self, raw_path: bytes, query: bytes) -> httpx.URL:
+    def target(self, raw_path: bytes, query: bytes) -> bytes:
+        """The origin's path and query for this request (a cache hit needs no URL object)."""
         target = self.base_path + raw_path
         if query and b"?" not in raw_path:
             target += b"?" + query
-        return self.base.copy_with(raw_path=target)
+        return target
 
     async def answer(
         self,
@@ -173,11 +174,11 @@ class OriginProxy:
             country_headers=shop.edge.country_headers,
         )
         sent = request_headers(scope["headers"], hop)
-        url = self.url(path or _raw_path(scope), scope.get("query_string", b""))
+        target = self.target(path or _raw_path(scope), scope.get("query_string", b""))
         key: CacheKey | None = None
         if method == "GET":
             key = (
-                url.raw_path,
+                target,
                 _first(sent, "x-forwarded-host"),
                 _first(sent, "x-forwarded-proto"),
             )
@@ -185,6 +186,7 @@ class OriginProxy:
             if cached is not None and cached.vary == vary_key(sent, cached.headers):
                 metrics.ORIGIN.labels("cached").inc()
                 return await self.fill(request, shop, cached.page, cached.headers, visit, labels)
+        url = self.base.copy_with(raw_path=target)
         body = request.stream() if _has_body(request) else None
         outgoing = self.client.build_request(
             method,
