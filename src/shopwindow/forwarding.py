@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 Headers = list[tuple[str, str]]
 
@@ -132,6 +133,7 @@ def without_cookie(header: str, name: str) -> str:
     return "; ".join(kept)
 
 
+@lru_cache(maxsize=256)
 def origin_encoding(accept: str) -> str:
     """What the origin may compress with: what the shopper accepts and we can decode to fill slots."""
     wanted: list[str] = []
