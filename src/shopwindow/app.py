@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shopwindow import metrics
+from shopwindow import metrics, origin
 from shopwindow import settings as settings_mod
 from shopwindow.settings import Settings
 from shopwindow.shop import Shop
@@ -38,6 +38,7 @@ PLACEMENT_MODULES = [
     "shopwindow.statsweb",
     "shopwindow.popups",
     "shopwindow.homepage",
+    "shopwindow.origin",
 ]
 
 
@@ -119,6 +120,9 @@ def create_app(settings: Settings, *, shop: Shop | None = None, watch: bool = Tr
     if static.is_dir():
         routes.append(Mount("/_sw/static", app=StaticFiles(directory=static), name="static"))
     routes.extend(r for r in placed if "{" in getattr(r, "path", "{"))
+    if settings.origin:
+        # Origin proxy mode: the site's own pages win over the demo storefront's routes.
+        routes = origin.front_routes(routes, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

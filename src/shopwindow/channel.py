@@ -157,7 +157,7 @@ _SEARCH_HOST = re.compile(
 )
 _SOCIAL_HOST = re.compile(rf"^(?:[a-z]{{2,3}}\.|www\.)?pinterest\.{_TLD}$")
 # Characters no host has; internationalised hosts (bücher.de) pass.
-_BAD_HOST_CHARS = re.compile(r"[\s\x00-\x1f\x7f<>\"'`{}|\\^/?#@]")
+_BAD_HOST_CHARS = re.compile(r"[\s\x00-\x1f\x7f<>\"'`{}|\\^/?#@%]")
 
 
 def _under(host: str, domains: tuple[str, ...]) -> bool:

@@ -80,6 +80,8 @@ def main(ctx: click.Context, config: str | None) -> None:
     "homepage_mode",
     "consent_cookie",
     "origin",
+    "origin_paths",
+    "origin_exclude",
     "redis",
     "profile_db",
 )
@@ -141,6 +143,9 @@ def run_server(settings: Settings) -> None:
         loop="uvloop",
         http="httptools",
         timeout_graceful_shutdown=10,
+        # Whose X-Forwarded-For to believe is shopwindow's --trusted-proxy, not uvicorn's
+        # default (which trusts 127.0.0.1 and rewrites the client address before we see it).
+        proxy_headers=False,
     )
 
 

@@ -44,6 +44,12 @@ DEGRADED = Counter(
     "shopwindow_degraded_total", "Answers served without a backing store or part", ["part"]
 )
 
+ORIGIN = Counter(
+    "shopwindow_origin_requests_total",
+    "Origin proxy mode: answers by where they came from (cached, fetched, timeout, unreachable)",
+    ["outcome"],
+)
+
 
 # labels() takes a lock and builds a key each call; the children are few, so keep them.
 _request_children: dict[tuple[str, int], tuple[Any, Any]] = {}

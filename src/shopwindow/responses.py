@@ -111,6 +111,10 @@ def write_cookie(response: Response, shop: Shop, visit: Visit) -> None:
     visitor = visit.visitor
     if not visit.consent or not visitor.changed:
         return
+    if SEGMENT_HEADER in response.headers:
+        # A CDN keeps a segment answer for everyone in the segment: one visitor's
+        # cookie (their id, their buckets) must never ride on it.
+        return
     s = shop.settings
     secure = s.cookie_secure == "always"
     if s.cookie_secure == "auto":

@@ -277,6 +277,56 @@ DECLARATIONS: tuple[Setting, ...] = (
         "most popups a visitor sees in one day (UTC), all popup rules together; 0 = no limit",
         None,
     ),
+    Setting(
+        "origin_paths",
+        "list",
+        [],
+        "path prefixes proxied to the origin (origin mode); empty = every path shopwindow does not answer",
+        "--origin-path",
+    ),
+    Setting(
+        "origin_exclude",
+        "list",
+        [],
+        "path prefixes never proxied to the origin (answered 404 by shopwindow)",
+        "--origin-exclude",
+    ),
+    Setting("origin_timeout", "float", 10.0, "seconds to wait for the origin's answer", None),
+    Setting(
+        "origin_cache_seconds",
+        "float",
+        30.0,
+        "longest time a shareable origin page is reused (shorter when the origin says so); 0 = never",
+        None,
+    ),
+    Setting("origin_cache_pages", "int", 1000, "most origin pages kept in memory per worker", None),
+    Setting(
+        "origin_private_cookies",
+        "list",
+        [
+            "PHPSESSID",
+            "JSESSIONID",
+            "ASP.NET_SessionId",
+            "sessionid",
+            "session",
+            "connect.sid",
+            "laravel_session",
+            "_session_id",
+            "wordpress_logged_in_",
+            "wp_woocommerce_session_",
+            "frontend",
+            "PrestaShop-",
+        ],
+        "request cookies (name prefixes) that make the origin's page the shopper's own: never cached",
+        None,
+    ),
+    Setting(
+        "slot_timeout",
+        "float",
+        0.2,
+        "seconds an origin page's slots may take; later, the page is served as the origin sent it",
+        None,
+    ),
 )
 
 BY_NAME = {s.name: s for s in DECLARATIONS}
@@ -405,6 +455,14 @@ def validate(settings: Settings) -> None:
         raise SettingsError(
             f"cookie_name: {settings.cookie_name!r} must be 1-40 letters, digits, '-' or '_'"
         )
+    if settings.origin:
+        from urllib.parse import urlsplit
+
+        origin = urlsplit(settings.origin)
+        if origin.scheme not in ("http", "https") or not origin.hostname or origin.query:
+            raise SettingsError(
+                f"origin: {settings.origin!r} is not an http(s) URL such as http://10.0.0.5:8080"
+            )
     if settings.env == "production":
         if settings.secret == DEV_SECRET:
             raise SettingsError(

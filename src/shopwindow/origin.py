@@ -1,0 +1,510 @@
+"""Origin proxy mode: stand in front of the whole site, fill its slots, and never break it.
+
+`shopwindow serve --origin URL` answers `/`, landing pages and `/_sw/*` itself
+and fetches every other path from the origin: the shopper's own headers and
+cookies go along (minus shopwindow's cookie and hop-by-hop headers), and the
+origin's answer comes back with its status, headers and every Set-Cookie. An
+HTML page's `data-sw-slot` slots are filled with this visitor's fragments; if
+any of that fails or is late, the page goes out as the origin sent it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpx
+from cachetools import TLRUCache
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
+
+from shopwindow import metrics
+from shopwindow.context import Visit
+from shopwindow.forwarding import (
+    DECODABLE,
+    SHARED_CACHE_OVERRIDES,
+    Headers,
+    Hop,
+    header_tokens,
+    request_headers,
+    response_headers,
+    shared_lifetime,
+    vary_key,
+)
+from shopwindow.homepage import decide_homepage
+from shopwindow.responses import personalize, redirect, safe_path
+from shopwindow.settings import Settings
+from shopwindow.shop import Shop
+from shopwindow.slots import Page, charset_of, parse_page, script_tag
+from shopwindow.web import shop_of, snapshot_of, visit_of
+
+log = logging.getLogger("shopwindow.origin")
+
+MAX_PAGE_BYTES = 2 * 1024 * 1024  # a larger page is streamed through untouched
+CHUNK = 64 * 1024
+SERVICE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+PROXIED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
+REFUSED_METHODS = frozenset({"CONNECT", "TRACE"})  # TRACE would echo the shopper's cookies
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+CacheKey = tuple[bytes, str, str]  # origin path and query, forwarded host, forwarded scheme
+
+
+@dataclass(frozen=True, slots=True)
+class CachedPage:
+    page: Page
+    headers: Headers
+    vary: tuple[tuple[str, str], ...]
+    lifetime: float
+
+
+class OriginResponse(StreamingResponse):
+    """An origin answer streamed to the shopper: raw headers kept (several Set-Cookie), upstream closed."""
+
+    def __init__(
+        self,
+        body: AsyncIterator[bytes],
+        status: int,
+        headers: Headers,
+        upstream: httpx.Response | None = None,
+    ) -> None:
+        super().__init__(body, status_code=status)
+        self.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+        self.upstream = upstream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if self.upstream is not None:
+                with anyio.CancelScope(
+                    shield=True
+                ):  # a shopper who left must not leak a connection
+                    await self.upstream.aclose()
+
+
+class PageResponse(Response):
+    """A page held whole (filled, or from the cache): sent with its length, in a few large pieces.
+
+    Its headers depend on the fragments in it, so nothing can leave before the
+    page is complete; a chunked stream would only add cost (half the throughput
+    in the benchmark) without an earlier first byte.
+    """
+
+    def __init__(self, parts: Iterable[bytes], status: int, headers: Headers) -> None:
+        self.status_code = status
+        self.background = None
+        self.pieces = _coalesced(parts)
+        self.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+        length = sum(len(piece) for piece in self.pieces)
+        self.raw_headers.append((b"content-length", str(length).encode("latin-1")))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        last = len(self.pieces) - 1
+        for index, piece in enumerate(self.pieces):
+            await send({"type": "http.response.body", "body": piece, "more_body": index < last})
+        if not self.pieces:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+class OriginProxy:
+    """The origin client (one connection pool per worker) and its cache of shareable pages."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.base = httpx.URL(settings.origin)
+        self.base_path = self.base.raw_path.rstrip(b"/")
+        self.authority = f"{self.base.scheme}://{self.base.netloc.decode('ascii')}"
+        self.timeout = httpx.Timeout(
+            settings.origin_timeout, connect=min(settings.origin_timeout, 3.0)
+        )
+        self.slot_timeout = float(settings.slot_timeout)
+        self.paths = tuple(settings.origin_paths)
+        self.exclude = ("/_sw/", *settings.origin_exclude)
+        self.private_cookies = tuple(settings.origin_private_cookies)
+        self.cache_seconds = float(settings.origin_cache_seconds)
+        self.cache: TLRUCache[CacheKey, CachedPage] = TLRUCache(
+            maxsize=max(1, int(settings.origin_cache_pages)),
+            ttu=lambda _key, entry, now: now + entry.lifetime,
+            timer=time.monotonic,
+        )
+        self.script = script_tag().encode()
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                timeout=self.timeout,
+                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+                follow_redirects=False,
+                trust_env=False,
+            )
+            # Only the shopper's headers go to the origin, not the library's defaults.
+            for name in list(self._client.headers):
+                del self._client.headers[name]
+        return self._client
+
+    async def start(self, shop: Shop) -> None:
+        self.client  # noqa: B018 - open the pool before the first shopper arrives
+
+    async def stop(self, shop: Shop) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def proxies(self, path: str) -> bool:
+        if self.paths and not path.startswith(self.paths):
+            return False
+        return not path.startswith(self.exclude)
+
+    def target(self, raw_path: bytes, query: bytes) -> bytes:
+        """The origin's path and query for this request (a cache hit needs no URL object)."""
+        target = self.base_path + raw_path
+        if query and b"?" not in raw_path:
+            target += b"?" + query
+        return target
+
+    async def answer(
+        self,
+        request: Request,
+        shop: Shop,
+        *,
+        path: bytes | None = None,
+        visit: Visit | None = None,
+        labels: Sequence[str] = (),
+    ) -> Response:
+        """The origin's answer to this request (for `path` instead of the request's own, if given)."""
+        method = request.method
+        if method in REFUSED_METHODS:
+            return PlainTextResponse("Method not allowed", 405)
+        if "shopwindow" in request.headers.get("via", ""):
+            # The origin URL points back at shopwindow: stop before the loop eats every socket.
+            log.error("origin %s sends requests back to shopwindow", self.authority)
+            return PlainTextResponse("Loop detected: the origin URL points at shopwindow", 508)
+        scope = request.scope
+        peer = request.client.host if request.client else None
+        hop = Hop(
+            peer=peer,
+            trusted=peer is not None and shop.edge.proxies.is_trusted(peer),
+            scheme=request.url.scheme,
+            host=request.headers.get("host", ""),
+            cookie_name=shop.settings.cookie_name,
+            country_headers=shop.edge.country_headers,
+        )
+        sent = request_headers(scope["headers"], hop)
+        target = self.target(path or _raw_path(scope), scope.get("query_string", b""))
+        key: CacheKey | None = None
+        if method == "GET":
+            key = (
+                target,
+                _first(sent, "x-forwarded-host"),
+                _first(sent, "x-forwarded-proto"),
+            )
+            cached = self.cache.get(key)
+            if cached is not None and cached.vary == vary_key(sent, cached.headers):
+                metrics.ORIGIN.labels("cached").inc()
+                return await self.fill(request, shop, cached.page, cached.headers, visit, labels)
+        url = self.base.copy_with(raw_path=target)
+        body = request.stream() if _has_body(request) else None
+        outgoing = self.client.build_request(
+            method,
+            url,
+            headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in sent],
+            content=body,
+        )
+        try:
+            upstream = await self.client.send(outgoing, stream=True)
+        except httpx.TimeoutException:
+            metrics.ORIGIN.labels("timeout").inc()
+            log.warning("origin timed out: %s %s", method, url)
+            return unavailable(504)
+        except httpx.HTTPError as exc:
+            metrics.ORIGIN.labels("unreachable").inc()
+            log.warning("origin unreachable: %s %s: %s", method, url, exc)
+            return unavailable(502)
+        metrics.ORIGIN.labels("fetched").inc()
+        try:
+            return await self._relay(request, shop, upstream, sent, key, visit, labels)
+        except BaseException:
+            await upstream.aclose()
+            raise
+
+    async def _relay(
+        self,
+        request: Request,
+        shop: Shop,
+        upstream: httpx.Response,
+        sent: Headers,
+        key: CacheKey | None,
+        visit: Visit | None,
+        labels: Sequence[str],
+    ) -> Response:
+        received = self._relocated(response_headers(_decoded(upstream.headers.raw)))
+        if not _fillable(request.method, upstream.status_code, received):
+            return OriginResponse(
+                upstream.aiter_raw(CHUNK), upstream.status_code, received, upstream
+            )
+        # Decoded from here on: the shopper gets the page uncompressed (the server or
+        # CDN in front compresses), so the origin's length and encoding no longer hold.
+        plain = [(k, v) for k, v in received if k not in ("content-length", "content-encoding")]
+        chunks: list[bytes] = []
+        size = 0
+        stream = upstream.aiter_bytes()
+        async for chunk in stream:
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_PAGE_BYTES:
+                return OriginResponse(_resume(chunks, stream), 200, plain, upstream)
+        await upstream.aclose()
+        raw = b"".join(chunks)
+        charset = charset_of(_first(received, "content-type"), raw[:2048])
+        if charset is None:
+            return PageResponse([raw], 200, plain)
+        page = parse_page(raw, charset)
+        lifetime = 0.0
+        if key is not None:
+            lifetime = shared_lifetime(sent, received, self.cache_seconds, self.private_cookies)
+        if lifetime > 0 and key is not None:
+            self.cache[key] = CachedPage(page, plain, vary_key(sent, received), lifetime)
+        return await self.fill(request, shop, page, plain, visit, labels)
+
+    async def fill(
+        self,
+        request: Request,
+        shop: Shop,
+        page: Page,
+        headers: Headers,
+        visit: Visit | None,
+        labels: Sequence[str],
+    ) -> Response:
+        """The page with this visitor's fragments in its slots; as the origin sent it if that fails."""
+        fragments: dict[str, Any] = shop.extensions.get("fragments", {})
+        wanted = [name for name in page.slots if name in fragments]
+        try:
+            if not wanted and not labels:
+                # Nothing personal: the same page for everyone, so the origin's cache
+                # headers still hold; only the script tag was added.
+                if not page.injects:
+                    return PageResponse([page.raw], 200, headers)
+                return PageResponse(page.fill({}, self.script), 200, _weak_validators(headers))
+            snap = snapshot_of(request)
+            visit = visit or visit_of(request, snap)
+            async with asyncio.timeout(self.slot_timeout):
+                results = await _gather([fragments[n](request, shop, snap, visit) for n in wanted])
+            fills: dict[str, bytes] = {}
+            decided = list(labels)
+            for name, (html, names) in zip(wanted, results, strict=True):
+                fills[name] = html.encode(page.charset, "xmlcharrefreplace")
+                decided.extend(names)
+            response = PageResponse(page.fill(fills, self.script), 200, _private(headers))
+            personalize(response, shop, visit, decided)
+            _keep_vary(response, headers)
+            return response
+        except Exception:
+            metrics.DEGRADED.labels("slots").inc()
+            log.warning(
+                "slots of %s not filled; serving the origin's page", request.url.path, exc_info=True
+            )
+            if not labels:
+                return PageResponse([page.raw], 200, headers)
+            # Still the page decided for this visitor: no shared cache may keep it.
+            untouched = PageResponse([page.raw], 200, _private(headers))
+            untouched.headers["Cache-Control"] = "private, no-store"
+            return untouched
+
+    def _relocated(self, headers: Headers) -> Headers:
+        """Redirects to the origin's own address point at the shop's address instead."""
+        out = []
+        for name, value in headers:
+            if name in ("location", "content-location") and value.startswith(self.authority):
+                rest = value[len(self.authority) :]
+                if not rest or rest[0] in "/?#":
+                    value = rest if rest.startswith("/") else "/" + rest
+            out.append((name, value))
+        return out
+
+
+def proxy_of(shop: Shop) -> OriginProxy:
+    proxy: OriginProxy = shop.extensions["origin"]
+    return proxy
+
+
+async def proxy_endpoint(request: Request) -> Response:
+    """Every path shopwindow does not answer itself: the origin's page."""
+    shop = shop_of(request)
+    proxy = proxy_of(shop)
+    if not proxy.proxies(request.url.path):
+        return PlainTextResponse("Not found", 404)
+    return await proxy.answer(request, shop)
+
+
+async def origin_home(request: Request) -> Response:
+    """GET / in origin mode: a landing page, a redirect to the chosen homepage, or the origin's own."""
+    shop = shop_of(request)
+    snap = snapshot_of(request)
+    visit = visit_of(request, snap)
+    landing = shop.extensions.get("landing")
+    if visit.campaign.present and landing is not None:
+        response: Response = await landing(request, shop, snap, visit)
+        return response
+    decision, path = decide_homepage(snap, visit)
+    proxy = proxy_of(shop)
+    if decision.rule is None:
+        return await proxy.answer(request, shop, visit=visit)
+    metrics.MATCHES.labels("homepage", decision.rule.id).inc()
+    target = safe_path(path)
+    if target != "/" and visit.device != "bot" and shop.settings.homepage_mode == "redirect":
+        return personalize(redirect(shop, target), shop, visit, decision.labels)
+    # Render mode, and crawlers: the chosen homepage's page, at the stable URL /.
+    return await proxy.answer(
+        request, shop, path=target.encode("utf-8"), visit=visit, labels=decision.labels
+    )
+
+
+def front_routes(routes: Iterable[BaseRoute], settings: Settings) -> list[BaseRoute]:
+    """Origin mode's routing: shopwindow keeps `/`, `/_sw/*` and landing pages; the origin the rest.
+
+    The demo storefront's routes (/{country}/..., /p/{id}) are dropped so they
+    never shadow the origin's pages of the same shape.
+    """
+    own = tuple(p for p in ("/_sw/", settings.landing_prefix) if p and p != "/")
+    kept = [
+        route
+        for route in routes
+        if (path := getattr(route, "path", "")) in SERVICE_PATHS
+        or (path != "/" and path.startswith(own))
+    ]
+    return [
+        Route("/", origin_home, methods=["GET", "HEAD"]),
+        *kept,
+        Route("/{path:path}", proxy_endpoint, methods=PROXIED_METHODS),
+    ]
+
+
+def attach(shop: Shop) -> None:
+    if not shop.settings.origin:
+        return
+    proxy = OriginProxy(shop.settings)
+    shop.extensions["origin"] = proxy
+    shop.extensions.setdefault("on_start", []).append(proxy.start)
+    shop.extensions.setdefault("on_stop", []).append(proxy.stop)
+
+
+routes: list[BaseRoute] = []  # origin mode rearranges the app's routes instead (front_routes)
+
+
+def unavailable(status: int) -> Response:
+    text = "The shop is not reachable right now. Please try again in a moment."
+    return HTMLResponse(
+        f"<!doctype html><title>Back soon</title><p>{text}</p>",
+        status,
+        headers={"Cache-Control": "no-store", "Retry-After": "5"},
+    )
+
+
+async def _gather(calls: list[Any]) -> list[Any]:
+    if len(calls) == 1:
+        return [await calls[0]]
+    async with asyncio.TaskGroup() as group:  # one failure cancels the others
+        tasks = [group.create_task(call) for call in calls]
+    return [task.result() for task in tasks]
+
+
+def _coalesced(parts: Iterable[bytes]) -> list[bytes]:
+    """A page's parts as a few pieces of about CHUNK bytes: one write each, not one per part."""
+    pieces: list[bytes] = []
+    buffer: list[bytes] = []
+    size = 0
+    for part in parts:
+        if not part:
+            continue
+        buffer.append(part)
+        size += len(part)
+        if size >= CHUNK:
+            pieces.append(b"".join(buffer))
+            buffer, size = [], 0
+    if buffer:
+        pieces.append(b"".join(buffer))
+    return pieces
+
+
+async def _resume(head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield b"".join(head)
+    async for chunk in rest:
+        yield chunk
+
+
+def _fillable(method: str, status: int, headers: Headers) -> bool:
+    if method != "GET" or status != 200:
+        return False
+    content_type = _first(headers, "content-type").split(";")[0].strip().lower()
+    if content_type not in HTML_TYPES:
+        return False
+    encoding = _first(headers, "content-encoding").strip().lower()
+    if encoding not in ("", "identity", *DECODABLE):
+        return False
+    length = _first(headers, "content-length")
+    return not (length.isdigit() and int(length) > MAX_PAGE_BYTES)
+
+
+def _has_body(request: Request) -> bool:
+    headers = request.headers
+    length = headers.get("content-length", "")
+    return (length.isdigit() and int(length) > 0) or "transfer-encoding" in headers
+
+
+def _raw_path(scope: Scope) -> bytes:
+    raw: bytes | None = scope.get("raw_path")
+    if raw and raw.startswith(b"/"):
+        return raw.split(b"?", 1)[0]
+    # Absolute-form targets and servers without raw_path: rebuild from the decoded path.
+    from urllib.parse import quote
+
+    return quote(scope["path"]).encode("ascii")
+
+
+def _decoded(raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
+
+
+def _first(headers: Headers, name: str) -> str:
+    for key, value in headers:
+        if key == name:
+            return value
+    return ""
+
+
+def _weak_validators(headers: Headers) -> Headers:
+    """Same content for everyone, other bytes than the origin's: its ETag can only be weak now."""
+    out = []
+    for name, value in headers:
+        if name == "etag" and not value.startswith("W/"):
+            value = "W/" + value
+        out.append((name, value))
+    return out
+
+
+def _private(headers: Headers) -> Headers:
+    """The origin's headers minus everything that would let a shared cache keep a personal page."""
+    return [
+        (name, value)
+        for name, value in headers
+        if name not in SHARED_CACHE_OVERRIDES and name not in ("cache-control", "vary")
+    ]
+
+
+def _keep_vary(response: Response, origin: Headers) -> None:
+    tokens = [
+        t for t in header_tokens(origin, "vary") if t and t not in ("cookie", "accept-encoding")
+    ]
+    if tokens:
+        response.headers["Vary"] = ", ".join([*tokens, "Cookie"])

@@ -1,0 +1,126 @@
+"""A small real origin site for the proxy and nginx tests: scripted pages on a free loopback port.
+
+It answers over real HTTP/1.1 (keep-alive, chunked bodies both ways) and
+remembers every request it was sent, headers included, so a test can check
+what crossed the proxy.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+Answer = tuple[int, list[tuple[str, str]], bytes]
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        values = self.all(name)
+        return ", ".join(values) if values else None
+
+    def all(self, name: str) -> list[str]:
+        return [v for k, v in self.headers if k == name.lower()]
+
+
+Page = Callable[[Seen], Answer] | Answer
+
+
+def html(body: str, *headers: tuple[str, str], status: int = 200) -> Answer:
+    return status, [("Content-Type", "text/html; charset=utf-8"), *headers], body.encode()
+
+
+class OriginSite:
+    """Pages by path (without the query); anything else is `default`, or a 404."""
+
+    def __init__(
+        self, pages: dict[str, Page], host: str = "127.0.0.1", default: Page | None = None
+    ) -> None:
+        self.pages = pages
+        self.default = default
+        self.seen: list[Seen] = []
+        self._lock = threading.Lock()
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def _answer(self) -> None:
+                seen = Seen(
+                    self.command,
+                    self.path,
+                    [(k.lower(), v) for k, v in self.headers.items()],
+                    self._body(),
+                )
+                with site._lock:
+                    site.seen.append(seen)
+                page = site.pages.get(self.path.split("?", 1)[0], site.default)
+                if page is None:
+                    status, headers, body = html("<h1>Not here</h1>", status=404)
+                elif callable(page):
+                    status, headers, body = page(seen)
+                else:
+                    status, headers, body = page
+                self.send_response(status)
+                names = {k.lower() for k, _ in headers}
+                for name, value in headers:
+                    self.send_header(name, value)
+                chunked = "transfer-encoding" in names
+                if not chunked and "content-length" not in names:
+                    self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command == "HEAD" or status in (204, 304):
+                    return
+                if chunked:
+                    for start in range(0, len(body), 1000):
+                        piece = body[start : start + 1000]
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                    self.wfile.write(b"0\r\n\r\n")
+                else:
+                    self.wfile.write(body)
+
+            def _body(self) -> bytes:
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    out = b""
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0], 16)
+                        if size == 0:
+                            self.rfile.readline()
+                            return out
+                        out += self.rfile.read(size)
+                        self.rfile.readline()
+                length = int(self.headers.get("Content-Length") or 0)
+                return self.rfile.read(length) if length else b""
+
+            do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _answer
+
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://{host}:{self.port}"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    def hits(self, path: str) -> int:
+        with self._lock:
+            return sum(1 for s in self.seen if s.path.split("?", 1)[0] == path)
+
+    def last(self, path: str) -> Seen:
+        with self._lock:
+            return [s for s in self.seen if s.path.split("?", 1)[0] == path][-1]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
