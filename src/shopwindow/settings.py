@@ -207,6 +207,13 @@ DECLARATIONS: tuple[Setting, ...] = (
         None,
         secret=True,
     ),
+    Setting(
+        "campaigns_db",
+        "path",
+        "",
+        "SQLite file counting campaigns without a landing page; empty = the profile store's file",
+        None,
+    ),
 )
 
 BY_NAME = {s.name: s for s in DECLARATIONS}

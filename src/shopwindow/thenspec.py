@@ -213,6 +213,40 @@ RECOMMENDATION_LIST = mapping(
 
 ACCESSORY_PAIRING = mapping({"category": category, "accessories": list_of(category)}, "pairing")
 
+# Landing pages: the product list, filled from the ad keyword where the rule leaves a gap.
+LANDING_PRODUCTS = mapping(
+    {
+        "gender": choice("women", "men", "kids", "unisex"),
+        "category": category,
+        "tags": list_of(text(100)),
+        "tier": text(50),
+        "ids": list_of(product_id),
+        "limit": number(1, 100, whole=True),
+        "in_stock_only": boolean,
+        "from_keyword": boolean,
+    },
+    "products",
+)
+_HEADLINE_FIELD = re.compile(r"\{([^{}]*)\}")
+HEADLINE_KEYWORDS = ("keyword", "Keyword", "KeyWord")
+
+
+def headline(node: Node, env: CheckEnv) -> list[RuleError]:
+    """A headline; {keyword}, {Keyword} or {KeyWord} insert the ad keyword (as Google Ads does)."""
+    if errors := text(200)(node, env):
+        return errors
+    for name in _HEADLINE_FIELD.findall(str(node.value)):
+        if name not in HEADLINE_KEYWORDS:
+            return [node.error(f"unknown placeholder {{{name}}} in headline; use {{keyword}}")]
+    return []
+
+
+def rule_id(node: Node, env: CheckEnv) -> list[RuleError]:
+    if node.kind != "scalar" or not isinstance(node.value, str) or not node.value:
+        return [node.error(f"expected a rule id, got {node.type_name}")]
+    return []
+
+
 SPECS: dict[str, PlacementSpec] = {
     spec.name: spec
     for spec in [
@@ -235,12 +269,13 @@ SPECS: dict[str, PlacementSpec] = {
             "post-click landing pages for ads (UTM parameters, click ids, /lp/{slug})",
             {
                 "template": template,
-                "headline": text(200),
-                "default_headline": text(200),
+                "headline": headline,
+                "default_headline": text(120),
                 "hero": text(500),
-                "products": PRODUCT_FILTER,
+                "hero_image": local_path,
+                "products": LANDING_PRODUCTS,
                 "redirect": local_path,
-                "teaser": boolean,
+                "teaser": rule_id,
             },
         ),
         PlacementSpec(
