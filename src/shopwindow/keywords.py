@@ -278,7 +278,9 @@ class Vocabulary:
             if token in self._by_word:
                 guesses.append(token)
                 continue
-            close = difflib.get_close_matches(token, vocabulary, n=1, cutoff=0.8)
+            # Typos seldom hit the first letter; requiring it keeps "name" from reading as "acme".
+            same_start = [w for w in vocabulary if w[:1] == token[:1]]
+            close = difflib.get_close_matches(token, same_start, n=1, cutoff=0.75)
             if close:
                 guesses.append(close[0])
         if not guesses:

@@ -172,3 +172,29 @@ def read_unmatched(path: str, limit: int = 100) -> list[UnmatchedRow]:
             (limit,),
         ).fetchall()
     return [UnmatchedRow(CampaignKey(*row[:7]), row[7], row[8], row[9]) for row in found]
+
+
+def as_table(rows: list[UnmatchedRow]) -> str:
+    """The rows as a marketer reads them: clicks, where the ad pointed, and its UTM values."""
+    if not rows:
+        return "no unmatched campaigns: every ad click found a landing rule"
+    lines = [f"{'clicks':>7}  {'last seen (UTC)':<16}  landing / campaign"]
+    for row in rows:
+        key = row.key
+        seen = time.strftime("%Y-%m-%d %H:%M", time.gmtime(row.last_seen))
+        named = [
+            f"{name}={value!r}"
+            for name, value in (
+                ("utm_source", key.source),
+                ("utm_medium", key.medium),
+                ("utm_campaign", key.campaign),
+                ("utm_term", key.term),
+                ("utm_content", key.content),
+                ("click", key.click),
+            )
+            if value
+        ]
+        # Visitors wrote these values: control characters are shown escaped, never run.
+        landing = key.landing if key.landing.isprintable() else repr(key.landing)
+        lines.append(f"{row.count:>7}  {seen:<16}  {landing}  {' '.join(named)}".rstrip())
+    return "\n".join(lines)
