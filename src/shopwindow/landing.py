@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from cachetools import LRUCache
@@ -97,7 +99,7 @@ class Page:
 class LandingState:
     """Per snapshot: the keyword vocabulary and the segment pages rendered from it."""
 
-    __slots__ = ("pages", "snap", "vocabulary")
+    __slots__ = ("drops", "headlines", "matches", "pages", "plans", "snap", "strips", "vocabulary")
 
     def __init__(self, snap: Snapshot) -> None:
         self.snap = snap
@@ -106,6 +108,31 @@ class LandingState:
             snap.catalog, synonyms if isinstance(synonyms, Synonyms) else NO_SYNONYMS
         )
         self.pages: LRUCache[tuple[Any, ...], Page] = LRUCache(maxsize=2048)
+        # Campaign values -> what they say; (rule, what the keyword says) -> the page plan.
+        self.matches: LRUCache[tuple[str | None, ...], KeywordMatch] = LRUCache(maxsize=4096)
+        self.plans: LRUCache[tuple[Any, ...], Plan] = LRUCache(maxsize=4096)
+        self.drops: dict[str, NextDrop] = {}  # a teaser's next drop, until it opens
+        # The visitor's own parts, kept by what they are made of: a returning visitor's
+        # "continue shopping" strip, an escaped headline for a (rule, keyword) pair.
+        self.strips: LRUCache[tuple[str, ...], str] = LRUCache(maxsize=4096)
+        self.headlines: LRUCache[tuple[str, str, str | None], str] = LRUCache(maxsize=4096)
+
+    def match(self, campaign: Campaign, slug: str | None) -> KeywordMatch:
+        key = (campaign.term, slug, campaign.name, campaign.content)
+        found = self.matches.get(key)
+        if found is None:
+            found = keyword_match(self.vocabulary, campaign, slug)
+            self.matches[key] = found
+        return found
+
+    def next_drop(self, teaser: str, snap: Snapshot, now: datetime) -> NextDrop | None:
+        known = self.drops.get(teaser)
+        if known is not None and now < known.opens and not known.live_now:
+            return known
+        found = next_drop(snap.rules.rule(teaser), now)
+        if found is not None:
+            self.drops[teaser] = found
+        return found
 
 
 def state_of(shop: Shop, snap: Snapshot) -> LandingState:
@@ -152,7 +179,7 @@ def read_campaign(shop: Shop, visit: Visit, snap: Snapshot) -> None:
     slug = slug_of(ctx["path"], shop.settings.landing_prefix)
     if not visit.campaign.present and slug is None:
         return  # most requests: nothing to read
-    match = keyword_match(state_of(shop, snap).vocabulary, visit.campaign, slug)
+    match = state_of(shop, snap).match(visit.campaign, slug)
     ctx["campaign.gender"] = match.gender
     ctx["campaign.category"] = match.category
     ctx["campaign.attributes"] = list(match.attributes)
@@ -176,7 +203,21 @@ def decide(shop: Shop, snap: Snapshot, visit: Visit) -> tuple[Decision, Plan | s
     label = decision.labels[-1]
     if (target := then.get("redirect")) is not None:
         return decision, fill_target(str(target), visit)
-    match = keyword_match(state.vocabulary, visit.campaign, slug)
+    match = state.match(visit.campaign, slug)
+    if (teaser := then.get("teaser")) is not None:
+        plan = plan_for_rule(then, label, match)
+        drop = state.next_drop(str(teaser), snap, visit.now)
+        return decision, dataclasses.replace(plan, next_drop=drop)
+    key = (label, match.gender, match.category, match.attributes)
+    cached = state.plans.get(key)
+    if cached is None:
+        cached = plan_for_rule(then, label, match)
+        state.plans[key] = cached
+    return decision, cached
+
+
+def plan_for_rule(then: Mapping[str, Any], label: str, match: KeywordMatch) -> Plan:
+    """A rule's page: its fields, and a product filter completed from the keyword."""
     products = then.get("products")
     flt: ProductFilter | None
     if isinstance(products, Mapping):
@@ -188,15 +229,13 @@ def decide(shop: Shop, snap: Snapshot, visit: Visit) -> tuple[Decision, Plan | s
     else:
         flt = with_keyword(ProductFilter(), match)
     title = title_for(flt) if flt is not None else "Coming soon"
-    drop = None
     kind = RULE
     template = str(then.get("template") or LANDING_TEMPLATE)
-    if (teaser := then.get("teaser")) is not None:
+    if "teaser" in then:
         kind = TEASER
-        drop = next_drop(snap.rules.rule(str(teaser)), visit.now)
         template = str(then.get("template") or TEASER_TEMPLATE)
     default = str(then.get("default_headline") or title)
-    return decision, Plan(
+    return Plan(
         kind,
         label,
         template,
@@ -205,7 +244,6 @@ def decide(shop: Shop, snap: Snapshot, visit: Visit) -> tuple[Decision, Plan | s
         default,
         str(then.get("hero") or ""),
         str(then.get("hero_image") or ""),
-        drop,
     )
 
 
@@ -323,6 +361,27 @@ def headline_of(plan: Plan, campaign: Campaign) -> str:
     return fill_headline(plan.headline, showable_keyword(campaign.term), plan.default_headline)
 
 
+def escaped_headline(state: LandingState, plan: Plan, campaign: Campaign) -> str:
+    key = (plan.headline, plan.default_headline, campaign.term)
+    found = state.headlines.get(key)
+    if found is None:
+        found = str(escape(headline_of(plan, campaign)))
+        state.headlines[key] = found
+    return found
+
+
+def own_strip(shop: Shop, state: LandingState, visit: Visit) -> str:
+    """The visitor's "continue shopping" strip; the same viewed list renders the same strip."""
+    viewed = tuple(visit.visitor.viewed)
+    if not viewed:
+        return ""
+    strip = state.strips.get(viewed)
+    if strip is None:
+        strip = render_recently_viewed(shop, recently_viewed(state.snap.catalog, viewed))
+        state.strips[viewed] = strip
+    return strip
+
+
 def landing_header(plan: Plan, page: Page) -> str:
     parts = [plan.kind]
     if plan.products is not None:
@@ -347,20 +406,15 @@ async def answer(request: Request, shop: Shop, snap: Snapshot, visit: Visit) -> 
         return personalize(response, shop, visit, decision.labels)
     state = state_of(shop, snap)
     page = page_for(shop, state, plan, visit)
-    headline = headline_of(plan, visit.campaign)
     if wants_json(request):
+        headline = headline_of(plan, visit.campaign)
         response = Response(
             _json(plan, page, headline, snap.catalog), media_type="application/json"
         )
     else:
-        strip = ""
-        if visit.visitor.viewed:
-            strip = render_recently_viewed(
-                shop, recently_viewed(snap.catalog, visit.visitor.viewed)
-            )
-        html = page.html.replace(HEADLINE_MARK, str(escape(headline))).replace(
-            PERSONAL_MARK, strip, 1
-        )
+        html = page.html.replace(
+            HEADLINE_MARK, escaped_headline(state, plan, visit.campaign)
+        ).replace(PERSONAL_MARK, own_strip(shop, state, visit), 1)
         response = HTMLResponse(html)
     response.headers[LANDING_HEADER] = landing_header(plan, page)
     return personalize(response, shop, visit, decision.labels)
