@@ -1,0 +1,101 @@
+"""Landing rule fields a marketer may use: redirect, hero image, hand-picked ids, splits, reloads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from starlette.testclient import TestClient
+
+from tests.landing_support import google, grid_ids, headline
+
+RULES = """
+- id: boots-to-category
+  when:
+    campaign.category: boots
+  then:
+    redirect: /{country}/{gender}/{category}/
+
+- id: picked-for-spring
+  when:
+    landing.slug: spring-picks
+  then:
+    headline: "Spring picks"
+    hero_image: /_sw/static/img/sneakers.svg
+    products: {ids: [w-snk-003, m-run-002, w-snk-001], limit: 2}
+
+- id: sneaker-test
+  when:
+    campaign.category: sneakers
+  then:
+    headline: "Sneakers"
+    products: {category: sneakers}
+  split:
+    variants:
+      plain: 50
+      bold: {weight: 50, then: {headline: "Step into sneakers"}}
+"""
+
+
+def write_rules(rules_dir: Path, text: str = RULES) -> None:
+    (rules_dir / "landing-pages.yaml").write_text(text)
+
+
+def test_redirect_fills_placeholders_from_the_keyword(
+    rules_dir: Path, make_client: Callable[..., TestClient]
+) -> None:
+    write_rules(rules_dir)
+    client = make_client()
+    response = client.get(google("kids boots"))
+    assert response.status_code == 302
+    assert response.headers["location"] == "/us/kids/boots/"
+    assert response.headers["x-shopwindow-rules"] == "boots-to-category"
+    assert response.headers["x-shopwindow-landing"] == "redirect"
+    # No gender in the keyword or the visitor's history: the country store, never a broken path.
+    assert client.get(google("boots")).headers["location"] == "/us/"
+
+
+def test_hand_picked_products_and_hero_image(
+    rules_dir: Path, make_client: Callable[..., TestClient]
+) -> None:
+    write_rules(rules_dir)
+    response = make_client().get("/lp/spring-picks")
+    assert grid_ids(response.text) == ["w-snk-003", "m-run-002"]
+    assert '<img src="/_sw/static/img/sneakers.svg"' in response.text
+
+
+def test_split_variants_are_sticky_and_named(
+    rules_dir: Path, make_client: Callable[..., TestClient]
+) -> None:
+    write_rules(rules_dir)
+    seen: dict[str, str] = {}
+    for _ in range(12):
+        client = make_client()  # a new visitor each time
+        first = client.get(google("sneakers"))
+        label = first.headers["x-shopwindow-rules"]
+        again = client.get(google("sneakers"))
+        assert again.headers["x-shopwindow-rules"] == label  # the variant sticks
+        seen[label] = headline(first.text)
+    assert seen.get("sneaker-test:bold", "Step into sneakers") == "Step into sneakers"
+    assert seen.get("sneaker-test:plain", "Sneakers") == "Sneakers"
+    assert len(seen) == 2
+
+
+def test_an_edit_goes_live_and_a_broken_one_keeps_the_last_good_rules(
+    rules_dir: Path, make_client: Callable[..., TestClient]
+) -> None:
+    client = make_client()
+    shop = client.app.state.shop  # type: ignore[attr-defined]
+    assert client.get(google("kids boots")).headers["x-shopwindow-landing"].startswith("category")
+    write_rules(rules_dir)
+    assert shop.reload_if_changed()
+    assert client.get(google("kids boots")).status_code == 302
+    (rules_dir / "landing-pages.yaml").write_text(RULES.replace("teaser", "x") + "- id: [\n")
+    assert not shop.reload_if_changed()
+    assert client.get(google("kids boots")).status_code == 302
+
+
+def test_head_request(client: TestClient) -> None:
+    response = client.head("/lp/summer-sandals/")
+    assert response.status_code == 200
+    assert response.headers["x-shopwindow-rules"] == "summer-sandals"
