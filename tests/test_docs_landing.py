@@ -32,7 +32,11 @@ def line_of(match: re.Match[str]) -> int:
 YAML_BLOCKS = [(line_of(m), m.group(2), m.group(1)) for m in YAML.finditer(TEXT)]
 LINKS = [(m.group(1), m.group(2).strip("`"), m.group(3)) for m in ROW.finditer(TEXT)]
 EXPLAINS = [
-    (shlex.split(cmd.removeprefix("$ ")), re.findall(r"WINS  ([\w-]+)", out))
+    (
+        shlex.split(cmd.removeprefix("$ ")),
+        re.findall(r"WINS  ([\w-]+)", out),
+        re.findall(r"^ {8}(\w+: .+)$", out, re.M),
+    )
     for block in CONSOLE.findall(TEXT)
     for cmd, out in re.findall(r"^(\$ shopwindow explain .*)\n((?:(?!\$ ).*\n)*)", block, re.M)
 ]
@@ -76,9 +80,15 @@ def test_link_lands_where_the_doc_says(
     assert response.headers["x-shopwindow-landing"] == landing
 
 
-@pytest.mark.parametrize(("argv", "winners"), EXPLAINS, ids=[" ".join(a[2:3]) for a, _ in EXPLAINS])
-def test_explain_examples(rules_dir: Path, argv: list[str], winners: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("argv", "winners", "shows"), EXPLAINS, ids=[" ".join(a[2:3]) for a, _, _ in EXPLAINS]
+)
+def test_explain_examples(
+    rules_dir: Path, argv: list[str], winners: list[str], shows: list[str]
+) -> None:
     assert argv[0] == "shopwindow" and winners
     result = CliRunner().invoke(main, [*argv[1:], "--rules", str(rules_dir)])
     assert result.exit_code == 0, result.output
     assert re.findall(r"WINS  ([\w-]+)", result.output) == winners
+    for shown in shows:
+        assert shown in result.output

@@ -47,6 +47,7 @@ def test_explain_shows_the_drop_on_the_17th_and_the_teaser_on_the_18th(rules_dir
     off = explain(rules_dir, SOCIAL, "2026-03-18T12:00")
     assert "WINS  capsule-teaser" in off
     assert "no    capsule-drop" in off and "schedule is active" in off
+    assert "next_drop: Friday 17 April 2026, 00:00 CEST" in off  # after the clocks change
 
 
 @pytest.mark.parametrize("url", [SOCIAL, PAID_SOCIAL])

@@ -124,6 +124,10 @@ def explain_visit(
         answer = {"placement": placement_name, "rules": decision.labels, "redirect": target}
     else:
         answer["then"] = dict(decision.then)
+    # A placement may say what its answer would show (the landing page's filter, a drop's date).
+    describe = shop.extensions.get("explain", {}).get(placement_name)
+    if describe is not None:
+        answer["shows"] = describe(shop, snap, visit)
     ctx = {k: _plain(v) for k, v in visit.ctx.items()}
     report: dict[str, Any] = {
         "url": url,
@@ -194,4 +198,6 @@ def _text(report: dict[str, Any], visit: Visit) -> str:
         lines.append(f"        302 -> {answer['redirect']}")
     elif answer.get("then"):
         lines.append(f"        then: {answer['then']}")
+    for key, value in answer.get("shows", {}).items():
+        lines.append(f"        {key}: {value}")
     return "\n".join(lines)

@@ -516,6 +516,24 @@ class LandingPaths(BaseRoute):
         await self.app(scope, receive, send)
 
 
+def explain_landing(shop: Shop, snap: Snapshot, visit: Visit) -> dict[str, Any]:
+    """For `shopwindow explain`: the page this visit would get, as the headers would say it."""
+    decision, plan = decide(shop, snap, visit)
+    if isinstance(plan, str):
+        return {"landing": REDIRECT, "redirect": plan}
+    products, relaxed = select(snap.catalog, plan.products)
+    shows: dict[str, Any] = {
+        "landing": landing_header(plan, Page("", (), relaxed)),
+        "headline": headline_of(plan, visit.campaign),
+        "products": [p.id for p in products],
+    }
+    if plan.kind == TEASER:
+        shows["next_drop"] = plan.next_drop.text if plan.next_drop else "none scheduled"
+    if decision.rule is None:
+        shows["unmatched"] = "no rule matched: counted for `shopwindow campaigns --unmatched`"
+    return shows
+
+
 # --- wiring ------------------------------------------------------------------------------
 
 
@@ -558,6 +576,7 @@ def attach(shop: Shop) -> None:
     ext.setdefault(_STORE, unmatched_store(shop))
     ext.setdefault("context_hooks", []).append(read_campaign)
     ext.setdefault("fragments", {})["landing-products"] = landing_products
+    ext.setdefault("explain", {})[PLACEMENT] = explain_landing
     ext.setdefault("on_start", []).append(_start)
     ext.setdefault("on_stop", []).append(_stop)
 
