@@ -99,3 +99,32 @@ def test_head_request(client: TestClient) -> None:
     response = client.head("/lp/summer-sandals/")
     assert response.status_code == 200
     assert response.headers["x-shopwindow-rules"] == "summer-sandals"
+
+
+def test_a_new_catalog_is_warmed_off_the_request_path(
+    tmp_path: Path, make_client: Callable[..., TestClient]
+) -> None:
+    import time
+
+    from tests.conftest import DEMO_CATALOG
+
+    feed = tmp_path / "catalog.jsonl"
+    lines = DEMO_CATALOG.read_text().splitlines()
+    feed.write_text("\n".join(lines) + "\n")
+    client = make_client(catalog=str(feed))
+    shop = client.app.state.shop  # type: ignore[attr-defined]
+    url = google("womens running shoes")
+    before = grid_ids(client.get(url).text)
+    # The best seller leaves the feed: once the new catalog is warm it leaves the page.
+    feed.write_text("\n".join(line for line in lines if before[0] not in line) + "\n")
+    assert shop.reload_if_changed()
+    deadline = time.monotonic() + 10
+    while True:
+        response = client.get(url)
+        assert response.status_code == 200
+        ids = grid_ids(response.text)
+        assert ids in (before, [i for i in before if i != before[0]] + ids[len(before) - 1 :])
+        if before[0] not in ids:
+            break
+        assert time.monotonic() < deadline, "the new catalog never reached the landing page"
+        time.sleep(0.05)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ from shopwindow.shop import Shop, Snapshot
 from shopwindow.unmatched import FLUSH_SECONDS, CampaignKey, UnmatchedCampaigns, default_path
 from shopwindow.web import shop_of, snapshot_of, visit_of
 
+log = logging.getLogger("shopwindow")
+
 PLACEMENT = "landing-pages"
 LANDING_HEADER = "X-Shopwindow-Landing"
 HEADLINE_MARK = "<!--sw:headline-->"
@@ -60,7 +63,8 @@ GRID_TEMPLATE = "_landing_grid.html"
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
 _STATE = "landing.state"
 _STORE = "unmatched_campaigns"
-_FLUSHER = "landing.flusher"
+_WARMER = "landing.upkeep"  # the task that warms new snapshots and writes the counts
+WARM_SECONDS = 0.25
 _GENDER_TITLE = {"women": "Women's", "men": "Men's", "kids": "Kids'"}
 
 # What decided a landing answer, as the X-Shopwindow-Landing header says it.
@@ -99,14 +103,22 @@ class Page:
 class LandingState:
     """Per snapshot: the keyword vocabulary and the segment pages rendered from it."""
 
-    __slots__ = ("drops", "headlines", "matches", "pages", "plans", "snap", "strips", "vocabulary")
+    __slots__ = (
+        "drops",
+        "headlines",
+        "matches",
+        "pages",
+        "plans",
+        "snap",
+        "strips",
+        "synonyms",
+        "vocabulary",
+    )
 
-    def __init__(self, snap: Snapshot) -> None:
+    def __init__(self, snap: Snapshot, vocabulary: Vocabulary | None = None) -> None:
         self.snap = snap
-        synonyms = snap.rules.data.get("synonyms")
-        self.vocabulary = Vocabulary.of(
-            snap.catalog, synonyms if isinstance(synonyms, Synonyms) else NO_SYNONYMS
-        )
+        self.synonyms = synonyms_of(snap)
+        self.vocabulary = vocabulary or Vocabulary.of(snap.catalog, self.synonyms)
         self.pages: LRUCache[tuple[Any, ...], Page] = LRUCache(maxsize=2048)
         # Campaign values -> what they say; (rule, what the keyword says) -> the page plan.
         self.matches: LRUCache[tuple[str | None, ...], KeywordMatch] = LRUCache(maxsize=4096)
@@ -135,13 +147,40 @@ class LandingState:
         return found
 
 
+def synonyms_of(snap: Snapshot) -> Synonyms:
+    found = snap.rules.data.get("synonyms")
+    return found if isinstance(found, Synonyms) else NO_SYNONYMS
+
+
 def state_of(shop: Shop, snap: Snapshot) -> LandingState:
-    """The state for this snapshot; a reload (new snapshot) starts a fresh one."""
+    """The state to answer from: the snapshot's own, or the last one while it is being built.
+
+    A rules-only edit keeps the vocabulary and takes effect at once. A new catalog
+    or synonyms file needs a new vocabulary and filter index (a second or so for a
+    large catalog): the running service builds those off the event loop, and until
+    they are ready answers from the previous snapshot, whole.
+    """
     state: LandingState | None = shop.extensions.get(_STATE)
-    if state is None or state.snap is not snap:
+    if state is not None and state.snap is snap:
+        return state
+    if (
+        state is not None
+        and state.snap.catalog is snap.catalog
+        and state.synonyms == synonyms_of(snap)
+    ):
+        state = LandingState(snap, state.vocabulary)
+    elif state is not None and _WARMER in shop.extensions:
+        return state
+    else:
         state = LandingState(snap)
-        shop.extensions[_STATE] = state
+    shop.extensions[_STATE] = state
     return state
+
+
+def warm_state(snap: Snapshot) -> LandingState:
+    """Everything a landing answer needs for a snapshot, built up front (run it in a thread)."""
+    index_for(snap.catalog)
+    return LandingState(snap)
 
 
 # --- reading the campaign ----------------------------------------------------------------
@@ -189,11 +228,11 @@ def read_campaign(shop: Shop, visit: Visit, snap: Snapshot) -> None:
 # --- deciding ----------------------------------------------------------------------------
 
 
-def decide(shop: Shop, snap: Snapshot, visit: Visit) -> tuple[Decision, Plan | str]:
+def decide(state: LandingState, visit: Visit) -> tuple[Decision, Plan | str]:
     """The rule's plan (or a redirect target), or the fallback for an unmatched campaign."""
     ctx = visit.ctx
+    snap = state.snap
     decision = snap.rules.decide(PLACEMENT, ctx, visit.visitor.id, assigned=visit.visitor.buckets)
-    state = state_of(shop, snap)
     slug = ctx.get("landing.slug")
     if decision.rule is None:
         return decision, fallback_plan(
@@ -393,7 +432,9 @@ def landing_header(plan: Plan, page: Page) -> str:
 
 async def answer(request: Request, shop: Shop, snap: Snapshot, visit: Visit) -> Response:
     """The landing answer for this visit: a page, a teaser, or a redirect the rule asks for."""
-    decision, plan = decide(shop, snap, visit)
+    state = state_of(shop, snap)
+    snap = state.snap
+    decision, plan = decide(state, visit)
     if decision.rule is not None:
         metrics.MATCHES.labels(PLACEMENT, decision.rule.id).inc()
     else:
@@ -404,7 +445,6 @@ async def answer(request: Request, shop: Shop, snap: Snapshot, visit: Visit) -> 
         response: Response = redirect(shop, plan)
         response.headers[LANDING_HEADER] = REDIRECT
         return personalize(response, shop, visit, decision.labels)
-    state = state_of(shop, snap)
     page = page_for(shop, state, plan, visit)
     if wants_json(request):
         headline = headline_of(plan, visit.campaign)
@@ -453,10 +493,11 @@ async def landing_products(
     request: Request, shop: Shop, snap: Snapshot, visit: Visit
 ) -> tuple[str, list[str]]:
     """The product grid alone, for a landing page the origin site renders (data-sw-slot)."""
-    decision, plan = decide(shop, snap, visit)
+    state = state_of(shop, snap)
+    snap = state.snap
+    decision, plan = decide(state, visit)
     if isinstance(plan, str) or plan.products is None:
         return "", decision.labels
-    state = state_of(shop, snap)
     key = ("grid", plan.products)
     page = state.pages.get(key)
     if page is None:
@@ -518,7 +559,8 @@ class LandingPaths(BaseRoute):
 
 def explain_landing(shop: Shop, snap: Snapshot, visit: Visit) -> dict[str, Any]:
     """For `shopwindow explain`: the page this visit would get, as the headers would say it."""
-    decision, plan = decide(shop, snap, visit)
+    state = state_of(shop, snap)
+    decision, plan = decide(state, visit)
     if isinstance(plan, str):
         return {"landing": REDIRECT, "redirect": plan}
     products, relaxed = select(snap.catalog, plan.products)
@@ -541,22 +583,35 @@ async def _start(shop: Shop) -> None:
     snap = shop.snapshot
     if snap is not None:
         # Warm the filter index and vocabulary so the first ad click does not build them.
-        await asyncio.to_thread(index_for, snap.catalog)
-        state_of(shop, snap)
+        shop.extensions[_STATE] = await asyncio.to_thread(warm_state, snap)
+    shop.extensions[_WARMER] = asyncio.create_task(upkeep(shop))
+
+
+async def upkeep(shop: Shop) -> None:
+    """Off the request path: warm each new snapshot, and write the unmatched counts."""
     store: UnmatchedCampaigns = shop.extensions[_STORE]
-
-    async def flush_every() -> None:
-        while True:
-            await asyncio.sleep(FLUSH_SECONDS)
-            batch = store.take()
-            if batch:
-                await asyncio.to_thread(store.write, batch)
-
-    shop.extensions[_FLUSHER] = asyncio.create_task(flush_every())
+    loop = asyncio.get_running_loop()
+    flushed = loop.time()
+    while True:
+        await asyncio.sleep(WARM_SECONDS)
+        try:
+            snap = shop.snapshot
+            state: LandingState | None = shop.extensions.get(_STATE)
+            if snap is not None and (state is None or state.snap is not snap):
+                fresh = await asyncio.to_thread(warm_state, snap)
+                if shop.snapshot is snap:
+                    shop.extensions[_STATE] = fresh
+            if loop.time() - flushed >= FLUSH_SECONDS:
+                flushed = loop.time()
+                batch = store.take()
+                if batch:
+                    await asyncio.to_thread(store.write, batch)
+        except Exception:  # upkeep must outlive any one bad snapshot
+            log.exception("landing upkeep failed")
 
 
 async def _stop(shop: Shop) -> None:
-    task: asyncio.Task[None] | None = shop.extensions.pop(_FLUSHER, None)
+    task: asyncio.Task[None] | None = shop.extensions.pop(_WARMER, None)
     if task is not None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
