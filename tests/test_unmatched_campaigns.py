@@ -190,3 +190,13 @@ def test_a_visit_without_campaign_reads_no_keywords(rules_dir: Path) -> None:
     )
     context = orjson.loads(result.output)["context"]
     assert (context["campaign.gender"], context["campaign.category"]) == ("kids", "boots")
+
+
+def test_affinity_narrows_a_fallback_page_only_when_it_keeps_products(client: TestClient) -> None:
+    for _ in range(4):
+        client.post("/_sw/events", json=[{"type": "view", "product_id": "m-jkt-001"}])
+    boots = client.get(google("hiking boots"))
+    assert boots.headers["x-shopwindow-landing"] == "category; gender=men; category=boots"
+    dresses = client.get("/?utm_source=tiktok&utm_medium=paid_social&utm_campaign=dresses_drop")
+    assert dresses.headers["x-shopwindow-landing"] == "category; category=dresses"
+    assert 'data-product-id="w-dress-' in dresses.text

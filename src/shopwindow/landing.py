@@ -22,7 +22,6 @@ from typing import Any
 
 from cachetools import LRUCache
 from markupsafe import Markup, escape
-from starlette._utils import get_route_path
 from starlette.datastructures import URLPath
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
@@ -105,6 +104,7 @@ class LandingState:
 
     __slots__ = (
         "drops",
+        "guesses",
         "headlines",
         "matches",
         "pages",
@@ -122,6 +122,7 @@ class LandingState:
         self.pages: LRUCache[tuple[Any, ...], Page] = LRUCache(maxsize=2048)
         # Campaign values -> what they say; (rule, what the keyword says) -> the page plan.
         self.matches: LRUCache[tuple[str | None, ...], KeywordMatch] = LRUCache(maxsize=4096)
+        self.guesses: LRUCache[tuple[str | None, ...], KeywordMatch] = LRUCache(maxsize=4096)
         self.plans: LRUCache[tuple[Any, ...], Plan] = LRUCache(maxsize=4096)
         self.drops: dict[str, NextDrop] = {}  # a teaser's next drop, until it opens
         # The visitor's own parts, kept by what they are made of: a returning visitor's
@@ -135,6 +136,15 @@ class LandingState:
         if found is None:
             found = keyword_match(self.vocabulary, campaign, slug)
             self.matches[key] = found
+        return found
+
+    def closest(self, campaign: Campaign, slug: str | None) -> KeywordMatch:
+        """The forgiving reading, for campaigns no rule answers (typo matching is not free)."""
+        key = (campaign.term, slug, campaign.name, campaign.content)
+        found = self.guesses.get(key)
+        if found is None:
+            found = closest_match(self.vocabulary, campaign, slug)
+            self.guesses[key] = found
         return found
 
     def next_drop(self, teaser: str, snap: Snapshot, now: datetime) -> NextDrop | None:
@@ -235,9 +245,7 @@ def decide(state: LandingState, visit: Visit) -> tuple[Decision, Plan | str]:
     decision = snap.rules.decide(PLACEMENT, ctx, visit.visitor.id, assigned=visit.visitor.buckets)
     slug = ctx.get("landing.slug")
     if decision.rule is None:
-        return decision, fallback_plan(
-            closest_match(state.vocabulary, visit.campaign, slug), visit, snap.catalog
-        )
+        return decision, fallback_plan(state.closest(visit.campaign, slug), visit, snap.catalog)
     then = decision.then
     label = decision.labels[-1]
     if (target := then.get("redirect")) is not None:
@@ -300,8 +308,16 @@ def with_keyword(flt: ProductFilter, match: KeywordMatch) -> ProductFilter:
 
 def fallback_plan(match: KeywordMatch, visit: Visit, catalog: Catalog) -> Plan:
     """Closest category page from the keyword; with no usable word, in-stock best sellers."""
+    gender = match.gender
     affinity = visit.ctx.get("visitor.gender")
-    gender = match.gender or (affinity if affinity in catalog.genders else None)
+    # What the shopper usually buys narrows the page, unless it would empty it
+    # (a men's shopper clicking a dresses ad still sees the dresses).
+    if (
+        gender is None
+        and affinity in catalog.genders
+        and (match.category is None or catalog.in_category(affinity, match.category))
+    ):
+        gender = affinity
     if match.category is not None:
         kind = CATEGORY
         flt = ProductFilter.of(gender, match.category, match.attributes)
@@ -350,7 +366,7 @@ def fill_target(target: str, visit: Visit) -> str:
 def page_for(shop: Shop, state: LandingState, plan: Plan, visit: Visit) -> Page:
     """The segment's page: rendered once per plan and country, then served from memory."""
     country = visit.country.lower()
-    key = (plan, country, bool(visit.preview))
+    key = (plan, country, tuple(sorted(visit.preview.items())))
     page = state.pages.get(key)
     if page is None:
         page = render_page(shop, state.snap.catalog, plan, country, visit)
@@ -531,7 +547,7 @@ class LandingPaths(BaseRoute):
             return Match.NONE, {}
         shop: Shop = scope["app"].state.shop
         prefix = shop.settings.landing_prefix
-        path = get_route_path(scope)
+        path: str = scope["path"]
         if not path.startswith(prefix) or "/" in path[len(prefix) :].strip("/"):
             return Match.NONE, {}
         slug = path[len(prefix) :].strip("/")
