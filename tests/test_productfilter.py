@@ -97,3 +97,11 @@ def test_benchmark_calls_return_real_results() -> None:
     assert len(timed_category_filter(GENERATED)()) == 24
     for p in timed_attribute_filter(GENERATED)():
         assert {"brand:acme", "color:black"} <= set(p.tags)
+
+
+def test_a_repeated_multi_tag_filter_gives_the_same_answer() -> None:
+    flt = ProductFilter.of("women", "sneakers", ["brand:velora", "color:white"], in_stock_only=True)
+    first = filter_products(GENERATED, flt)
+    assert first == filter_products(GENERATED, flt) == scan(GENERATED, flt)
+    wider = ProductFilter.of("women", "sneakers", ["brand:velora", "color:white"], limit=100)
+    assert filter_products(GENERATED, wider) == scan(GENERATED, wider)
