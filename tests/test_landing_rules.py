@@ -128,3 +128,30 @@ def test_a_new_catalog_is_warmed_off_the_request_path(
             break
         assert time.monotonic() < deadline, "the new catalog never reached the landing page"
         time.sleep(0.05)
+
+
+def test_demo_rules_accept_a_feed_without_some_categories(
+    tmp_path: Path, rules_dir: Path, make_client: Callable[..., TestClient]
+) -> None:
+    """A summer feed without jackets is no broken rule; a near-miss name still is."""
+    from click.testing import CliRunner
+
+    from shopwindow.cli import main
+    from tests.conftest import DEMO_CATALOG
+
+    feed = tmp_path / "summer.jsonl"
+    feed.write_text("\n".join(DEMO_CATALOG.read_text().splitlines()[:100]) + "\n")
+    result = CliRunner().invoke(main, ["check", str(rules_dir), "--catalog", str(feed)])
+    assert result.exit_code == 0, result.output
+    page = make_client(catalog=str(feed)).get(
+        "/?utm_source=newsletter&utm_medium=email&utm_campaign=new-season-2026"
+    )
+    assert page.status_code == 200
+    assert grid_ids(page.text) == []
+    assert "Nothing here right now" in page.text
+
+    path = rules_dir / "landing-pages.yaml"
+    path.write_text(path.read_text().replace("category: sandals,", "category: sandal,"))
+    result = CliRunner().invoke(main, ["check", str(rules_dir), "--catalog", str(feed)])
+    assert result.exit_code == 1
+    assert "category 'sandal' is not in the catalog; did you mean 'sandals'?" in result.output

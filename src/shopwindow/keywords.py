@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from shopwindow.errors import RuleError
+from shopwindow.thenspec import CheckEnv, seasonal_category
 from shopwindow.yamlsrc import Node
 
 GENDER = "gender"
@@ -367,12 +368,7 @@ def fill_headline(template: str, keyword: str | None, default: str) -> str:
 # --- synonyms.yaml ------------------------------------------------------------------------
 
 
-class Env(Protocol):
-    @property
-    def categories(self) -> Collection[str] | None: ...
-
-
-def read_synonyms(node: Node | None, env: Env) -> tuple[Synonyms, list[RuleError]]:
+def read_synonyms(node: Node | None, env: CheckEnv) -> tuple[Synonyms, list[RuleError]]:
     """synonyms.yaml: genders, categories, attributes (canonical -> phrases) and ignore."""
     if node is None:
         return NO_SYNONYMS, []
@@ -387,11 +383,9 @@ def read_synonyms(node: Node | None, env: Env) -> tuple[Synonyms, list[RuleError
     for name in ("genders", "categories", "attributes"):
         section = node.get(name)
         sections[name] = _phrase_map(section, name, errors) if section is not None else {}
-    categories = env.categories
-    if categories is not None and (section := node.get("categories")) is not None:
+    if env.categories is not None and (section := node.get("categories")) is not None:
         for key, _ in section.entries:
-            if str(key.value) not in categories:
-                errors.append(key.error(f"category {key.value!r} is not in the catalog"))
+            errors.extend(seasonal_category(key, env))
     ignore: set[str] = set()
     if (ignored := node.get("ignore")) is not None:
         ignore.update(w for phrase in _phrases(ignored, "ignore", errors) for w in words(phrase))

@@ -213,11 +213,31 @@ RECOMMENDATION_LIST = mapping(
 
 ACCESSORY_PAIRING = mapping({"category": category, "accessories": list_of(category)}, "pairing")
 
+
+def seasonal_category(node: Node, env: CheckEnv) -> list[RuleError]:
+    """A category the feed may not carry right now (out of season): only a near miss is an error.
+
+    Landing pages outlive a feed's categories; "running-shoe" next to "running-shoes"
+    is a typo, "jackets" in a summer feed is not.
+    """
+    if errors := text(200)(node, env):
+        return errors
+    name = str(node.value)
+    if env.categories is None or name in env.categories:
+        return []
+    import difflib
+
+    close = difflib.get_close_matches(name, list(env.categories), n=1, cutoff=0.8)
+    if close:
+        return [node.error(f"category {name!r} is not in the catalog; did you mean {close[0]!r}?")]
+    return []
+
+
 # Landing pages: the product list, filled from the ad keyword where the rule leaves a gap.
 LANDING_PRODUCTS = mapping(
     {
         "gender": choice("women", "men", "kids", "unisex"),
-        "category": category,
+        "category": seasonal_category,
         "tags": list_of(text(100)),
         "tier": text(50),
         "ids": list_of(product_id),
