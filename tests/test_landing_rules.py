@@ -155,3 +155,10 @@ def test_demo_rules_accept_a_feed_without_some_categories(
     result = CliRunner().invoke(main, ["check", str(rules_dir), "--catalog", str(feed)])
     assert result.exit_code == 1
     assert "category 'sandal' is not in the catalog; did you mean 'sandals'?" in result.output
+
+
+def test_landing_prefix_is_a_setting(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(landing_prefix="/go/")
+    response = client.get("/go/summer-sandals")
+    assert response.headers["x-shopwindow-rules"] == "summer-sandals"
+    assert "x-shopwindow-landing" not in client.get("/lp/summer-sandals").headers
