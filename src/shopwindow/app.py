@@ -37,6 +37,7 @@ PLACEMENT_MODULES = [
     "shopwindow.product",
     "shopwindow.statsweb",
     "shopwindow.popups",
+    "shopwindow.landing",
     "shopwindow.homepage",
     "shopwindow.origin",
 ]

@@ -256,7 +256,10 @@ def peer_engine_rows(min_time: float) -> list[Row]:
 
 # Catalog-size benchmarks contributed by placements: (row name, module, function name).
 # Each function takes a Catalog and returns a zero-argument callable to time.
-SCALED: list[tuple[str, str, str]] = []
+SCALED: list[tuple[str, str, str]] = [
+    ("landing product filter", "shopwindow.productfilter", "timed_category_filter"),
+    ("landing product filter, brand + colour", "shopwindow.productfilter", "timed_attribute_filter"),
+]
 
 
 def scaled_rows(min_time: float, sizes: tuple[int, int] = (1_000, 100_000)) -> list[Row]:

@@ -1,7 +1,8 @@
-"""The `shopwindow` command: serve, check, explain, catalog, docs."""
+"""The `shopwindow` command: serve, check, explain, campaigns, catalog, docs."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -243,6 +244,44 @@ def explain(
         click.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2, default=str).decode())
         return
     click.echo(report["text"])
+
+
+@main.command()
+@click.option(
+    "--unmatched",
+    is_flag=True,
+    help="list ad campaigns no landing rule matched, most clicked first",
+)
+@click.option("--rules", default=None, help="rules folder")
+@click.option("--limit", type=int, default=100, show_default=True, help="rows to show")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@click.pass_obj
+def campaigns(
+    obj: dict[str, Any], unmatched: bool, rules: str | None, limit: int, as_json: bool
+) -> None:
+    """Landing pages: the rules that answer ads, or (--unmatched) the ads that need one."""
+    settings = _load(obj, rules=rules)
+    if not unmatched:
+        from shopwindow.shop import compile_all
+
+        ruleset, errors = compile_all(settings, None)
+        for error in errors:
+            click.echo(str(error), err=True)
+        for rule in ruleset.placement("landing-pages").rules:
+            when = "; ".join(c.text for c in rule.conditions) or "(every campaign)"
+            click.echo(f"{rule.id} ({rule.where}): {when}")
+        click.echo("(`shopwindow campaigns --unmatched` lists the ads no rule matched)", err=True)
+        return
+    from shopwindow.unmatched import as_table, default_path, read_unmatched
+
+    path = settings.campaigns_db or default_path(settings.rules, settings.profile_db)
+    rows = read_unmatched(path, limit)
+    if as_json:
+        data = [{**dataclasses.asdict(row.key), "clicks": row.count,
+                 "first_seen": row.first_seen, "last_seen": row.last_seen} for row in rows]  # fmt: skip
+        click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+        return
+    click.echo(as_table(rows))
 
 
 @main.group()

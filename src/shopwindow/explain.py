@@ -43,12 +43,25 @@ def explain_url(
         raise ValueError("the rules have errors:\n" + "\n".join(errors))
     snap = shop.snapshot
     assert snap is not None
+    attach_placements(shop)
     try:
         return explain_visit(
             shop, snap, url, country=country, cookie=cookie, headers=headers, now=now
         )
     finally:
         shop.stop()
+
+
+def attach_placements(shop: Shop) -> None:
+    """Let the placement modules register their context hooks, as the server does at start."""
+    import importlib
+
+    from shopwindow.app import PLACEMENT_MODULES
+
+    for name in PLACEMENT_MODULES:
+        attach = getattr(importlib.import_module(name), "attach", None)
+        if attach is not None:
+            attach(shop)
 
 
 def explain_visit(
@@ -112,6 +125,10 @@ def explain_visit(
         answer = {"placement": placement_name, "rules": decision.labels, "redirect": target}
     else:
         answer["then"] = dict(decision.then)
+    # A placement may say what its answer would show (the landing page's filter, a drop's date).
+    describe = shop.extensions.get("explain", {}).get(placement_name)
+    if describe is not None:
+        answer["shows"] = describe(shop, snap, visit)
     ctx = {k: _plain(v) for k, v in visit.ctx.items()}
     report: dict[str, Any] = {
         "url": url,
@@ -182,4 +199,6 @@ def _text(report: dict[str, Any], visit: Visit) -> str:
         lines.append(f"        302 -> {answer['redirect']}")
     elif answer.get("then"):
         lines.append(f"        then: {answer['then']}")
+    for key, value in answer.get("shows", {}).items():
+        lines.append(f"        {key}: {value}")
     return "\n".join(lines)

@@ -9,7 +9,9 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
+from shopwindow.drops import check_teasers
 from shopwindow.errors import RuleError
+from shopwindow.keywords import read_synonyms
 from shopwindow.rules import Placement, Rule, RuleSet, compile_rules
 from shopwindow.thenspec import DATA_FILES, SPECS, CheckEnv
 from shopwindow.yamlsrc import Node, parse
@@ -17,7 +19,9 @@ from shopwindow.yamlsrc import Node, parse
 # Readers for the data files that live beside the rules (synonyms, posts):
 # each turns its parsed file into a value for RuleSet.data, or errors.
 DataReader = Callable[[Node | None, CheckEnv], tuple[Any, list[RuleError]]]
-DATA_READERS: dict[str, DataReader] = {}
+DATA_READERS: dict[str, DataReader] = {"synonyms": read_synonyms}
+# Checks that need the whole rule set (one rule naming another), run after compiling.
+RULESET_CHECKS: list[Callable[[RuleSet], list[RuleError]]] = [check_teasers]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +96,10 @@ def load_rules(
     placements: Mapping[str, Placement] = {
         name: Placement.build(name, rules) for name, rules in by_placement.items()
     }
-    return RuleSet(placements, tuple(_shown(p) for p in files), data), sorted(errors)
+    ruleset = RuleSet(placements, tuple(_shown(p) for p in files), data)
+    for check in RULESET_CHECKS:
+        errors.extend(check(ruleset))
+    return ruleset, sorted(errors)
 
 
 def _duplicate_ids(root: Node | None, seen: dict[str, str]) -> list[RuleError]:

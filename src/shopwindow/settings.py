@@ -327,6 +327,13 @@ DECLARATIONS: tuple[Setting, ...] = (
         "seconds an origin page's slots may take; later, the page is served as the origin sent it",
         None,
     ),
+    Setting(
+        "campaigns_db",
+        "path",
+        "",
+        "SQLite file counting campaigns without a landing page; empty = the profile store's file",
+        None,
+    ),
 )
 
 BY_NAME = {s.name: s for s in DECLARATIONS}

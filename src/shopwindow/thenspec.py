@@ -239,6 +239,59 @@ def popup_path(node: Node, env: CheckEnv) -> list[RuleError]:
     return local_path(stripped, env)
 
 
+def seasonal_category(node: Node, env: CheckEnv) -> list[RuleError]:
+    """A category the feed may not carry right now (out of season): only a near miss is an error.
+
+    Landing pages outlive a feed's categories; "running-shoe" next to "running-shoes"
+    is a typo, "jackets" in a summer feed is not.
+    """
+    if errors := text(200)(node, env):
+        return errors
+    name = str(node.value)
+    if env.categories is None or name in env.categories:
+        return []
+    import difflib
+
+    close = difflib.get_close_matches(name, list(env.categories), n=1, cutoff=0.8)
+    if close:
+        return [node.error(f"category {name!r} is not in the catalog; did you mean {close[0]!r}?")]
+    return []
+
+
+# Landing pages: the product list, filled from the ad keyword where the rule leaves a gap.
+LANDING_PRODUCTS = mapping(
+    {
+        "gender": choice("women", "men", "kids", "unisex"),
+        "category": seasonal_category,
+        "tags": list_of(text(100)),
+        "tier": text(50),
+        "ids": list_of(product_id),
+        "limit": number(1, 100, whole=True),
+        "in_stock_only": boolean,
+        "from_keyword": boolean,
+    },
+    "products",
+)
+_HEADLINE_FIELD = re.compile(r"\{([^{}]*)\}")
+HEADLINE_KEYWORDS = ("keyword", "Keyword", "KeyWord")
+
+
+def headline(node: Node, env: CheckEnv) -> list[RuleError]:
+    """A headline; {keyword}, {Keyword} or {KeyWord} insert the ad keyword (as Google Ads does)."""
+    if errors := text(200)(node, env):
+        return errors
+    for name in _HEADLINE_FIELD.findall(str(node.value)):
+        if name not in HEADLINE_KEYWORDS:
+            return [node.error(f"unknown placeholder {{{name}}} in headline; use {{keyword}}")]
+    return []
+
+
+def rule_id(node: Node, env: CheckEnv) -> list[RuleError]:
+    if node.kind != "scalar" or not isinstance(node.value, str) or not node.value:
+        return [node.error(f"expected a rule id, got {node.type_name}")]
+    return []
+
+
 SPECS: dict[str, PlacementSpec] = {
     spec.name: spec
     for spec in [
@@ -261,12 +314,13 @@ SPECS: dict[str, PlacementSpec] = {
             "post-click landing pages for ads (UTM parameters, click ids, /lp/{slug})",
             {
                 "template": template,
-                "headline": text(200),
-                "default_headline": text(200),
+                "headline": headline,
+                "default_headline": text(120),
                 "hero": text(500),
-                "products": PRODUCT_FILTER,
+                "hero_image": local_path,
+                "products": LANDING_PRODUCTS,
                 "redirect": local_path,
-                "teaser": boolean,
+                "teaser": rule_id,
             },
         ),
         PlacementSpec(
