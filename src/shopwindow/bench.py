@@ -258,7 +258,11 @@ def peer_engine_rows(min_time: float) -> list[Row]:
 # Each function takes a Catalog and returns a zero-argument callable to time.
 SCALED: list[tuple[str, str, str]] = [
     ("landing product filter", "shopwindow.productfilter", "timed_category_filter"),
-    ("landing product filter, brand + colour", "shopwindow.productfilter", "timed_attribute_filter"),
+    (
+        "landing product filter, brand + colour",
+        "shopwindow.productfilter",
+        "timed_attribute_filter",
+    ),
 ]
 
 
