@@ -32,6 +32,8 @@ log = logging.getLogger("shopwindow")
 
 # Order matters only for overlapping paths: the storefront's catch-all
 # /{country}/ routes come from homepage, so it is listed last.
+HOT_PATHS = ["/", "/_sw/events", "/_sw/popup", "/_sw/fragments/recently-viewed"]
+
 PLACEMENT_MODULES = [
     "shopwindow.beacon",
     "shopwindow.product",
@@ -97,6 +99,11 @@ class Telemetry:
             metrics.observe_request(name, status, time.perf_counter() - start)
 
 
+def _heat(route: BaseRoute) -> int:
+    path = getattr(route, "path", "")
+    return HOT_PATHS.index(path) if path in HOT_PATHS else len(HOT_PATHS)
+
+
 def create_app(settings: Settings, *, shop: Shop | None = None, watch: bool = True) -> Starlette:
     shop = shop or Shop(settings)
     if shop.snapshot is None:
@@ -116,7 +123,10 @@ def create_app(settings: Settings, *, shop: Shop | None = None, watch: bool = Tr
     placed = [route for module in modules for route in module.routes]
     # Fixed paths first: the router tries routes in order, and `/` or
     # `/_sw/popup` should not be compared with every storefront pattern first.
-    routes.extend(r for r in placed if "{" not in getattr(r, "path", "{"))
+    fixed = [r for r in placed if "{" not in getattr(r, "path", "{")]
+    # `/` is most of the traffic, then the beacon and the popup: try them first.
+    fixed.sort(key=_heat)
+    routes.extend(fixed)
     static = Path(settings.templates) / "static"
     if static.is_dir():
         routes.append(Mount("/_sw/static", app=StaticFiles(directory=static), name="static"))
