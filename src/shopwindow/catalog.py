@@ -133,6 +133,7 @@ class Catalog:
         "_by_gender",
         "_by_price",
         "_by_tag",
+        "_by_tier",
         "_in_category",
         "_prices",
         "_similar",
@@ -210,6 +211,13 @@ class Catalog:
         }
         self._prices: dict[tuple[str | None, str], tuple[float, ...]] = {
             key: tuple(p.price for p in found) for key, found in self._by_price.items()
+        }
+        by_tier: dict[tuple[str | None, str, str], list[Product]] = defaultdict(list)
+        for (shown, category), ranked in self._by_price.items():
+            for p in ranked:
+                by_tier[(shown, category, p.tier)].append(p)
+        self._by_tier: dict[tuple[str | None, str, str], tuple[Product, ...]] = {
+            key: tuple(found) for key, found in by_tier.items()
         }
         self._by_tag: dict[str, frozenset[str]] = {
             tag: frozenset(ids) for tag, ids in by_tag.items()
@@ -298,6 +306,13 @@ class Catalog:
         found = self._by_price.get((gender, category))
         if found is None and gender is not None:
             found = self._by_price.get((UNISEX, category))
+        return found or ()
+
+    def in_tier(self, gender: str | None, category: str, tier: str) -> Sequence[Product]:
+        """In-stock products of a category and tier, cheapest first (ties by id)."""
+        found = self._by_tier.get((gender, category, tier))
+        if found is None and gender is not None and (gender, category) not in self._by_price:
+            found = self._by_tier.get((UNISEX, category, tier))
         return found or ()
 
     def nearest_by_price(

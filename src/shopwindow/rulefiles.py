@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from shopwindow.errors import RuleError
+from shopwindow.pairings import read_pairings
 from shopwindow.rules import Placement, Rule, RuleSet, compile_rules
 from shopwindow.thenspec import DATA_FILES, SPECS, CheckEnv
 from shopwindow.yamlsrc import Node, parse
@@ -17,7 +18,9 @@ from shopwindow.yamlsrc import Node, parse
 # Readers for the data files that live beside the rules (synonyms, posts):
 # each turns its parsed file into a value for RuleSet.data, or errors.
 DataReader = Callable[[Node | None, CheckEnv], tuple[Any, list[RuleError]]]
-DATA_READERS: dict[str, DataReader] = {}
+DATA_READERS: dict[str, DataReader] = {
+    "pairings": read_pairings,
+}
 
 
 @dataclass(frozen=True, slots=True)

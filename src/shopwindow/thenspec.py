@@ -211,7 +211,25 @@ RECOMMENDATION_LIST = mapping(
     required=("name",),
 )
 
-ACCESSORY_PAIRING = mapping({"category": category, "accessories": list_of(category)}, "pairing")
+
+def recommendation_lists(node: Node, env: CheckEnv) -> list[RuleError]:
+    """The lists of an out-of-stock rule; each list at most once."""
+    errors = list_of(RECOMMENDATION_LIST, 8)(node, env)
+    seen: set[object] = set()
+    for item in node.items if node.kind == "list" else [node]:
+        name = item.get("name") if item.kind == "map" else None
+        if name is not None and name.value in seen:
+            errors.append(name.error(f"list {name.value!r} is already in this rule"))
+        elif name is not None:
+            seen.add(name.value)
+    return errors
+
+
+ACCESSORY_PAIRING = mapping(
+    {"category": category, "accessories": list_of(category, 12)},
+    "pairing",
+    required=("category", "accessories"),
+)
 
 SPECS: dict[str, PlacementSpec] = {
     spec.name: spec
@@ -260,9 +278,9 @@ SPECS: dict[str, PlacementSpec] = {
         ),
         PlacementSpec(
             "out-of-stock",
-            "recommendations for a sold-out product: which lists, in what order",
+            "recommendations on product pages (sold out or cross-sell): which lists, in what order",
             {
-                "lists": list_of(RECOMMENDATION_LIST, 8),
+                "lists": recommendation_lists,
                 "title": text(200),
                 "pairings": list_of(ACCESSORY_PAIRING, 50),
             },
