@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from shopwindow import metrics
 
@@ -162,8 +164,14 @@ class RedisPopularity:
     ) -> None:
         if half_life <= 0:
             raise ValueError("half_life must be positive")
+        # No retries: a failed sync is simply tried again after `retry_after`, while
+        # this node's own counts serve; waiting on backoffs would only delay that.
         self.client = redis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            decode_responses=True,
+            retry=Retry(NoBackoff(), 0),
         )
         self.half_life = half_life
         # The half-life is part of the key: changing it starts a fresh scale, never mixes two.
@@ -192,10 +200,11 @@ class RedisPopularity:
             if self._pending_base is None:
                 self._pending_base = now
             pending = self._pending
-            if product_id in pending or len(pending) < self.max_products:
-                pending[product_id] = pending.get(product_id, 0.0) + weight * _grow(
-                    now, self._pending_base, self.half_life
-                )
+            pending[product_id] = pending.get(product_id, 0.0) + weight * _grow(
+                now, self._pending_base, self.half_life
+            )
+            if len(pending) > 2 * self.max_products:  # Redis unreachable for long
+                self._pending = dict(heapq.nlargest(self.max_products, pending.items(), key=_score))
 
     def ranking(self, now: float) -> Ranking:
         if self._healthy:
@@ -232,8 +241,10 @@ class RedisPopularity:
                 self._pending_base = base
             factor = _grow(base, self._pending_base, self.half_life)
             for pid, value in pending.items():
-                if pid in self._pending or len(self._pending) < self.max_products:
-                    self._pending[pid] = self._pending.get(pid, 0.0) + value * factor
+                self._pending[pid] = self._pending.get(pid, 0.0) + value * factor
+            if len(self._pending) > 2 * self.max_products:
+                kept = heapq.nlargest(self.max_products, self._pending.items(), key=_score)
+                self._pending = dict(kept)
 
     def _period(self, now: float) -> tuple[int, float]:
         span = self.half_life * REBASE_HALF_LIVES
