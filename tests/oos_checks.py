@@ -93,7 +93,11 @@ def _check_premium(product: Product, picks: list[Product], own: str) -> None:
         assert p.category == product.category, f"{product.id}: premium {p.id} is a {p.category}"
         assert p.gender in (own, UNISEX), f"{product.id}: premium {p.id} is {p.gender}"
         higher = tier_rank(p.tier) > rank
-        dearer = p.price >= product.price * PREMIUM_BAND and tier_rank(p.tier) >= rank
+        dearer = (
+            p.price >= product.price * PREMIUM_BAND
+            and p.price > product.price
+            and tier_rank(p.tier) >= rank
+        )
         assert higher or dearer, f"{product.id}: premium {p.id} is no step up"
         if not higher:
             higher_done = True

@@ -211,6 +211,19 @@ def test_a_premium_product_steps_up_by_price_and_to_luxury() -> None:
     assert shown(lists) == [("premium", ["lux", "dear-premium"])]
 
 
+def test_a_free_product_steps_up_only_to_dearer_ones() -> None:
+    catalog = build_catalog(
+        [
+            item("free", in_stock=False, price=0.0),
+            item("also-free", price=0.0),
+            item("paid", price=5.0),
+        ]
+    )
+    product = catalog.get("free")
+    assert product is not None
+    assert shown(recommend(catalog, product, [spec("premium")])) == [("premium", ["paid"])]
+
+
 def test_accessories_take_links_and_paired_categories_in_turn() -> None:
     catalog = build_catalog(
         [

@@ -103,6 +103,7 @@ class OutOfStock:
         self._snap: Snapshot | None = None
         self._segments: LRUCache[tuple[Any, ...], Segment] = LRUCache(maxsize=SEGMENTS)
         self._specs: dict[tuple[str, str | None], tuple[ListSpec, ...]] = {}
+        self._matches: dict[str, Any] = {}  # rule id -> its counter, found once
         self._sync_task: asyncio.Task[None] | None = None
 
     def _fresh(self, snap: Snapshot) -> bool:
@@ -127,8 +128,11 @@ class OutOfStock:
         rule = decision.rule
         if rule is None:
             return Answer(None, decision.labels)
-        metrics.MATCHES.labels(PLACEMENT, rule.id).inc()
         cacheable = self._fresh(snap)
+        counter = self._matches.get(rule.id)
+        if counter is None:
+            counter = self._matches[rule.id] = metrics.MATCHES.labels(PLACEMENT, rule.id)
+        counter.inc()
         specs = self._specs.get((rule.id, decision.variant)) if cacheable else None
         if specs is None:
             specs = list_specs(decision.then)

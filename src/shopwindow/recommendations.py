@@ -197,7 +197,11 @@ def premium(
             return out
     ranked = catalog.by_price(gender, product.category)
     start = bisect.bisect_left(ranked, product.price * PREMIUM_BAND, key=_price)
-    take(p for p in ranked[start : start + MAX_WALK] if tier_rank(p.tier) >= rank)
+    take(
+        p
+        for p in ranked[start : start + MAX_WALK]
+        if tier_rank(p.tier) >= rank and p.price > product.price
+    )
     return out
 
 
