@@ -433,3 +433,21 @@ def test_the_demo_catalog_has_what_these_tests_rely_on() -> None:
     assert not catalog.get("w-run-020").in_stock  # type: ignore[union-attr]
     assert catalog.get("w-run-001").in_stock  # type: ignore[union-attr]
     assert catalog.get("u-sock-002").in_stock  # type: ignore[union-attr]
+
+
+def test_explain_shows_which_rule_a_product_page_gets(rules_dir: Path) -> None:
+    runner = CliRunner()
+    sold = runner.invoke(main, ["explain", "/p/w-run-004", "--rules", str(rules_dir), "--json"])
+    assert sold.exit_code == 0, sold.output
+    report = json.loads(sold.output)
+    assert report["answer"]["rules"] == ["sold-out"]
+    assert report["context"]["product.in_stock"] is False
+    assert report["context"]["product.category"] == "running-shoes"
+    fragment = runner.invoke(
+        main,
+        ["explain", f"{FRAGMENT}?product_id=w-run-001", "--rules", str(rules_dir)],
+    )
+    assert fragment.exit_code == 0
+    assert "WINS  cross-sell" in fragment.output
+    unknown = runner.invoke(main, ["explain", "/p/nope", "--rules", str(rules_dir), "--json"])
+    assert json.loads(unknown.output)["answer"]["rules"] == []

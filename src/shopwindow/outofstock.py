@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -24,7 +25,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from shopwindow import metrics
-from shopwindow.catalog import Product
+from shopwindow.catalog import Catalog, Product
 from shopwindow.context import Visit
 from shopwindow.events import Event
 from shopwindow.pairings import NO_PAIRINGS, merged
@@ -71,6 +72,14 @@ def card(product: Product) -> dict[str, Any]:
         "tier": product.tier,
         "in_stock": product.in_stock,
     }
+
+
+def explain_product(visit: Visit, catalog: Catalog, path: str, query: Mapping[str, str]) -> None:
+    """For `shopwindow explain`: the product.* keys of /p/{id} or ?product_id=ID, if known."""
+    product_id = path[3:] if path.startswith("/p/") else query.get("product_id", "")
+    product = catalog.get(product_id)
+    if product is not None:
+        visit.ctx.update(product_context(product))
 
 
 @dataclass(slots=True)
