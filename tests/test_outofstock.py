@@ -218,6 +218,8 @@ def test_rules_change_the_order_and_the_counts(
     assert lists_html(page.text) == []
     assert client.get(FRAGMENT, params={"product_id": "w-run-001"}).text == ""
     assert lists_json(client, "w-run-001") == []
+    nothing = client.get(FRAGMENT, params={"product_id": "w-run-001"}, headers=JSON).json()
+    assert nothing == {"product_id": "w-run-001", "in_stock": True, "title": "", "lists": []}
 
 
 def test_a_split_rule_gives_each_variant_its_own_lists(

@@ -98,6 +98,7 @@ class Segment:
 class Answer:
     """What one visitor gets: the segment's answer, minus what they already have."""
 
+    product: Product
     segment: Segment | None
     labels: list[str]
     drop: frozenset[str] = field(default_factory=frozenset)
@@ -136,7 +137,7 @@ class OutOfStock:
         decision = self.decide(snap, visit, product)
         rule = decision.rule
         if rule is None:
-            return Answer(None, decision.labels)
+            return Answer(product, None, decision.labels)
         cacheable = self._fresh(snap)
         counter = self._matches.get(rule.id)
         if counter is None:
@@ -174,7 +175,7 @@ class OutOfStock:
                 self._segments[key] = segment
         owned = {line[0] for line in visit.cart}
         owned.update(visit.visitor.full_price)
-        return Answer(segment, decision.labels, segment.candidates.intersection(owned))
+        return Answer(product, segment, decision.labels, segment.candidates.intersection(owned))
 
     def html(self, answer: Answer) -> str:
         segment = answer.segment
@@ -189,7 +190,10 @@ class OutOfStock:
     def json(self, answer: Answer) -> bytes:
         segment = answer.segment
         if segment is None:
-            return orjson.dumps({"title": "", "lists": []})
+            product = answer.product
+            return orjson.dumps(
+                {"product_id": product.id, "in_stock": product.in_stock, "title": "", "lists": []}
+            )
         if answer.drop:
             return self._json(segment, answer.drop)
         if segment.body is None:
