@@ -304,6 +304,14 @@ def test_spares_let_a_visitor_leave_products_out_and_still_see_the_count() -> No
     assert [p.id for p in lst.shown({"s2"})] == ["s1", "s3", "s4"]
 
 
+def test_a_list_asked_for_twice_is_shown_once() -> None:
+    catalog = build_catalog([item("sold", in_stock=False), item("a", price=99)])
+    product = catalog.get("sold")
+    assert product is not None
+    lists = recommend(catalog, product, [spec("similar", 1), spec("similar", 3)])
+    assert [(r.name, r.count) for r in lists] == [("similar", 1)]
+
+
 def test_list_specs_read_a_rule_then_in_its_order_with_defaults() -> None:
     then = {
         "lists": [

@@ -109,7 +109,9 @@ def recommend(
         )
 
     found: dict[str, list[Product]] = {}
-    wanted = {spec.name: spec for spec in specs}
+    wanted: dict[str, ListSpec] = {}
+    for spec in specs:
+        wanted.setdefault(spec.name, spec)  # a list asked for twice is shown once
     for name in FILL_ORDER:
         spec = wanted.get(name)
         if spec is None:
@@ -127,7 +129,7 @@ def recommend(
         found[name] = picks
     return tuple(
         RecommendationList(spec.name, spec.title, spec.count, tuple(found[spec.name]))
-        for spec in specs
+        for spec in wanted.values()
         if found.get(spec.name)
     )
 
