@@ -16,12 +16,12 @@ from click.testing import CliRunner
 from starlette.requests import Request
 from starlette.testclient import TestClient
 
-from oos_checks import check_answer
 from shopwindow.catalog import Catalog, load_catalog
 from shopwindow.cli import main
 from shopwindow.outofstock import SPARE
 from shopwindow.settings import PROJECT_ROOT
 from shopwindow.shop import Shop
+from tests.oos_checks import check_answer
 
 FRAGMENT = "/_sw/fragments/recommendations"
 JSON = {"accept": "application/json"}

@@ -11,7 +11,6 @@ import redis
 from prometheus_client import REGISTRY
 from starlette.testclient import TestClient
 
-from conftest import RedisServer, free_port
 from shopwindow.app import create_app
 from shopwindow.popularity import (
     REBASE_HALF_LIVES,
@@ -20,6 +19,7 @@ from shopwindow.popularity import (
     store_for,
 )
 from shopwindow.settings import Settings
+from tests.conftest import RedisServer, free_port
 
 FRAGMENT = "/_sw/fragments/recommendations"
 JSON = {"accept": "application/json"}

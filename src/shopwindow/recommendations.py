@@ -113,10 +113,10 @@ def recommend(
     for spec in specs:
         wanted.setdefault(spec.name, spec)  # a list asked for twice is shown once
     for name in FILL_ORDER:
-        spec = wanted.get(name)
-        if spec is None:
+        asked = wanted.get(name)
+        if asked is None:
             continue
-        limit = spec.count + spare
+        limit = asked.count + spare
         if name == "similar":
             picks = similar(catalog, product, own, fits, limit)
         elif name == "premium":
@@ -149,7 +149,7 @@ def similar(
 
     for pid in catalog.similar_ids(product.id)[:MAX_WALK]:
         p = catalog.get(pid)
-        if p is not None and same_kind(p) and fits(p):
+        if p is not None and p.id not in seen and same_kind(p) and fits(p):
             out.append(p)
             seen.add(p.id)
             if len(out) >= limit:
@@ -252,6 +252,7 @@ def popular(
         p = catalog.get(pid)
         if (
             p is not None
+            and p.id not in seen
             and (gender is None or p.gender == gender or p.gender == UNISEX)
             and fits(p)
         ):

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import base64
 import os
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from cachetools import LRUCache
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 VERSION = 1
@@ -22,7 +20,6 @@ MAX_CART = 20
 MAX_POPUPS = 12
 MAX_BUCKETS = 24
 MAX_ID_LEN = 64
-VERIFIED_COOKIES = 4096  # verified cookie values kept per worker
 
 
 @dataclass(slots=True)
@@ -100,10 +97,6 @@ class CookieCodec:
             signer_kwargs={"digest_method": _sha256()},
         )
         self.max_age = max_age_days * 86400
-        # The same signed value verifies the same way every time: a visitor's cookie
-        # comes with every request of a visit, so its check is done once. _unpack
-        # builds a fresh Visitor from the kept payload, which is never changed.
-        self._verified: LRUCache[str, tuple[Any, float]] = LRUCache(maxsize=VERIFIED_COOKIES)
 
     def encode(self, visitor: Visitor) -> str:
         token = self._serializer.dumps(_pack(visitor))
@@ -113,16 +106,8 @@ class CookieCodec:
         if not value or len(value) > 8192:
             return None
         try:
-            verified = self._verified.get(value)
-            if verified is not None and time.time() - verified[1] <= self.max_age:
-                return _unpack(verified[0])
-            data, signed = self._serializer.loads(
-                value, max_age=self.max_age, return_timestamp=True
-            )
-            visitor = _unpack(data)
-            if visitor is not None:
-                self._verified[value] = (data, signed.timestamp())
-            return visitor
+            data = self._serializer.loads(value, max_age=self.max_age)
+            return _unpack(data)
         except (
             BadData,
             ValueError,

@@ -44,12 +44,12 @@ def visit_of(request: Request, snap: Snapshot, **extra: Any) -> Visit:
         headers=headers,
         query=request.query_params,
         cookies=cookies,
-        path=request.scope["path"],
+        path=request.url.path,
         visitor=visitor,
         consent=consent,
         catalog=snap.catalog,
     )
-    visit.ctx["scheme"] = request.scope.get("scheme", "http")
+    visit.ctx["scheme"] = request.url.scheme
     for hook in shop.extensions.get("context_hooks", ()):
         hook(shop, visit, snap)
     return visit
