@@ -34,8 +34,8 @@ log = logging.getLogger("shopwindow")
 # /{country}/ routes come from homepage, so it is listed last.
 PLACEMENT_MODULES = [
     "shopwindow.beacon",
-    "shopwindow.product",
     "shopwindow.outofstock",
+    "shopwindow.product",
     "shopwindow.homepage",
 ]
 
