@@ -397,17 +397,36 @@ def test_check_accepts_the_demo_rules_and_reports_bad_lists_with_their_position(
 
 def test_check_reports_a_broken_pairings_file(rules_dir: Path) -> None:
     (rules_dir / "pairings.yaml").write_text(
-        "running-shoes: [socks, insole]\nsocks: socks\nboots: {a: b}\nhats: [socks]\n"
+        "running-shoes: [socks, insole]\nsocks: socks\nboots: {a: b}\nsneaker: [7]\n"
     )
     code, output = run_check(rules_dir)
     assert code == 1
-    assert "pairings.yaml:1:24: category 'insole' is not in the catalog" in output
+    assert (
+        "pairings.yaml:1:24: category 'insole' is not in the catalog; did you mean 'insoles'?"
+        in output
+    )
     assert "pairings.yaml:2:8: 'socks' cannot be its own accessory" in output
     assert "pairings.yaml:3:8: list the accessory categories" in output
-    assert "pairings.yaml:4:1: category 'hats' is not in the catalog" in output
+    assert "pairings.yaml:4:1: category 'sneaker' is not in the catalog; did you mean" in output
+    assert "pairings.yaml:4:11: expected a category name, got a number" in output
     (rules_dir / "pairings.yaml").write_text("- running-shoes\n")
     code, output = run_check(rules_dir)
     assert code == 1 and "pairings.yaml:1:1: pairings.yaml maps a category" in output
+
+
+def test_a_smaller_catalog_keeps_the_pairings_valid_and_reloading(
+    make_client: Callable[..., TestClient], rules_dir: Path, tmp_path: Path
+) -> None:
+    """A feed without socks or insoles must not stop the rules (and catalog reloads)."""
+    feed = tmp_path / "catalog.jsonl"
+    shoes = [line for line in DEMO_CATALOG.read_text().splitlines() if '"running-shoes"' in line]
+    feed.write_text("\n".join(shoes) + "\n")
+    result = CliRunner().invoke(main, ["check", str(rules_dir), "--catalog", str(feed)])
+    assert result.exit_code == 0, result.output
+    client = make_client(catalog=str(feed))
+    lists = dict(lists_json(client, "w-run-004"))
+    assert "accessories" not in lists  # nothing to pair with, and no empty list
+    assert len(lists["similar"]) == 4
 
 
 def test_a_rules_own_pairings_replace_the_files_for_its_visitors(

@@ -6,6 +6,7 @@ The file maps a product category to the categories whose best sellers go with it
 
 An out-of-stock rule may pair differently for its own visitors with a `pairings`
 field in its `then`; those entries replace the file's for the categories they name.
+A category the catalog does not have pairs nothing; a near miss of one it has is an error.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shopwindow.errors import RuleError
-from shopwindow.thenspec import CheckEnv
+from shopwindow.thenspec import CheckEnv, paired_category
 from shopwindow.yamlsrc import Node
 
 Pairings = Mapping[str, tuple[str, ...]]
@@ -55,9 +56,7 @@ def read_pairings(root: Node | None, env: CheckEnv) -> tuple[Pairings, list[Rule
 def _category_errors(node: Node, env: CheckEnv) -> list[RuleError]:
     if node.kind != "scalar" or not isinstance(node.value, str) or not node.value.strip():
         return [node.error(f"expected a category name, got {node.type_name}")]
-    if env.categories is not None and node.value not in env.categories:
-        return [node.error(f"category {node.value!r} is not in the catalog")]
-    return []
+    return paired_category(node, env)
 
 
 def merged(shop_wide: Pairings, then: Mapping[str, Any]) -> Pairings:

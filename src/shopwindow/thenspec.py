@@ -225,8 +225,25 @@ def recommendation_lists(node: Node, env: CheckEnv) -> list[RuleError]:
     return errors
 
 
+def paired_category(node: Node, env: CheckEnv) -> list[RuleError]:
+    """A category in a pairing. One the catalog lacks simply pairs nothing (a feed may
+    drop a category for a while without stopping catalog reloads); a near miss of one
+    it has is a typo."""
+    if errors := text(200)(node, env):
+        return errors
+    name = str(node.value)
+    if env.categories is None or name in env.categories:
+        return []
+    import difflib
+
+    close = difflib.get_close_matches(name, list(env.categories), n=1, cutoff=0.8)
+    if close:
+        return [node.error(f"category {name!r} is not in the catalog; did you mean {close[0]!r}?")]
+    return []
+
+
 ACCESSORY_PAIRING = mapping(
-    {"category": category, "accessories": list_of(category, 12)},
+    {"category": paired_category, "accessories": list_of(paired_category, 12)},
     "pairing",
     required=("category", "accessories"),
 )
@@ -290,4 +307,4 @@ SPECS: dict[str, PlacementSpec] = {
 }
 
 # Files in the rules folder that are data for a placement, not rule lists.
-DATA_FILES = frozenset({"synonyms.yaml", "posts.yaml"})
+DATA_FILES = frozenset({"synonyms.yaml", "posts.yaml", "pairings.yaml"})
