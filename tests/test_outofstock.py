@@ -339,11 +339,13 @@ def test_the_recommendations_slot_reads_the_product_from_the_query(
     assert snap is not None
     slot = shop.extensions["fragments"]["recommendations"]
 
+    path = {"value": "/p/w-run-004"}
+
     def fill(query: str) -> tuple[str, list[str]]:
         scope = {
             "type": "http",
             "method": "GET",
-            "path": "/p/w-run-004",
+            "path": path["value"],
             "query_string": query.encode(),
             "headers": [],
             "client": ("203.0.113.9", 5000),
@@ -361,6 +363,9 @@ def test_the_recommendations_slot_reads_the_product_from_the_query(
     assert labels == ["sold-out"]
     assert lists_html(html) == lists_json(client, "w-run-004")
     assert fill("product_id=missing") == ("", [])
+    # Without ?product_id=, the page whose path is a product's feed url.
+    assert fill("") == (html, ["sold-out"])
+    path["value"] = "/some/other/page"
     assert fill("") == ("", [])
 
 

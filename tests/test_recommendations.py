@@ -330,6 +330,19 @@ def test_list_specs_read_a_rule_then_in_its_order_with_defaults() -> None:
     assert list_specs({}) == ()
 
 
+def test_a_page_finds_its_product_by_the_path_of_the_feed_url() -> None:
+    catalog = build_catalog(
+        [
+            item("a", url="https://shop.example/products/a?ref=feed"),
+            item("b", url="/p/b"),
+            item("c", url="/p/b"),
+        ]
+    )
+    assert catalog.at_path("/products/a") is catalog.get("a")
+    assert catalog.at_path("/p/b") is catalog.get("b")
+    assert catalog.at_path("/p/c") is None
+
+
 # --- any catalog --------------------------------------------------------------------
 
 

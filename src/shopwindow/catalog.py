@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -131,6 +132,7 @@ class Catalog:
         "_accessories_by_id",
         "_best_sellers",
         "_by_gender",
+        "_by_path",
         "_by_price",
         "_by_tag",
         "_by_tier",
@@ -241,6 +243,10 @@ class Catalog:
         self._similar: dict[str, tuple[str, ...]] = {
             product_id: tuple(others) for product_id, others in similar.items()
         }
+        # The page a product's `url` points at, so a page can find its product.
+        self._by_path: dict[str, Product] = {}
+        for p in by_id.values():
+            self._by_path.setdefault(urlsplit(p.url).path, p)
 
     def __len__(self) -> int:
         return len(self.products)
@@ -278,6 +284,10 @@ class Catalog:
         if found is None and gender is not None:
             found = self._best_sellers.get(UNISEX)
         return found or ()
+
+    def at_path(self, path: str) -> Product | None:
+        """The product whose feed `url` has this path (the first one, if several do)."""
+        return self._by_path.get(path)
 
     def with_tag(self, tag: str) -> frozenset[str]:
         return self._by_tag.get(tag, frozenset())

@@ -323,8 +323,13 @@ def product_recommendations(
 async def recommendations_slot(
     request: Request, shop: Shop, snap: Snapshot, visit: Visit
 ) -> tuple[str, list[str]]:
-    """The `recommendations` slot (origin proxy): the product comes from ?product_id=."""
-    product = snap.catalog.get(request.query_params.get("product_id", ""))
+    """The `recommendations` slot (origin proxy): the product of ?product_id=, else the
+    product whose feed `url` is this page."""
+    product_id = request.query_params.get("product_id")
+    if product_id:
+        product = snap.catalog.get(product_id)
+    else:
+        product = snap.catalog.at_path(request.scope["path"])
     if product is None:
         return "", []
     placement = placement_of(shop)
