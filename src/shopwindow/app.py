@@ -36,6 +36,7 @@ HOT_PATHS = ["/", "/_sw/events", "/_sw/popup", "/_sw/fragments/recently-viewed"]
 
 PLACEMENT_MODULES = [
     "shopwindow.beacon",
+    "shopwindow.outofstock",
     "shopwindow.product",
     "shopwindow.statsweb",
     "shopwindow.popups",

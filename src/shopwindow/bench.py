@@ -632,8 +632,27 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def recommendation_rows(min_time: float, smoke: bool) -> list[Row]:
+    from shopwindow.recommendations import benchmark
+
+    small, large = (1_000, 10_000) if smoke else (1_000, 100_000)
+    figures = {n: per_call_us(benchmark(n), min_time) for n in (small, large)}
+    name = "recommendations for a sold-out product"
+    ratio = figures[large] / figures[small]
+    return [
+        *(Row(f"{name}, {n:,} products", "micro", v, "µs") for n, v in figures.items()),
+        Row(
+            f"{name}, {large:,} vs {small:,} products",
+            "micro",
+            ratio=ratio,
+            budget="≤ 1.5×",
+            ok=ratio <= 1.5,
+        ),
+    ]
+
+
 # Other benchmark rows contributed by modules: functions (min_time, smoke) -> rows.
-EXTRA_ROWS: list[Callable[[float, bool], list[Row]]] = []
+EXTRA_ROWS: list[Callable[[float, bool], list[Row]]] = [recommendation_rows]
 
 if __name__ == "__main__":
     sys.exit(main())

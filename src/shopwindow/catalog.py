@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -131,8 +132,10 @@ class Catalog:
         "_accessories_by_id",
         "_best_sellers",
         "_by_gender",
+        "_by_path",
         "_by_price",
         "_by_tag",
+        "_by_tier",
         "_in_category",
         "_prices",
         "_similar",
@@ -211,6 +214,13 @@ class Catalog:
         self._prices: dict[tuple[str | None, str], tuple[float, ...]] = {
             key: tuple(p.price for p in found) for key, found in self._by_price.items()
         }
+        by_tier: dict[tuple[str | None, str, str], list[Product]] = defaultdict(list)
+        for (shown, category), ranked in self._by_price.items():
+            for p in ranked:
+                by_tier[(shown, category, p.tier)].append(p)
+        self._by_tier: dict[tuple[str | None, str, str], tuple[Product, ...]] = {
+            key: tuple(found) for key, found in by_tier.items()
+        }
         self._by_tag: dict[str, frozenset[str]] = {
             tag: frozenset(ids) for tag, ids in by_tag.items()
         }
@@ -233,6 +243,10 @@ class Catalog:
         self._similar: dict[str, tuple[str, ...]] = {
             product_id: tuple(others) for product_id, others in similar.items()
         }
+        # The page a product's `url` points at, so a page can find its product.
+        self._by_path: dict[str, Product] = {}
+        for p in by_id.values():
+            self._by_path.setdefault(urlsplit(p.url).path, p)
 
     def __len__(self) -> int:
         return len(self.products)
@@ -271,6 +285,10 @@ class Catalog:
             found = self._best_sellers.get(UNISEX)
         return found or ()
 
+    def at_path(self, path: str) -> Product | None:
+        """The product whose feed `url` has this path (the first one, if several do)."""
+        return self._by_path.get(path)
+
     def with_tag(self, tag: str) -> frozenset[str]:
         return self._by_tag.get(tag, frozenset())
 
@@ -298,6 +316,13 @@ class Catalog:
         found = self._by_price.get((gender, category))
         if found is None and gender is not None:
             found = self._by_price.get((UNISEX, category))
+        return found or ()
+
+    def in_tier(self, gender: str | None, category: str, tier: str) -> Sequence[Product]:
+        """In-stock products of a category and tier, cheapest first (ties by id)."""
+        found = self._by_tier.get((gender, category, tier))
+        if found is None and gender is not None and (gender, category) not in self._by_price:
+            found = self._by_tier.get((UNISEX, category, tier))
         return found or ()
 
     def nearest_by_price(

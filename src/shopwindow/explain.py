@@ -106,6 +106,10 @@ def explain_visit(
     for hook in shop.extensions.get("context_hooks", ()):
         hook(shop, visit, snap)
     placement_name = placement_for(path, visit.campaign.present, shop.settings.landing_prefix)
+    if placement_name == "out-of-stock":
+        from shopwindow.outofstock import explain_product
+
+        explain_product(visit, snap.catalog, path, query)
     placement = snap.rules.placement(placement_name)
     considered = []
     winner: Rule | None = None

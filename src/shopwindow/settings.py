@@ -334,6 +334,20 @@ DECLARATIONS: tuple[Setting, ...] = (
         "SQLite file counting campaigns without a landing page; empty = the profile store's file",
         None,
     ),
+    Setting(
+        "popular_half_life_hours",
+        "float",
+        6.0,
+        "hours after which a view or purchase counts half in 'popular now' recommendations",
+        None,
+    ),
+    Setting(
+        "popular_sync_seconds",
+        "float",
+        1.0,
+        "how often a node sends its 'popular now' counts to Redis and reads the shared ranking",
+        None,
+    ),
 )
 
 BY_NAME = {s.name: s for s in DECLARATIONS}

@@ -211,7 +211,42 @@ RECOMMENDATION_LIST = mapping(
     required=("name",),
 )
 
-ACCESSORY_PAIRING = mapping({"category": category, "accessories": list_of(category)}, "pairing")
+
+def recommendation_lists(node: Node, env: CheckEnv) -> list[RuleError]:
+    """The lists of an out-of-stock rule; each list at most once."""
+    errors = list_of(RECOMMENDATION_LIST, 8)(node, env)
+    seen: set[object] = set()
+    for item in node.items if node.kind == "list" else [node]:
+        name = item.get("name") if item.kind == "map" else None
+        if name is not None and name.value in seen:
+            errors.append(name.error(f"list {name.value!r} is already in this rule"))
+        elif name is not None:
+            seen.add(name.value)
+    return errors
+
+
+def paired_category(node: Node, env: CheckEnv) -> list[RuleError]:
+    """A category in a pairing. One the catalog lacks simply pairs nothing (a feed may
+    drop a category for a while without stopping catalog reloads); a near miss of one
+    it has is a typo."""
+    if errors := text(200)(node, env):
+        return errors
+    name = str(node.value)
+    if env.categories is None or name in env.categories:
+        return []
+    import difflib
+
+    close = difflib.get_close_matches(name, list(env.categories), n=1, cutoff=0.8)
+    if close:
+        return [node.error(f"category {name!r} is not in the catalog; did you mean {close[0]!r}?")]
+    return []
+
+
+ACCESSORY_PAIRING = mapping(
+    {"category": paired_category, "accessories": list_of(paired_category, 12)},
+    "pairing",
+    required=("category", "accessories"),
+)
 
 POPUP_PLACEHOLDERS = frozenset({"search"})
 
@@ -341,9 +376,9 @@ SPECS: dict[str, PlacementSpec] = {
         ),
         PlacementSpec(
             "out-of-stock",
-            "recommendations for a sold-out product: which lists, in what order",
+            "recommendations on product pages (sold out or cross-sell): which lists, in what order",
             {
-                "lists": list_of(RECOMMENDATION_LIST, 8),
+                "lists": recommendation_lists,
                 "title": text(200),
                 "pairings": list_of(ACCESSORY_PAIRING, 50),
             },
@@ -353,4 +388,4 @@ SPECS: dict[str, PlacementSpec] = {
 }
 
 # Files in the rules folder that are data for a placement, not rule lists.
-DATA_FILES = frozenset({"synonyms.yaml", "posts.yaml"})
+DATA_FILES = frozenset({"synonyms.yaml", "posts.yaml", "pairings.yaml"})
