@@ -11,12 +11,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from shopwindow import metrics
 from shopwindow.context import Visit
 from shopwindow.decisionlog import DecisionLog
 from shopwindow.events import Event
+from shopwindow.rules import RuleSet
 from shopwindow.settings import Settings
 from shopwindow.shop import Shop
 from shopwindow.statsstore import (
@@ -53,7 +56,7 @@ class Recorder:
         self.decisions = DecisionLog(float(settings.decision_log_rate))
         self._opener = opener
         self._store: StatsStore | None = None
-        self._pending: list[Record] = []
+        self._pending: list[Record | PendingTrace] = []
         self._lock = threading.Lock()
         self._flushing = threading.Lock()  # one writer at a time, whichever thread asks
         self._wake = threading.Event()
@@ -66,7 +69,7 @@ class Recorder:
 
     # --- the request side: append only -------------------------------------------------
 
-    def add(self, records: Iterable[Record]) -> None:
+    def add(self, records: Iterable[Record | PendingTrace]) -> None:
         with self._lock:
             room = MAX_PENDING - len(self._pending)
             batch = list(records)
@@ -142,8 +145,9 @@ class Recorder:
             if not batch:
                 return written
             try:
+                resolved = [self._resolve(record) for record in batch]
                 store = self._open()
-                tallies = store.apply(batch)
+                tallies = store.apply(resolved)
             except Exception as exc:
                 log.warning("stats: cannot write %d records (%s); will retry", len(batch), exc)
                 metrics.DEGRADED.labels("stats").inc()
@@ -153,7 +157,15 @@ class Recorder:
             count(tallies)
             written += len(batch)
 
-    def add_front(self, batch: Sequence[Record]) -> None:
+    def _resolve(self, record: Record | PendingTrace) -> Record:
+        """Decision-log traces are built here, on the flusher's thread, not in the request."""
+        if isinstance(record, PendingTrace):
+            return self.decisions.trace(
+                record.rules, record.ctx, record.visitor, record.labels, record.at
+            )
+        return record
+
+    def add_front(self, batch: Sequence[Record | PendingTrace]) -> None:
         with self._lock:
             keep = list(batch)[: max(0, MAX_PENDING - len(self._pending))]
             if len(keep) < len(batch):
@@ -214,19 +226,31 @@ def counted(visit: Visit) -> bool:
     return visit.consent and visit.device != "bot"
 
 
+@dataclass(frozen=True, slots=True)
+class PendingTrace:
+    """What a decision-log trace is built from, queued as it was at answer time."""
+
+    rules: RuleSet
+    ctx: Mapping[str, Any]
+    visitor: str
+    labels: tuple[str, ...]
+    at: float
+
+
 def record_exposures(shop: Shop, visit: Visit, labels: list[str]) -> None:
     recorder = recorder_of(shop)
     if recorder is None or not counted(visit):
         return
     now = time.time()
     visitor = visit.visitor.id
-    records: list[Record] = []
+    records: list[Record | PendingTrace] = []
     for label in labels:
         rule, _, variant = label.partition(":")
         records.append(Exposure(now, visitor, rule, variant or NO_SPLIT))
     snap = shop.snapshot
     if snap is not None and recorder.decisions.sampled(visitor):
-        records.append(recorder.decisions.trace(snap.rules, visit.ctx, visitor, labels, now))
+        # the context dict is not touched after the answer, so the flusher may read it later
+        records.append(PendingTrace(snap.rules, visit.ctx, visitor, tuple(labels), now))
     recorder.add(records)
 
 

@@ -27,6 +27,7 @@ class DecisionLog:
         self.threshold = round(min(1.0, max(0.0, rate)) * BUCKETS)
         self._rules: RuleSet | None = None
         self._by_id: dict[str, Rule] = {}
+        self._keys: dict[str, list[str]] = {}
 
     def sampled(self, visitor_id: str) -> bool:
         if self.threshold <= 0:
@@ -59,7 +60,7 @@ class DecisionLog:
             read[rule_id] = {
                 "variant": variant or None,
                 "where": rule.where,
-                "read": {key: plain(ctx.get(key)) for key in _keys(rule)},
+                "read": {key: plain(ctx.get(key)) for key in self._keys[rule.id]},
             }
         if winner is not None:
             passed = _passed_over(rules, winner, ctx)
@@ -79,6 +80,8 @@ class DecisionLog:
     def _index(self, rules: RuleSet) -> dict[str, Rule]:
         if rules is not self._rules:  # a reload swapped the rules
             self._by_id = {rule.id: rule for rule in rules.all_rules()}
+            # which context keys each rule reads: worked out once per rule set
+            self._keys = {rule.id: _keys(rule) for rule in self._by_id.values()}
             self._rules = rules
         return self._by_id
 

@@ -15,6 +15,9 @@ from shopwindow.visitor import MAX_BUCKETS
 
 RULES_HEADER = "X-Shopwindow-Rules"
 SEGMENT_HEADER = "X-Shopwindow-Segment"
+# A local path of unreserved characters (an optional query may hold escapes):
+# it cannot name another host however a browser reads it.
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9._~/-]*(?:\?[A-Za-z0-9._~=&%+-]*)?")
 _UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")
 
 
@@ -26,6 +29,8 @@ def safe_path(target: str, allowed_hosts: Collection[str] = (), fallback: str = 
     """
     if not target or len(target) > 2000:
         return fallback
+    if _PLAIN_PATH.fullmatch(target) and not target.startswith("//"):
+        return target  # the common case: a plain local path, nothing to decode
     decoded = target
     for _ in range(3):  # catch %2F%2F and double encoding
         decoded = unquote(decoded)
