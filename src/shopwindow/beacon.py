@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from shopwindow import metrics
-from shopwindow.events import Event, EventError, apply, parse_event
+from shopwindow.events import EVENT_TYPES, Event, EventError, apply, parse_event
 from shopwindow.responses import personalize
 from shopwindow.web import shop_of, snapshot_of, visit_of
 
@@ -43,18 +43,19 @@ async def events_endpoint(request: Request) -> Response:
             event = parse_event(raw, snap.catalog)
         except EventError as exc:
             kind = raw.get("type") if isinstance(raw, dict) else None
-            metrics.EVENTS.labels(str(kind)[:20] if kind else "invalid", "rejected").inc()
+            # only known types become label values: a visitor cannot grow the metrics
+            metrics.count_event(kind if kind in EVENT_TYPES else "invalid", "rejected")
             errors.append({"index": index, "error": str(exc)})
             continue
         if visit.consent:
             apply(visit.visitor, event, snap.catalog, shop.weights, now)
         accepted.append(event)
-        metrics.EVENTS.labels(event.type, "accepted").inc()
+        metrics.count_event(event.type, "accepted")
     if visit.consent:
         for sink in shop.extensions.get("event_sinks", ()):
             sink(shop, visit, accepted)
-    body_out = {"accepted": len(accepted), "errors": errors}
-    response = JSONResponse(body_out, status_code=400 if errors else 200)
+    body_out = orjson.dumps({"accepted": len(accepted), "errors": errors})
+    response = Response(body_out, status_code=400 if errors else 200, media_type="application/json")
     return personalize(response, shop, visit)
 
 

@@ -66,6 +66,16 @@ def observe_request(route: str, status: int, seconds: float) -> None:
     children[1].observe(seconds)
 
 
+_event_children: dict[tuple[str, str], Any] = {}
+
+
+def count_event(kind: str, outcome: str) -> None:
+    child = _event_children.get((kind, outcome))
+    if child is None:
+        child = _event_children[(kind, outcome)] = EVENTS.labels(kind, outcome)
+    child.inc()
+
+
 def count_match(placement: str, rule_id: str) -> None:
     child = _match_children.get((placement, rule_id))
     if child is None:

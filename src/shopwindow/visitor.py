@@ -102,7 +102,7 @@ class CookieCodec:
     """HMAC-SHA256-signed, versioned, compressed-when-it-pays visitor cookie.
 
     Format: ``<version>.<base64url payload>.<base64url tag>``: the payload is
-    orjson (zlib-deflated when that is shorter, flagged by a leading "z"); the
+    orjson (raw-deflated when that is shorter, flagged by a leading "z"); the
     tag is the first 16 bytes of HMAC-SHA256(key, "<version>.<payload>") with
     the key derived once from the secret. Anything that does not verify —
     tampered, truncated, expired, another version or garbage — reads as None:
@@ -124,7 +124,10 @@ class CookieCodec:
 
     def encode(self, visitor: Visitor) -> str:
         raw = orjson.dumps(_pack(visitor))
-        packed = zlib.compress(raw, 6)
+        # Raw deflate with a small memory level: setting up zlib's default 256 KB
+        # state cost more than compressing a few hundred bytes.
+        deflate = zlib.compressobj(6, zlib.DEFLATED, -15, 2)
+        packed = deflate.compress(raw) + deflate.flush()
         body = b"z" + packed if len(packed) + 1 < len(raw) else raw
         payload = self._prefix + base64.urlsafe_b64encode(body).rstrip(b"=").decode()
         return f"{payload}.{self._tag(payload.encode())}"
@@ -153,7 +156,7 @@ class CookieCodec:
         try:
             body = base64.urlsafe_b64decode(payload[len(self._prefix) :] + "==")
             if body[:1] == b"z":
-                body = zlib.decompressobj().decompress(body[1:], 65536)
+                body = zlib.decompressobj(-15).decompress(body[1:], 65536)
             return _unpack(orjson.loads(body))
         except (ValueError, TypeError, KeyError, IndexError, AttributeError, zlib.error):
             return None
