@@ -35,6 +35,7 @@ log = logging.getLogger("shopwindow")
 PLACEMENT_MODULES = [
     "shopwindow.beacon",
     "shopwindow.product",
+    "shopwindow.profiles",
     "shopwindow.homepage",
 ]
 

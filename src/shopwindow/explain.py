@@ -43,6 +43,15 @@ def explain_url(
         raise ValueError("the rules have errors:\n" + "\n".join(errors))
     snap = shop.snapshot
     assert snap is not None
+    # The placements' context hooks (profile.*, ...) shape what rules see, as in serve.
+    import importlib
+
+    from shopwindow.app import PLACEMENT_MODULES
+
+    for name in PLACEMENT_MODULES:
+        attach = getattr(importlib.import_module(name), "attach", None)
+        if attach is not None:
+            attach(shop)
     try:
         return explain_visit(
             shop, snap, url, country=country, cookie=cookie, headers=headers, now=now

@@ -149,6 +149,7 @@ def storefront(
         recently_viewed=recently_viewed(catalog, visit.visitor.viewed),
         country=country,
         gender=gender,
+        preferred_store=visit.ctx.get("profile.preferred_store"),
     )
     return HTMLResponse(shell.replace(STRIP_MARK, personal, 1))
 
