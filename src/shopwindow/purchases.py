@@ -9,6 +9,7 @@ and moment) is not stored again, so importing a file twice adds nothing.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import gzip
 import math
 import random
@@ -46,6 +47,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _TRUE = frozenset({"", "1", "true", "yes", "y", "t"})
 _FALSE = frozenset({"0", "false", "no", "n", "f"})
+_UNKNOWN = "\x00unknown"
 MIN_TIME = 631152000  # 1990-01-01: older moments are a unit mistake (ms, or days)
 
 
@@ -329,8 +331,9 @@ def import_rows(
     report = ImportReport()
     started = time.perf_counter()
     now = time.time()
-    owners: LRUCache[str, str | None] = LRUCache(50_000)  # email hash -> customer, this run
-    pending: list[tuple[int, PurchaseLine]] = []
+    # Email hash -> customer, for rows that name only an email: bounded, looked up once each.
+    owners: LRUCache[str, str | None] = LRUCache(10_000)
+    pending: list[PurchaseLine] = []
 
     def bad(row: BadRow) -> None:
         report.bad += 1
@@ -340,57 +343,49 @@ def import_rows(
             on_bad(row)
 
     def write() -> None:
-        lines: list[PurchaseLine] = []
-        for number, line in pending:
-            if not line.customer_id:
-                owner = owners.get(line.email_hash)
-                if owner is None:
-                    owner = store.customer_for_email(line.email_hash)
-                    owners[line.email_hash] = owner
-                if owner is None:
-                    bad(
-                        BadRow(
-                            file,
-                            number,
-                            "no customer_id, and the email is not linked to a customer",
-                        )
-                    )
-                    continue
-                line = PurchaseLine(
-                    owner,
-                    line.product_id,
-                    line.price_cents,
-                    line.full_price,
-                    line.store,
-                    line.at,
-                    line.order_key,
-                    "",
-                )
-            elif line.email_hash:
-                owners[line.email_hash] = line.customer_id
-            lines.append(line)
-        added = store.add_purchases(lines)
+        added = store.add_purchases(pending)
         report.added += added
-        report.duplicates += len(lines) - added
+        report.duplicates += len(pending) - added
         pending.clear()
         if on_batch is not None:
             on_batch(report)
 
-    for item in rows:
-        if isinstance(item, BadRow):
+    # Rows that name only an email wait on disk until every row with a customer id
+    # is in, so any row of the file (or an earlier import) may link that email.
+    with tempfile.TemporaryFile() as later:
+        for item in rows:
             report.rows += 1
-            bad(item)
-            continue
-        number, row = item
-        report.rows += 1
-        try:
-            pending.append((number, parse_row(row, secret=secret, tz=tz, now=now)))
-        except RowError as exc:
-            bad(BadRow(file, number, str(exc)))
-            continue
-        if len(pending) >= batch:
-            write()
-    write()
+            if isinstance(item, BadRow):
+                bad(item)
+                continue
+            number, row = item
+            try:
+                line = parse_row(row, secret=secret, tz=tz, now=now)
+            except RowError as exc:
+                bad(BadRow(file, number, str(exc)))
+                continue
+            if not line.customer_id:
+                later.write(orjson.dumps([number, *dataclasses.astuple(line)]) + b"\n")
+                continue
+            pending.append(line)
+            if len(pending) >= batch:
+                write()
+        write()
+        later.seek(0)
+        for raw in later:
+            number, *fields = orjson.loads(raw)
+            line = PurchaseLine(*fields)
+            owner = owners.get(line.email_hash, _UNKNOWN)
+            if owner is _UNKNOWN:
+                owner = store.customer_for_email(line.email_hash)
+                owners[line.email_hash] = owner
+            if owner is None:
+                bad(BadRow(file, number, "no customer_id, and no row links this email to one"))
+                continue
+            pending.append(dataclasses.replace(line, customer_id=str(owner), email_hash=""))
+            if len(pending) >= batch:
+                write()
+        write()
     report.seconds = time.perf_counter() - started
     return report
 
