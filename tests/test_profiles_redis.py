@@ -81,7 +81,7 @@ def _start_node(live_server: Callable[..., LiveServer], url: str) -> LiveServer:
             "SHOPWINDOW_PROFILE_CACHE_SECONDS": "0.2",
             "SHOPWINDOW_PROFILE_FLUSH_MS": "20",
             # Patient enough for a loaded test machine; the outage below is a refused connection.
-            "SHOPWINDOW_REDIS_TIMEOUT_MS": "250",
+            "SHOPWINDOW_REDIS_TIMEOUT_MS": "1000",
         },
     )
 
@@ -179,3 +179,15 @@ def test_two_nodes_agree_and_survive_redis_being_killed(
     eventually(lambda: b"w-run-003" in (store.get("sw:profile:{c77}:activity") or b""))
     phone.close()
     laptop.close()
+
+
+def test_a_record_this_version_cannot_read_is_no_error_page(
+    make_client: Callable[..., TestClient], rules_dir: Path, redis_server: RedisServer
+) -> None:
+    write_journey_rules(rules_dir)
+    redis.Redis.from_url(redis_server.url).hset("sw:profile:{c1}", "online_orders", "many")
+    client = make_client(redis=redis_server.url, redis_timeout_ms=2000)
+    identify(client, "c1")
+    answer = client.get("/")
+    assert answer.status_code == 302
+    assert rules_header(answer) == "country-home"

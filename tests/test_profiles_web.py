@@ -34,7 +34,8 @@ def backend(request: pytest.FixtureRequest, rules_dir: Path) -> Backend:
     url = request.getfixturevalue("redis_server").url
     # A patient timeout here: these tests check behaviour, not the degraded mode.
     base["overrides"].update(redis=url, redis_timeout_ms=2000)
-    return {**base, "flags": ["--redis", url], "env": {"SHOPWINDOW_REDIS": url}}
+    env = {"SHOPWINDOW_REDIS": url, "SHOPWINDOW_REDIS_TIMEOUT_MS": "2000"}
+    return {**base, "flags": ["--redis", url], "env": env}
 
 
 @pytest.fixture

@@ -116,6 +116,9 @@ class Profiles:
         except StoreUnavailable as exc:
             self._failed(exc)
             return self._without_store(customer_id)
+        except Exception:  # a record this version cannot read: still no error page
+            log.exception("profile of customer %r unreadable", customer_id)
+            return self._without_store(customer_id)
         self._answered()
         with self._lock:
             self._fresh[customer_id] = profile
