@@ -63,8 +63,11 @@ class SQLiteProfiles:
 
     name = "sqlite"
 
-    def __init__(self, path: str, *, half_life_days: float = 30.0, busy_ms: int = 5000) -> None:
+    def __init__(
+        self, path: str, *, half_life_days: float = 30.0, busy_ms: int = 5000, bulk: bool = False
+    ) -> None:
         self.path = path
+        self.bulk = bulk
         self.half_life_days = half_life_days
         self.busy_ms = busy_ms
         self._local = threading.local()
@@ -83,6 +86,10 @@ class SQLiteProfiles:
             # moments of writes are lost, which the next beacon or import redoes.
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA cache_size = -16000")
+            if self.bulk:
+                # An import touches pages all over the file: checkpointing every 80 MB
+                # of WAL instead of every 4 MB makes it two to three times faster.
+                conn.execute("PRAGMA wal_autocheckpoint = 20000")
             if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
                 conn.executescript(SCHEMA)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -219,6 +226,8 @@ class SQLiteProfiles:
         with self._lock:
             for conn in self._all:
                 try:
+                    if self.bulk:
+                        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                     conn.close()
                 except sqlite3.Error:
                     pass

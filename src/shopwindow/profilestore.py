@@ -61,4 +61,6 @@ def open_store(settings: Settings, *, for_requests: bool = True) -> ProfileStore
         return RedisProfiles(settings.redis, timeout=timeout, half_life_days=half_life)
     from shopwindow.profile_sqlite import SQLiteProfiles
 
-    return SQLiteProfiles(profile_db_path(settings), half_life_days=half_life)
+    return SQLiteProfiles(
+        profile_db_path(settings), half_life_days=half_life, bulk=not for_requests
+    )
