@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from profile_fixtures import (
     visitor_of,
     write_journey_rules,
 )
+from shopwindow.events import record_popup
 
 Backend = dict[str, Any]
 
@@ -249,3 +252,34 @@ def test_the_default_sqlite_file_sits_beside_the_rules_folder(
     eventually(lambda: (rules_dir.parent / "shopwindow.sqlite3").exists())
     assert not (rules_dir / "shopwindow.sqlite3").exists()
     eventually(lambda: show(rules_dir, {"flags": []}, "c11"))
+
+
+def test_a_popup_recorded_when_served_is_shared_through_the_exposure_sinks(
+    shop_client: Callable[..., TestClient], rules_dir: Path, backend: Backend
+) -> None:
+    """The contract a popup placement relies on: record the show, then personalize() names it."""
+    client = shop_client()
+    identify(client, "c12")
+    shop = client.app.state.shop  # type: ignore[attr-defined]
+    visitor = visitor_of(cookie(client))
+    record_popup(visitor, "first-order", "popup_shown", int(time.time()))
+    visit = SimpleNamespace(visitor=visitor, consent=True)
+    for sink in shop.extensions["exposure_sinks"]:
+        sink(shop, visit, ["first-order:a", "gender-home"])
+    popups = eventually(lambda: (show(rules_dir, backend, "c12") or {}).get("popups"))
+    assert list(popups) == ["first-order"] and popups["first-order"][0] == 1
+
+
+def test_forget_erases_the_customer(
+    shop_client: Callable[..., TestClient], rules_dir: Path, backend: Backend, tmp_path: Path
+) -> None:
+    import_store_csv(tmp_path, rules_dir, *backend["flags"])
+    code, out, _ = cli(["profile", "forget", "c1", "--rules", str(rules_dir), *backend["flags"]])
+    assert (code, out.strip()) == (0, "erased customer c1")
+    assert show(rules_dir, backend, "c1") is None
+    assert show(rules_dir, backend, "c2") is not None
+    code, _, err = cli(["profile", "forget", "c1", "--rules", str(rules_dir), *backend["flags"]])
+    assert code == 1 and "no profile for customer 'c1'" in err
+    client = shop_client()
+    identify(client, "c1")
+    assert rules_header(client.get("/")) == "first-order-welcome"

@@ -275,3 +275,16 @@ def test_redis_keys_live_under_the_profile_prefix(redis_server: object) -> None:
     keys = sorted(k.decode() for k in redis.Redis.from_url(redis_server.url).keys("*"))
     assert keys and all(k.startswith("sw:profile:") for k in keys)
     store.close()
+
+
+def test_forget_erases_a_customer_and_only_them(store: ProfileStore) -> None:
+    store.add_purchases([line("c1", email="a@example.com"), line("c2", email="b@example.com")])
+    store.update_activity({"c1": Activity(viewed=("a",))})
+    assert store.forget("c1") is True
+    assert store.get("c1") is None
+    assert store.customer_for_email(email_hash("a@example.com", "s")) is None
+    assert store.customer_for_email(email_hash("b@example.com", "s")) == "c2"
+    assert store.get("c2") is not None
+    assert store.forget("c1") is False
+    # Erased means a re-import starts afresh, not "already there".
+    assert store.add_purchases([line("c1")]) == 1

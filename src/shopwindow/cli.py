@@ -406,3 +406,24 @@ def profile_show(
     if found is None:
         raise click.ClickException(f"no profile for customer {customer_id!r}")
     click.echo(orjson.dumps(found.to_json(), option=orjson.OPT_INDENT_2).decode())
+
+
+@profile.command("forget")
+@click.argument("customer_id")
+@setting_options("rules", "redis", "profile_db")
+@click.pass_obj
+def profile_forget(obj: dict[str, Any], /, customer_id: str, **cli: Any) -> None:
+    """Erase everything the profile store holds on a customer (right to erasure)."""
+    from shopwindow.profilestore import StoreUnavailable, open_store
+
+    settings = _load(obj, **cli)
+    store = open_store(settings, for_requests=False)
+    try:
+        erased = store.forget(customer_id)
+    except StoreUnavailable as exc:
+        raise click.ClickException(f"profile store: {exc}") from None
+    finally:
+        store.close()
+    if not erased:
+        raise click.ClickException(f"no profile for customer {customer_id!r}")
+    click.echo(f"erased customer {customer_id}")

@@ -171,6 +171,21 @@ class RedisProfiles:
             except redis.RedisError as exc:
                 raise StoreUnavailable(f"redis: {exc}") from exc
 
+    def forget(self, customer_id: str) -> bool:
+        key = profile_key(customer_id)
+        try:
+            digest = self._bulk.hget(key, "email")
+            keys = [key, *(key + part for part in (":lines", ":orders", ":bought", ":activity"))]
+            # The email's entry only if it still names this customer (another may have taken it).
+            if (
+                isinstance(digest, bytes)
+                and self._bulk.get(email_key(digest.decode())) == customer_id.encode()
+            ):
+                keys.append(email_key(digest.decode()))
+            return int(self._bulk.delete(*keys)) > 0
+        except redis.RedisError as exc:
+            raise StoreUnavailable(f"redis: {exc}") from exc
+
     def ping(self) -> None:
         try:
             self._fast.ping()

@@ -216,6 +216,13 @@ class SQLiteProfiles:
                     (customer_id, merged.to_json()),
                 )
 
+    def forget(self, customer_id: str) -> bool:
+        with self._write() as conn:
+            before = conn.total_changes
+            for table in ("lines", "customers", "emails"):
+                conn.execute(f"DELETE FROM {table} WHERE customer_id = ?", (customer_id,))
+            return conn.total_changes > before
+
     def ping(self) -> None:
         try:
             self._conn().execute("SELECT 1").fetchone()

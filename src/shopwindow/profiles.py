@@ -373,6 +373,20 @@ def event_sink(shop: Shop, visit: Visit, events: list[Event]) -> None:
     profiles.report(customer_id, activity, lines)
 
 
+def exposure_sink(shop: Shop, visit: Visit, labels: list[str]) -> None:
+    """A popup recorded when it was served (not by a beacon) is shared with other devices too."""
+    customer_id = visit.visitor.customer_id
+    profiles: Profiles | None = shop.extensions.get("profiles")
+    if not customer_id or not visit.consent or profiles is None:
+        return
+    popups = visit.visitor.popups
+    shared = {
+        rule: tuple(popups[rule]) for label in labels if (rule := label.partition(":")[0]) in popups
+    }
+    if shared:
+        profiles.report(customer_id, Activity(popups=shared))
+
+
 # --- the store-pickup banner ---------------------------------------------------
 
 
@@ -418,6 +432,7 @@ def attach(shop: Shop) -> None:
     shop.extensions["profiles"] = profiles_for(shop.settings)
     shop.extensions.setdefault("context_hooks", []).append(context_hook)
     shop.extensions.setdefault("event_sinks", []).append(event_sink)
+    shop.extensions.setdefault("exposure_sinks", []).append(exposure_sink)
     shop.extensions.setdefault("fragments", {})["store-pickup"] = store_pickup_slot
     shop.extensions.setdefault("on_start", []).append(_start)
     shop.extensions.setdefault("on_stop", []).append(_stop)
