@@ -45,6 +45,7 @@ def test_commands_and_settings_of_the_profile_store_are_documented() -> None:
     for needle in (
         "shopwindow import purchases",
         "shopwindow profile show",
+        "shopwindow profile forget",
         "--map",
         "redis_timeout_ms",
         "profile_cache_seconds",

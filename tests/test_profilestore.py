@@ -288,3 +288,12 @@ def test_forget_erases_a_customer_and_only_them(store: ProfileStore) -> None:
     assert store.forget("c1") is False
     # Erased means a re-import starts afresh, not "already there".
     assert store.add_purchases([line("c1")]) == 1
+
+
+def test_an_order_reported_again_later_is_the_same_order(store: ProfileStore) -> None:
+    """A beacon retried a second later, or an export with a corrected time."""
+    first = line(store="", order_id="W-7", at=T0)
+    assert store.add_purchases([first]) == 1
+    assert store.add_purchases([line(store="", order_id="W-7", at=T0 + 1)]) == 0
+    p = store.get("c1")
+    assert p is not None and (p.online_orders, p.lifetime_value_cents) == (1, 1000)

@@ -42,7 +42,11 @@ class PurchaseLine:
 
     @property
     def key(self) -> str:
-        """What makes a line the same line again: a re-import of it adds nothing."""
+        """What makes a line the same line again: a re-import of it adds nothing.
+
+        The moment of sale is in the order key when there is no order id; with
+        one, a beacon retried a second later is still the same line.
+        """
         text = "\x1f".join(
             (
                 self.customer_id,
@@ -51,7 +55,6 @@ class PurchaseLine:
                 str(self.price_cents),
                 "1" if self.full_price else "0",
                 self.store,
-                str(self.at),
             )
         )
         digest = hashlib.blake2b(text.encode(), digest_size=12).digest()

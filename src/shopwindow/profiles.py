@@ -92,6 +92,8 @@ class Profiles:
         self._fresh: TTLCache[str, Profile | None] = TTLCache(cache_size, ttl)
         # The last profile read of each customer, served while the store is away.
         self._stale: LRUCache[str, Profile | None] = LRUCache(cache_size)
+        # Records this version cannot read: logged once, not read again for a minute.
+        self._unreadable: TTLCache[str, bool] = TTLCache(1000, 60)
         self._lock = threading.Lock()
         self._pending: deque[tuple[str, Activity | None, tuple[PurchaseLine, ...]]] = deque()
         self._wake = threading.Event()
@@ -99,7 +101,6 @@ class Profiles:
         self._flusher: threading.Thread | None = None
         self.degraded = False
         self._retry_at = 0.0
-        self._dropped = 0
 
     # --- reads ---------------------------------------------------------------
 
@@ -107,9 +108,10 @@ class Profiles:
         """(profile or None when unknown, whether the answer is from the store or its cache)."""
         with self._lock:
             hit = self._fresh.get(customer_id, _MISS)
+            unreadable = customer_id in self._unreadable
         if hit is not _MISS:
             return hit, True  # type: ignore[return-value]
-        if self.degraded and time.monotonic() < self._retry_at:
+        if unreadable or (self.degraded and time.monotonic() < self._retry_at):
             return self._without_store(customer_id)
         try:
             profile = self.store.get(customer_id)
@@ -118,6 +120,8 @@ class Profiles:
             return self._without_store(customer_id)
         except Exception:  # a record this version cannot read: still no error page
             log.exception("profile of customer %r unreadable", customer_id)
+            with self._lock:
+                self._unreadable[customer_id] = True
             return self._without_store(customer_id)
         self._answered()
         with self._lock:
@@ -133,7 +137,8 @@ class Profiles:
             return None, False
         return stale, True  # type: ignore[return-value]
 
-    def forget(self, customer_ids: Sequence[str]) -> None:
+    def invalidate(self, customer_ids: Sequence[str]) -> None:
+        """Drop cached profiles this node has just written, so its next read is fresh."""
         with self._lock:
             for cid in customer_ids:
                 self._fresh.pop(cid, None)
@@ -167,7 +172,6 @@ class Profiles:
             self._pending.append((customer_id, activity, tuple(lines)))
             while len(self._pending) > MAX_PENDING:
                 self._pending.popleft()
-                self._dropped += 1
                 metrics.DEGRADED.labels("profile-writes").inc()
         if lines:
             self._wake.set()  # an order should count soon
@@ -207,7 +211,7 @@ class Profiles:
                     self._pending.extendleft(reversed(batch))
                 return False
             self._answered()
-            self.forget([*reports, *(line.customer_id for line in lines)])
+            self.invalidate([*reports, *(line.customer_id for line in lines)])
 
     def start(self) -> None:
         if self._flusher is not None:
