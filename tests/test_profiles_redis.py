@@ -48,7 +48,8 @@ def test_redis_slow_degrades_within_its_timeout_and_recovers(
     # c2's cookie, on a node that has never read c2's profile.
     never_seen = make_client(**settings)
     never_seen.cookies.set("sw", elsewhere.cookies["sw"])
-    assert rules_header(seen_before.get("/")) == "store-customer"
+    # A 50 ms budget can run out on a loaded test machine too: wait for one good read.
+    eventually(lambda: rules_header(seen_before.get("/")) == "store-customer")
     before = degraded_count(seen_before.get("/metrics").text)
 
     # Freeze redis-server: connections hang without an answer, as on an overloaded host.
