@@ -489,8 +489,10 @@ def bench_import(
 ) -> dict[str, float]:
     """Generate a CSV export of `rows` lines, import it, and measure.
 
-    Call it in a fresh process for a meaningful `peak_rss_mb` (the process's
-    high-water mark); `rss_growth_mb` is how much the import raised it.
+    `store` as the import command opens it: `SQLiteProfiles(path, bulk=True)` or
+    `RedisProfiles(url, timeout=5.0)`. Call it in a fresh process for a
+    meaningful `peak_rss_mb` (the process's high-water mark); `rss_growth_mb` is
+    how much the import raised it.
     """
     from zoneinfo import ZoneInfo
 
