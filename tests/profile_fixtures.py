@@ -10,9 +10,9 @@ from typing import TypeVar
 
 from click.testing import CliRunner
 
-from conftest import SECRET
 from shopwindow.cli import main
 from shopwindow.visitor import CookieCodec, Visitor
+from tests.conftest import SECRET
 
 T = TypeVar("T")
 

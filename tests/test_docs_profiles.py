@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import SECRET
 from shopwindow.cli import main
 from shopwindow.settings import PROJECT_ROOT
+from tests.conftest import SECRET
 
 DOCS = [PROJECT_ROOT / "docs" / "profiles.md", PROJECT_ROOT / "docs" / "operations.md"]
 _BLOCK = re.compile(r"```yaml\n(.*?)```", re.S)

@@ -15,8 +15,8 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
-from conftest import LiveServer, RedisServer
-from profile_fixtures import (
+from tests.conftest import LiveServer, RedisServer
+from tests.profile_fixtures import (
     degraded_count,
     eventually,
     import_store_csv,

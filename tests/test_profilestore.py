@@ -247,7 +247,7 @@ def test_sqlite_file_is_in_wal_mode(tmp_path: Path) -> None:
 
 @pytest.mark.redis
 def test_redis_down_is_unavailable_not_an_error(redis_server: object) -> None:
-    from conftest import RedisServer
+    from tests.conftest import RedisServer
 
     assert isinstance(redis_server, RedisServer)
     store = RedisProfiles(redis_server.url, timeout=0.05, bulk_timeout=0.05)
@@ -266,7 +266,7 @@ def test_redis_down_is_unavailable_not_an_error(redis_server: object) -> None:
 def test_redis_keys_live_under_the_profile_prefix(redis_server: object) -> None:
     import redis
 
-    from conftest import RedisServer
+    from tests.conftest import RedisServer
 
     assert isinstance(redis_server, RedisServer)
     store = RedisProfiles(redis_server.url, timeout=1.0)

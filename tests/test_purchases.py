@@ -14,7 +14,6 @@ from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SECRET
 from shopwindow.cli import main
 from shopwindow.profile_sqlite import SQLiteProfiles
 from shopwindow.purchases import (
@@ -25,6 +24,7 @@ from shopwindow.purchases import (
     write_csv,
     write_jsonl,
 )
+from tests.conftest import SECRET
 
 POS_CSV = """customer_id,email,product_id,price,full_price,store,timestamp
 c1,Anna@Example.com,sku-1,49.90,true,Berlin Mitte,2024-03-01T10:00:00

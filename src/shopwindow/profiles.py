@@ -46,6 +46,9 @@ from shopwindow.web import shop_of, snapshot_of, visit_of
 log = logging.getLogger("shopwindow.profiles")
 
 _MISS = object()
+# Popup history entries that describe this device's session rather than a rule
+# (popupcaps.ANY: "closed a popup this session"); they are never shared.
+DEVICE_ONLY_POPUPS = frozenset({"*"})
 RETRY_AFTER = 1.0  # seconds a node serves from the cookie alone before asking the store again
 MAX_PENDING = 100_000  # queued writes kept while the store is away; the oldest go first
 FLUSH_BATCH = 2_000
@@ -298,6 +301,8 @@ def share_popups(visitor: Visitor, shared: Mapping[str, Sequence[int]]) -> None:
     popups = visitor.popups
     changed = False
     for rule_id, entry in shared.items():
+        if rule_id in DEVICE_ONLY_POPUPS:
+            continue
         local = popups.get(rule_id)
         merged = list(merge_popup(local, entry))
         merged[1], merged[2] = (local[1], local[2]) if local else (0, 0)
@@ -362,7 +367,10 @@ def event_sink(shop: Shop, visit: Visit, events: list[Event]) -> None:
     popups = {
         e.rule: tuple(visitor.popups[e.rule])
         for e in events
-        if e.type in _POPUP_EVENTS and e.rule and e.rule in visitor.popups
+        if e.type in _POPUP_EVENTS
+        and e.rule
+        and e.rule in visitor.popups
+        and e.rule not in DEVICE_ONLY_POPUPS
     }
     activity = Activity(
         viewed=tuple(visitor.viewed),
@@ -385,7 +393,9 @@ def exposure_sink(shop: Shop, visit: Visit, labels: list[str]) -> None:
         return
     popups = visit.visitor.popups
     shared = {
-        rule: tuple(popups[rule]) for label in labels if (rule := label.partition(":")[0]) in popups
+        rule: tuple(popups[rule])
+        for label in labels
+        if (rule := label.partition(":")[0]) in popups and rule not in DEVICE_ONLY_POPUPS
     }
     if shared:
         profiles.report(customer_id, Activity(popups=shared))
