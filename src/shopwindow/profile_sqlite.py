@@ -17,7 +17,6 @@ from shopwindow.profile import (
 )
 from shopwindow.profilestore import StoreUnavailable
 
-SCHEMA_VERSION = 1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS lines (
     customer_id TEXT NOT NULL,
@@ -73,6 +72,7 @@ class SQLiteProfiles:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._ready = False
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -81,7 +81,13 @@ class SQLiteProfiles:
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_ms)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            with self._lock:
+                if not self._ready:
+                    # Once per store: switching to WAL wants the file to itself, and the
+                    # schema is idempotent (the file may hold other parts' tables too).
+                    conn.execute("PRAGMA journal_mode = WAL")
+                    conn.executescript(SCHEMA)
+                    self._ready = True
             # WAL + NORMAL: a crash never corrupts the file; at worst the last
             # moments of writes are lost, which the next beacon or import redoes.
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -90,9 +96,6 @@ class SQLiteProfiles:
                 # An import touches pages all over the file: checkpointing every 80 MB
                 # of WAL instead of every 4 MB makes it two to three times faster.
                 conn.execute("PRAGMA wal_autocheckpoint = 20000")
-            if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                conn.executescript(SCHEMA)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"{self.path}: {exc}") from exc
         self._local.conn = conn
