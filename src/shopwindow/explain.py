@@ -43,7 +43,17 @@ def explain_url(
         raise ValueError("the rules have errors:\n" + "\n".join(errors))
     snap = shop.snapshot
     assert snap is not None
-    # The placements' context hooks (profile.*, ...) shape what rules see, as in serve.
+    attach_placements(shop)
+    try:
+        return explain_visit(
+            shop, snap, url, country=country, cookie=cookie, headers=headers, now=now
+        )
+    finally:
+        shop.stop()
+
+
+def attach_placements(shop: Shop) -> None:
+    """Let the placement modules register their context hooks, as the server does at start."""
     import importlib
 
     from shopwindow.app import PLACEMENT_MODULES
@@ -52,12 +62,6 @@ def explain_url(
         attach = getattr(importlib.import_module(name), "attach", None)
         if attach is not None:
             attach(shop)
-    try:
-        return explain_visit(
-            shop, snap, url, country=country, cookie=cookie, headers=headers, now=now
-        )
-    finally:
-        shop.stop()
 
 
 def explain_visit(
