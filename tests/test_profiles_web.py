@@ -247,12 +247,12 @@ def test_an_unreachable_store_serves_from_the_cookie_alone(
     assert rules_header(anonymous.get("/")) == "first-order-welcome"  # needs no store at all
 
 
-def test_the_default_sqlite_file_sits_beside_the_rules_folder(
+def test_the_default_sqlite_file_is_the_shops_file_in_the_rules_folder(
     make_client: Callable[..., TestClient], rules_dir: Path
 ) -> None:
     client = make_client(profile_flush_ms=10)
     identify(client, "c11")
-    eventually(lambda: (rules_dir.parent / "shopwindow.sqlite3").exists())
+    eventually(lambda: (rules_dir / "shopwindow.sqlite3").exists())
     eventually(lambda: show(rules_dir, {"flags": []}, "c11"))
 
 

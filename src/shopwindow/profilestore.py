@@ -45,10 +45,14 @@ class ProfileStore(Protocol):
 
 
 def profile_db_path(settings: Settings) -> str:
-    """The SQLite file: the profile_db setting, else shopwindow.sqlite3 beside the rules folder."""
+    """The shop's SQLite file: the profile_db setting, else shopwindow.sqlite3 in the rules folder.
+
+    The same file the stats store and the unmatched-campaign counts default to,
+    so a single-node shop has one file to back up.
+    """
     if settings.profile_db:
         return str(settings.profile_db)
-    return str(Path(settings.rules).resolve().parent / DEFAULT_DB_NAME)
+    return str(Path(settings.rules) / DEFAULT_DB_NAME)
 
 
 def open_store(settings: Settings, *, for_requests: bool = True) -> ProfileStore:
