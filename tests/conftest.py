@@ -48,7 +48,7 @@ def free_port() -> int:
 def rules_dir(tmp_path: Path) -> Path:
     """A writable copy of the demo rules folder (its settings file points at the demo catalog)."""
     target = tmp_path / "rules"
-    shutil.copytree(DEMO_RULES, target)
+    shutil.copytree(DEMO_RULES, target, ignore=shutil.ignore_patterns("*.sqlite3*"))
     toml = target / "shopwindow.toml"
     if toml.exists():
         text = toml.read_text()
