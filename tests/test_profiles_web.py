@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from shopwindow.app import create_app
 from shopwindow.events import record_popup
 from shopwindow.profiles import exposure_sink
 from tests.profile_fixtures import (
@@ -291,3 +292,16 @@ def test_forget_erases_the_customer(
     client = shop_client()
     identify(client, "c1")
     assert rules_header(client.get("/")) == "first-order-welcome"
+
+
+def test_queued_writes_are_flushed_on_shutdown(
+    make_settings: Callable[..., Any], rules_dir: Path, backend: Backend
+) -> None:
+    # A flusher that would not run for a minute: only the shutdown writes this.
+    settings = make_settings(**{**backend["overrides"], "profile_flush_ms": 60_000})
+    with TestClient(create_app(settings, watch=False)) as client:
+        identify(client, "c13")
+        client.post("/_sw/events", json={"type": "view", "product_id": "w-run-004"})
+        assert show(rules_dir, backend, "c13") is None
+    profile = show(rules_dir, backend, "c13")
+    assert profile is not None and profile["viewed"] == ["w-run-004"]

@@ -9,6 +9,7 @@ timeout the node serves from the cookie alone (degraded mode: one log line,
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -437,7 +438,8 @@ async def _start(shop: Shop) -> None:
 async def _stop(shop: Shop) -> None:
     profiles: Profiles | None = shop.extensions.get("profiles")
     if profiles is not None:
-        profiles.stop()
+        # The last flush may wait on the store; other shutdown work need not.
+        await asyncio.to_thread(profiles.stop)
 
 
 def attach(shop: Shop) -> None:
