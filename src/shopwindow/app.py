@@ -41,6 +41,7 @@ PLACEMENT_MODULES = [
     "shopwindow.statsweb",
     "shopwindow.popups",
     "shopwindow.landing",
+    "shopwindow.profiles",
     "shopwindow.homepage",
     "shopwindow.origin",
 ]

@@ -428,3 +428,156 @@ def decisions(
                         f"    passed over {other['rule']}: {other['failed']}; actual: {other['actual']!r}"
                     )
         click.echo("")
+
+
+@main.group("import")
+def import_group() -> None:
+    """Bring data from other systems into the profile store."""
+
+
+@import_group.command("purchases")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "jsonl"]),
+    default=None,
+    help="file format (default: from the file name; .jsonl/.ndjson is JSON Lines, else CSV)",
+)
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="COLUMN=FIELD",
+    help="read an export column as a shopwindow field, e.g. --map Kundennummer=customer_id",
+)
+@click.option("--quiet", is_flag=True, help="no progress bar")
+@setting_options("rules", "redis", "profile_db")
+@click.pass_obj
+def import_purchases(
+    obj: dict[str, Any],
+    /,
+    file: str,
+    fmt: str | None,
+    maps: tuple[str, ...],
+    quiet: bool,
+    **cli: Any,
+) -> None:
+    """Import store (POS) or CRM purchases from FILE, CSV or JSON Lines.
+
+    Default columns: customer_id, email, product_id, price, full_price, store,
+    timestamp (and optionally order_id). Bad rows are printed as file:line: reason
+    and the rest imports (exit status 1 when there were any); importing the same
+    file again adds nothing.
+    """
+    from zoneinfo import ZoneInfo
+
+    from shopwindow.profilestore import StoreUnavailable, open_store
+    from shopwindow.purchases import ImportFileError, import_file, parse_mapping
+
+    settings = _load(obj, **cli)
+    try:
+        mapping = parse_mapping(maps)
+    except ImportFileError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        size = os.path.getsize(file)
+    except OSError as exc:
+        raise click.ClickException(f"{file}: {exc.strerror}") from None
+    store = open_store(settings, for_requests=False)
+    stderr = sys.stderr
+    with click.progressbar(
+        length=size, label="importing", file=stderr, hidden=quiet or not stderr.isatty()
+    ) as bar:
+        done = 0
+
+        def progress(position: int) -> None:
+            nonlocal done
+            bar.update(position - done)
+            done = position
+
+        def bad(row: Any) -> None:
+            click.echo(str(row))
+
+        try:
+            report = import_file(
+                store,
+                file,
+                secret=settings.secret,
+                tz=ZoneInfo(settings.timezone),
+                fmt=fmt,
+                mapping=mapping,
+                on_bad=bad,
+                on_progress=progress,
+            )
+        except ImportFileError as exc:
+            raise click.ClickException(str(exc)) from None
+        except StoreUnavailable as exc:
+            raise click.ClickException(f"profile store: {exc}") from None
+        finally:
+            store.close()
+    click.echo(
+        f"{report.rows} rows: {report.added} added, {report.duplicates} already there, "
+        f"{report.bad} bad ({report.rows_per_second:,.0f} rows/s, {store.name})",
+        err=True,
+    )
+    if report.bad:
+        sys.exit(1)
+
+
+@main.group()
+def profile() -> None:
+    """Customer profiles in the profile store."""
+
+
+@profile.command("show")
+@click.argument("customer_id", required=False)
+@click.option("--email", default=None, help="find the customer by email (stored only as a hash)")
+@setting_options("rules", "redis", "profile_db")
+@click.pass_obj
+def profile_show(
+    obj: dict[str, Any], /, customer_id: str | None, email: str | None, **cli: Any
+) -> None:
+    """Print what the profile store knows of a customer, as JSON."""
+    from shopwindow.profile import email_hash
+    from shopwindow.profilestore import StoreUnavailable, open_store
+
+    if bool(customer_id) == bool(email):
+        raise click.UsageError("give a CUSTOMER_ID or --email, one of them")
+    settings = _load(obj, **cli)
+    store = open_store(settings, for_requests=False)
+    try:
+        if email:
+            customer_id = store.customer_for_email(email_hash(email, settings.secret))
+            if customer_id is None:
+                raise click.ClickException("no customer with that email")
+        assert customer_id is not None
+        found = store.get(customer_id)
+    except StoreUnavailable as exc:
+        raise click.ClickException(f"profile store: {exc}") from None
+    finally:
+        store.close()
+    if found is None:
+        raise click.ClickException(f"no profile for customer {customer_id!r}")
+    click.echo(orjson.dumps(found.to_json(), option=orjson.OPT_INDENT_2).decode())
+
+
+@profile.command("forget")
+@click.argument("customer_id")
+@setting_options("rules", "redis", "profile_db")
+@click.pass_obj
+def profile_forget(obj: dict[str, Any], /, customer_id: str, **cli: Any) -> None:
+    """Erase everything the profile store holds on a customer (right to erasure)."""
+    from shopwindow.profilestore import StoreUnavailable, open_store
+
+    settings = _load(obj, **cli)
+    store = open_store(settings, for_requests=False)
+    try:
+        erased = store.forget(customer_id)
+    except StoreUnavailable as exc:
+        raise click.ClickException(f"profile store: {exc}") from None
+    finally:
+        store.close()
+    if not erased:
+        raise click.ClickException(f"no profile for customer {customer_id!r}")
+    click.echo(f"erased customer {customer_id}")

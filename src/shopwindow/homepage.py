@@ -189,6 +189,7 @@ def storefront(
         recently_viewed=recently_viewed_cards(shop, snap, visit.visitor.viewed),
         picks=Markup(picks),
         cross_sell=cards(shop, snap, cross_sell(catalog, visit)),
+        preferred_store=visit.ctx.get("profile.preferred_store"),
     )
     return HTMLResponse(shell.replace(STRIP_MARK, personal, 1))
 

@@ -348,6 +348,27 @@ DECLARATIONS: tuple[Setting, ...] = (
         "how often a node sends its 'popular now' counts to Redis and reads the shared ranking",
         None,
     ),
+    Setting(
+        "redis_timeout_ms",
+        "int",
+        5,
+        "how long a request waits for Redis before it serves from the cookie alone (degraded mode)",
+        None,
+    ),
+    Setting(
+        "profile_cache_seconds",
+        "float",
+        5.0,
+        "how long a node reuses a customer profile it has read before asking the store again",
+        None,
+    ),
+    Setting(
+        "profile_flush_ms",
+        "int",
+        100,
+        "how often a node writes what the beacon said about identified customers to the store",
+        None,
+    ),
 )
 
 BY_NAME = {s.name: s for s in DECLARATIONS}

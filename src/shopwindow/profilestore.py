@@ -1,0 +1,74 @@
+"""The profile store's one interface, and the backend a shop's settings choose (SQLite or Redis)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from shopwindow.profile import Activity, Profile, PurchaseLine
+from shopwindow.settings import Settings
+
+DEFAULT_DB_NAME = "shopwindow.sqlite3"
+
+
+class StoreUnavailable(Exception):
+    """The backend did not answer (down, slow, locked): callers serve without it."""
+
+
+class ProfileStore(Protocol):
+    """What every backend does; both pass one shared test suite (tests/test_profilestore.py)."""
+
+    name: str
+
+    def get(self, customer_id: str) -> Profile | None:
+        """The customer's profile, or None when the store has never heard of them."""
+        ...
+
+    def customer_for_email(self, email_hash: str) -> str | None: ...
+
+    def add_purchases(self, lines: Sequence[PurchaseLine]) -> int:
+        """Store the lines not stored yet; returns how many were new (a re-import adds 0)."""
+        ...
+
+    def update_activity(self, reports: Mapping[str, Activity]) -> None:
+        """Fold each customer's report into what the store holds (see profile.merge_activity)."""
+        ...
+
+    def forget(self, customer_id: str) -> bool:
+        """Erase everything stored on the customer (right to erasure); False if nothing was."""
+        ...
+
+    def ping(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def profile_db_path(settings: Settings) -> str:
+    """The shop's SQLite file: the profile_db setting, else shopwindow.sqlite3 in the rules folder.
+
+    The same file the stats store and the unmatched-campaign counts default to,
+    so a single-node shop has one file to back up.
+    """
+    if settings.profile_db:
+        return str(settings.profile_db)
+    return str(Path(settings.rules) / DEFAULT_DB_NAME)
+
+
+def open_store(settings: Settings, *, for_requests: bool = True) -> ProfileStore:
+    """The backend the settings name: Redis when a URL is set, else the SQLite file.
+
+    `for_requests` picks the few-millisecond timeouts of the request path; bulk
+    work (imports, the write-behind flusher) opens a store with patient timeouts.
+    """
+    half_life = float(settings.affinity_half_life_days)
+    if settings.redis:
+        from shopwindow.profile_redis import RedisProfiles
+
+        timeout = settings.redis_timeout_ms / 1000 if for_requests else 5.0
+        return RedisProfiles(settings.redis, timeout=timeout, half_life_days=half_life)
+    from shopwindow.profile_sqlite import SQLiteProfiles
+
+    return SQLiteProfiles(
+        profile_db_path(settings), half_life_days=half_life, bulk=not for_requests
+    )
