@@ -654,5 +654,14 @@ def recommendation_rows(min_time: float, smoke: bool) -> list[Row]:
 # Other benchmark rows contributed by modules: functions (min_time, smoke) -> rows.
 EXTRA_ROWS: list[Callable[[float, bool], list[Row]]] = [recommendation_rows]
 
+
+def _profile_rows(min_time: float, smoke: bool) -> list[Row]:
+    from shopwindow.benchprofiles import profile_rows
+
+    return profile_rows(min_time, smoke)
+
+
+EXTRA_ROWS.append(_profile_rows)
+
 if __name__ == "__main__":
     sys.exit(main())
