@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -115,8 +117,13 @@ class LiveServer:
             env=full_env,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the server and its workers
         )
         self.wait_ready()
+
+    def signal(self, sig: int) -> None:
+        """Send a signal to the whole server (the supervisor and every worker process)."""
+        os.killpg(self.proc.pid, sig)
 
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -139,6 +146,8 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # no worker outlives its test
         self._log_file.close()
 
 

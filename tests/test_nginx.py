@@ -8,7 +8,6 @@ the redirect shopwindow answers tells which address and country it believed.
 
 from __future__ import annotations
 
-import os
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -153,7 +152,7 @@ def test_shoppers_get_the_origin_when_both_nodes_hang_or_stop(
 ) -> None:
     # Hung nodes accept connections and never answer: nginx's read timeout fires.
     for node in nodes:
-        os.kill(node.proc.pid, signal.SIGSTOP)
+        node.signal(signal.SIGSTOP)
     try:
         hung = start_edge("hung")
         assert_origin_answers(hung, origin)
@@ -161,7 +160,7 @@ def test_shoppers_get_the_origin_when_both_nodes_hang_or_stop(
         hung.stop()
     finally:
         for node in nodes:
-            os.kill(node.proc.pid, signal.SIGCONT)
+            node.signal(signal.SIGCONT)
 
     # Stopped nodes refuse connections: nginx tries the other one, then the origin.
     for node in nodes:

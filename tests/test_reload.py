@@ -130,5 +130,5 @@ def test_sighup_reloads_what_the_watcher_cannot_see(
         os.utime(homepage, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the same mtime
         time.sleep(1.5)  # the watcher has had its chance and sees nothing new
         assert http.get("/").headers["location"] == "/a/"
-        server.proc.send_signal(signal.SIGHUP)
+        server.signal(signal.SIGHUP)
         wait_for(lambda: http.get("/").headers["location"] == "/z/")

@@ -9,12 +9,14 @@ table, writes bench-results.json, exits 1 when a budget is missed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -422,6 +424,7 @@ class Server:
                 env={**os.environ, "SHOPWINDOW_SECRET": SECRET, **env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # the server and its workers, stopped together
             )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -441,6 +444,8 @@ class Server:
             self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
 
 
 def prepared_cookies(url: str) -> dict[str, str]:
@@ -592,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
         "--smoke", action="store_true", help="1-second version: checks every row is produced"
     )
     parser.add_argument("--seconds", type=float, default=8.0, help="wrk duration per HTTP row")
-    parser.add_argument("--server", default="uvicorn", choices=["uvicorn", "granian"])
+    parser.add_argument("--server", default="granian", choices=["granian", "uvicorn"])
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=32)

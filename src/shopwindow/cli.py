@@ -129,6 +129,8 @@ def run_server(settings: Settings) -> None:
             workers=settings.workers,
             factory=True,
             log_access=False,
+            respawn_failed_workers=True,
+            workers_kill_timeout=10,
         ).serve()
         return
     import uvicorn

@@ -50,7 +50,14 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("host", "text", "127.0.0.1", "address to listen on", "--host"),
     Setting("port", "int", 8000, "port to listen on", "--port"),
     Setting("workers", "int", 1, "worker processes", "--workers"),
-    Setting("server", "choice", "uvicorn", "HTTP server", "--server", ("uvicorn", "granian")),
+    Setting(
+        "server",
+        "choice",
+        "granian",
+        "HTTP server (granian measured faster here; see docs/performance.md)",
+        "--server",
+        ("granian", "uvicorn"),
+    ),
     Setting(
         "env",
         "choice",
