@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from shopwindow.catalog import Catalog
+from shopwindow.catalog import Catalog, Product
 from shopwindow.channel import NO_CAMPAIGN, Campaign, campaign_of, channel_of, referrer_host
 from shopwindow.device import device_of, language_of
 from shopwindow.geo import GeoIP, country_of
@@ -211,6 +211,18 @@ def context_for(
         "cart.value": round(cart_value, 2),
         "cart.categories": cart_categories,
         "cart.products": [line[0] for line in cart],
+    }
+
+
+def product_context(product: Product) -> dict[str, Any]:
+    """The product.* keys rules may test on a product page (out-of-stock, popups)."""
+    return {
+        "product.id": product.id,
+        "product.category": product.category,
+        "product.gender": product.gender,
+        "product.in_stock": product.in_stock,
+        "product.price": product.price,
+        "product.tier": product.tier,
     }
 
 

@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from shopwindow import metrics
 from shopwindow.catalog import Catalog, Product
-from shopwindow.context import Visit
+from shopwindow.context import Visit, product_context
 from shopwindow.events import Event
 from shopwindow.pairings import NO_PAIRINGS, merged
 from shopwindow.popularity import PopularityStore, store_for
@@ -44,18 +44,6 @@ TEMPLATE: Final = "_recommendations.html"
 SPARE: Final = 2  # extra products per list, so leaving out the visitor's cart keeps counts
 SEGMENTS: Final = 4096
 GENDERS: Final = frozenset({"women", "men", "kids"})
-
-
-def product_context(product: Product) -> dict[str, Any]:
-    """The product.* keys rules may test on a product page."""
-    return {
-        "product.id": product.id,
-        "product.category": product.category,
-        "product.gender": product.gender,
-        "product.in_stock": product.in_stock,
-        "product.price": product.price,
-        "product.tier": product.tier,
-    }
 
 
 def card(product: Product) -> dict[str, Any]:

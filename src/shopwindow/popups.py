@@ -24,7 +24,7 @@ from starlette.routing import Route
 from shopwindow import metrics, popupcaps
 from shopwindow.catalog import Catalog, Product
 from shopwindow.clientscript import SCRIPT, SCRIPT_PATH, script_endpoint
-from shopwindow.context import Visit
+from shopwindow.context import Visit, product_context
 from shopwindow.events import Event
 from shopwindow.homepage import fill_path
 from shopwindow.popupcaps import Limits
@@ -355,18 +355,6 @@ async def popup_endpoint(request: Request) -> Response:
     else:
         response = HTMLResponse(body)
     return personalize(response, shop, visit, choice.decision.labels)
-
-
-def product_context(product: Product) -> dict[str, Any]:
-    """The product.* keys, for a popup asked for from a product page."""
-    return {
-        "product.id": product.id,
-        "product.category": product.category,
-        "product.gender": product.gender,
-        "product.in_stock": product.in_stock,
-        "product.price": product.price,
-        "product.tier": product.tier,
-    }
 
 
 # --- wiring -------------------------------------------------------------------------
