@@ -616,6 +616,7 @@ def main(argv: list[str] | None = None) -> int:
             rows += extra(min_time, args.smoke)
     if args.only in (None, "http"):
         rows += http_rows(seconds, args.server, args.workers, args.threads, args.connections)
+        rows += proxy_rows(seconds, args.server, args.threads, args.connections)
     print(table(rows))
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -658,6 +659,56 @@ def recommendation_rows(min_time: float, smoke: bool) -> list[Row]:
 
 # Other benchmark rows contributed by modules: functions (min_time, smoke) -> rows.
 EXTRA_ROWS: list[Callable[[float, bool], list[Row]]] = [recommendation_rows]
+
+
+def proxy_rows(seconds: float, server: str, threads: int, connections: int) -> list[Row]:
+    """Origin proxy mode vs nginx serving the same origin pages directly, same run."""
+    from shopwindow.nginx import find_binary, origin_site
+
+    if find_binary() is None or shutil.which("wrk") is None:
+        return [Row("origin proxy vs nginx", "http", note="needs nginx and wrk")]
+    rows: list[Row] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="shopwindow-bench-origin-") as tmp,
+        origin_site(Path(tmp)) as origin,
+    ):
+        srv = Server(free_port(), ["--server", server, "--origin", origin.url], {})
+        try:
+            with httpx.Client(base_url=srv.url) as http:
+                http.post("/_sw/events", json=[{"type": "view", "product_id": "w-run-001"}])
+                cookie = http.cookies.get("sw") or ""
+            for label, path, with_cookie in (
+                ("origin page, script added (/about/)", "/about/", False),
+                ("origin page, slots filled (/de/women/)", "/de/women/", True),
+            ):
+                target = Target(label, path, None)
+                direct = wrk(origin.url + path, target, "", seconds, threads, connections)
+                proxied = wrk(
+                    srv.url + path,
+                    target,
+                    cookie if with_cookie else "",
+                    seconds,
+                    threads,
+                    connections,
+                )
+                ratio = proxied["rps"] / direct["rps"] if direct["rps"] else 0.0
+                added50 = proxied.get("p50", 0.0) - direct.get("p50", 0.0)
+                added99 = proxied.get("p99", 0.0) - direct.get("p99", 0.0)
+                rows.append(
+                    Row(
+                        f"origin proxy: {label}",
+                        "http",
+                        proxied["rps"],
+                        "req/s",
+                        proxied.get("p50"),
+                        proxied.get("p99"),
+                        ratio,
+                        note=f"vs nginx direct {direct['rps']:,.0f} req/s; adds p50 {added50:+.2f} ms, p99 {added99:+.2f} ms",
+                    )
+                )
+        finally:
+            srv.stop()
+    return rows
 
 
 def _profile_rows(min_time: float, smoke: bool) -> list[Row]:
