@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -37,3 +38,5 @@ def test_every_bench_row_is_produced(tmp_path: Path) -> None:
     for name, _module, _fn in bench.SCALED:
         assert any(key.startswith(name) for key in rows), name
     assert "budget" in proc.stdout and "ratio" in proc.stdout
+    if shutil.which("nginx"):
+        assert any(key.startswith("origin proxy:") and rows[key]["value"] for key in rows)
