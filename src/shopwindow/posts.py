@@ -13,9 +13,11 @@ products tagged on it, at pixel positions on that image:
         - {product: w-run-001, x: 610, y: 1090}
 
 `shopwindow check` reports unknown products, tags outside the image, unknown
-channels and duplicate ids with file:line:column. A post is counted in the
-stats like a rule, under the label `post.<id>` (rule ids cannot hold a dot,
-so the two never collide).
+channels and duplicate ids with file:line:column. The running shop checks the
+same except the products: a product that leaves the feed must not stop the next
+feed from loading, so its tag is hidden instead (see `catalog_errors`). A post is
+counted in the stats like a rule, under the label `post.<id>` (rule ids cannot
+hold a dot, so the two never collide).
 """
 
 from __future__ import annotations
@@ -25,11 +27,14 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from shopwindow.errors import RuleError
-from shopwindow.thenspec import CheckEnv
+from shopwindow.thenspec import CheckEnv, ProductLookup
 from shopwindow.yamlsrc import Node
+
+if TYPE_CHECKING:
+    from shopwindow.rules import RuleSet
 
 PLACEMENT: Final = "posts"
 LABEL_PREFIX: Final = "post."
@@ -102,6 +107,8 @@ class Post:
     published: str = ""  # YYYY-MM-DD; the gallery shows the newest first
     look: tuple[str, ...] = ()  # "complete the look" picks, before the computed ones
     where: str = ""  # file:line:column of the post
+    # Every product the post names (tags, then look), with where it is named.
+    refs: tuple[tuple[str, str, int, int], ...] = ()
 
     @property
     def label(self) -> str:
@@ -123,10 +130,14 @@ class Post:
 class Posts:
     """The posts file, indexed: by id (utm_content, /lp/post/{id}) and newest first (gallery)."""
 
-    __slots__ = ("by_id", "recent")
+    __slots__ = ("by_id", "recent", "refs")
 
-    def __init__(self, posts: Sequence[Post]) -> None:
+    def __init__(
+        self, posts: Sequence[Post], refs: Sequence[tuple[str, str, int, int]] = ()
+    ) -> None:
         self.by_id: Mapping[str, Post] = {p.id: p for p in posts}
+        # Every product the file names, in posts with errors too (for `shopwindow check`).
+        self.refs = tuple(refs) or tuple(r for p in posts for r in p.refs)
         # Newest first (a stable sort: posts of one day stay in file order), undated last.
         self.recent: tuple[Post, ...] = tuple(
             sorted(self.by_id.values(), key=lambda p: p.published, reverse=True)
@@ -153,15 +164,27 @@ class Posts:
     def __iter__(self) -> Iterator[Post]:
         return iter(self.recent)
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Posts) and tuple(self.by_id.values()) == tuple(
-            other.by_id.values()
-        )
-
-    __hash__ = None  # type: ignore[assignment]
-
 
 NO_POSTS: Final = Posts(())
+
+
+def catalog_errors(posts: Posts, catalog: ProductLookup) -> list[RuleError]:
+    """Products the posts name that the feed does not have: errors for `shopwindow check`.
+
+    Not part of loading the rules: a running shop hides a tag whose product left the
+    feed rather than refuse the feed (which would freeze stock and prices shop-wide).
+    """
+    return [
+        RuleError(file, line, column, f"product {pid!r} is not in the catalog")
+        for pid, file, line, column in posts.refs
+        if pid not in catalog
+    ]
+
+
+def check_catalog(ruleset: RuleSet, catalog: ProductLookup) -> list[RuleError]:
+    """rulefiles.CATALOG_CHECKS: the posts of a compiled rule set against a feed."""
+    found = ruleset.data.get("posts")
+    return catalog_errors(found, catalog) if isinstance(found, Posts) else []
 
 
 # --- reading ---------------------------------------------------------------------
@@ -177,9 +200,10 @@ def read_posts(root: Node | None, env: CheckEnv) -> tuple[Posts, list[RuleError]
         return NO_POSTS, [root.error(f"at most {MAX_POSTS} posts in one file")]
     errors: list[RuleError] = []
     posts: list[Post] = []
+    refs: list[tuple[str, str, int, int]] = []
     seen: dict[str, str] = {}
     for node in root.items:
-        post, post_errors = _read_post(node, env)
+        post, post_errors = _read_post(node, env, refs)
         errors.extend(post_errors)
         if post is None:
             continue
@@ -193,10 +217,12 @@ def read_posts(root: Node | None, env: CheckEnv) -> tuple[Posts, list[RuleError]
         seen[post.id] = post.where
         if not post_errors:
             posts.append(post)
-    return Posts(posts), errors
+    return Posts(posts, refs), errors
 
 
-def _read_post(node: Node, env: CheckEnv) -> tuple[Post | None, list[RuleError]]:
+def _read_post(
+    node: Node, env: CheckEnv, refs: list[tuple[str, str, int, int]]
+) -> tuple[Post | None, list[RuleError]]:
     if node.kind != "map":
         return None, [
             node.error(f"a post is a mapping with id, channel, image, tags; got {node.type_name}")
@@ -214,8 +240,9 @@ def _read_post(node: Node, env: CheckEnv) -> tuple[Post | None, list[RuleError]]
     image = _image(node.get("image"), errors)
     width = _side(node.get("width"), errors)
     height = _side(node.get("height"), errors)
-    tags = _tags(node.get("tags"), width, height, env, errors)
-    look = _look(node.get("look"), env, errors)
+    first = len(refs)
+    tags = _tags(node.get("tags"), width, height, refs, errors)
+    look = _look(node.get("look"), refs, errors)
     alt = _text(node.get("alt"), 300, errors)
     title = _text(node.get("title"), 120, errors)
     caption = _text(node.get("caption"), 2200, errors)  # Instagram's own caption limit
@@ -237,6 +264,7 @@ def _read_post(node: Node, env: CheckEnv) -> tuple[Post | None, list[RuleError]]
         published=published,
         look=look,
         where=f"{node.file}:{node.line}:{node.column}",
+        refs=tuple(refs[first:]),
     )
     return post, errors
 
@@ -300,7 +328,11 @@ def _side(node: Node | None, errors: list[RuleError]) -> int | None:
 
 
 def _tags(
-    node: Node | None, width: int | None, height: int | None, env: CheckEnv, errors: list[RuleError]
+    node: Node | None,
+    width: int | None,
+    height: int | None,
+    refs: list[tuple[str, str, int, int]],
+    errors: list[RuleError],
 ) -> tuple[Tag, ...]:
     if node is None:
         return ()
@@ -321,7 +353,7 @@ def _tags(
         errors.extend(
             item.error(f"a tag needs `{name}`") for name in TAG_FIELDS if item.get(name) is None
         )
-        product = _product(item.get("product"), env, errors)
+        product = _product(item.get("product"), refs, errors)
         x = _position(item.get("x"), "x", width, errors)
         y = _position(item.get("y"), "y", height, errors)
         if product is None or x is None or y is None:
@@ -336,7 +368,9 @@ def _tags(
     return tuple(tags)
 
 
-def _product(node: Node | None, env: CheckEnv, errors: list[RuleError]) -> str | None:
+def _product(
+    node: Node | None, refs: list[tuple[str, str, int, int]], errors: list[RuleError]
+) -> str | None:
     if node is None:
         return None
     value = node.value if node.kind == "scalar" else None
@@ -345,9 +379,7 @@ def _product(node: Node | None, env: CheckEnv, errors: list[RuleError]) -> str |
     if not isinstance(value, str) or not value:
         errors.append(node.error(f"expected a product id, got {node.type_name}"))
         return None
-    if env.catalog is not None and value not in env.catalog:
-        errors.append(node.error(f"product {value!r} is not in the catalog"))
-        return None
+    refs.append((value, node.file, node.line, node.column))
     return value
 
 
@@ -376,14 +408,16 @@ def _position(
     return float(value)
 
 
-def _look(node: Node | None, env: CheckEnv, errors: list[RuleError]) -> tuple[str, ...]:
+def _look(
+    node: Node | None, refs: list[tuple[str, str, int, int]], errors: list[RuleError]
+) -> tuple[str, ...]:
     if node is None:
         return ()
     items = node.items if node.kind == "list" else [node]
     if len(items) > MAX_LOOK:
         errors.append(node.error(f"at most {MAX_LOOK} products in look"))
         return ()
-    found = [pid for item in items if (pid := _product(item, env, errors)) is not None]
+    found = [pid for item in items if (pid := _product(item, refs, errors)) is not None]
     return tuple(dict.fromkeys(found))
 
 

@@ -13,9 +13,9 @@ from shopwindow.drops import check_teasers
 from shopwindow.errors import RuleError
 from shopwindow.keywords import read_synonyms
 from shopwindow.pairings import read_pairings
-from shopwindow.posts import read_posts
+from shopwindow.posts import check_catalog, read_posts
 from shopwindow.rules import Placement, Rule, RuleSet, compile_rules
-from shopwindow.thenspec import DATA_FILES, SPECS, CheckEnv
+from shopwindow.thenspec import DATA_FILES, SPECS, CheckEnv, ProductLookup
 from shopwindow.yamlsrc import Node, parse
 
 # Readers for the data files that live beside the rules (synonyms, posts):
@@ -28,6 +28,10 @@ DATA_READERS: dict[str, DataReader] = {
 }
 # Checks that need the whole rule set (one rule naming another), run after compiling.
 RULESET_CHECKS: list[Callable[[RuleSet], list[RuleError]]] = [check_teasers]
+# Checks `shopwindow check` runs against the feed it is given, and a running shop does
+# not: what only a feed change breaks (a post's product leaving the feed) must never
+# stop the next feed from loading.
+CATALOG_CHECKS: list[Callable[[RuleSet, ProductLookup], list[RuleError]]] = [check_catalog]
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ pages and galleries are computed once per snapshot and served from memory.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -39,6 +40,8 @@ from shopwindow.recommendations import ListSpec, recommend
 from shopwindow.responses import personalize, wants_json
 from shopwindow.shop import Shop, Snapshot
 from shopwindow.web import shop_of, snapshot_of, visit_of
+
+log = logging.getLogger("shopwindow")
 
 PAGE_TEMPLATE: Final = "post.html"
 GALLERY_TEMPLATE: Final = "_shoppable.html"
@@ -230,8 +233,17 @@ class ShoppableState:
     def plan(self, post: Post) -> PostPlan:
         found = self.plans.get(post.id)
         if found is None:
-            found = plan_post(self.snap.catalog, post, pairings_of(self.snap))
+            catalog = self.snap.catalog
+            found = plan_post(catalog, post, pairings_of(self.snap))
             self.plans[post.id] = found
+            for tag in post.tags:
+                if tag.product_id not in catalog:
+                    log.warning(
+                        "post %s: product %s is not in the feed; its tag is hidden (%s)",
+                        post.id,
+                        tag.product_id,
+                        post.where,
+                    )
         return found
 
     def page(self, shop: Shop, post: Post, visit: Visit, as_json: bool) -> bytes | str:
@@ -406,7 +418,7 @@ def explain_post(shop: Shop, snap: Snapshot, visit: Visit) -> dict[str, Any] | N
     plan = state_of(shop, snap).plan(post)
     return {
         "landing": f"{LANDING_KIND}; {post.id} (a post wins over the landing rules)",
-        "rules": post.label,
+        "decided_by": [post.label],
         "products": [p.id for p in plan.products],
         "replaced": {p.id: shown for shown, p in plan.replaces.items()},
         "look": [p.id for p in plan.look],
