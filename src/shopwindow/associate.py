@@ -19,8 +19,6 @@ from shopwindow.profile import Order, Profile
 from shopwindow.shop import Shop, Snapshot
 from shopwindow.visitor import MAX_FULL_PRICE, Visitor
 
-# What the profile tells rules; the same keys profiles.context_hook sets for a visitor,
-# from the record read here (fresher than a node's profile cache).
 ContextHook = Callable[[Shop, Any, Snapshot], None]
 
 
@@ -195,6 +193,8 @@ def visitor_for(profile: Profile, now: int) -> Visitor:
 
 
 def profile_context(profile: Profile) -> dict[str, Any]:
+    """The profile.* keys profiles.context_hook sets, from the record read here (fresher
+    than a node's profile cache)."""
     return {
         "profile.known": True,
         "profile.orders": profile.orders,

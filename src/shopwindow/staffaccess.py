@@ -80,6 +80,8 @@ class SQLiteAccessLog:
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_ms)}")
+            # The shop's one SQLite file: WAL, as the profile and stats stores keep it.
+            conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(SCHEMA)
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"{self.path}: {exc}") from exc
