@@ -42,6 +42,8 @@ PLACEMENT_MODULES = [
     "shopwindow.popups",
     "shopwindow.landing",
     "shopwindow.profiles",
+    "shopwindow.shoppable",
+    "shopwindow.staff",
     "shopwindow.homepage",
     "shopwindow.origin",
 ]

@@ -181,6 +181,10 @@ def check(
         for row_error in cat_errors:
             click.echo(f"{row_error} (row skipped)", err=True)
     ruleset, errors = compile_all(settings, cat)
+    if cat is not None:
+        from shopwindow.rulefiles import CATALOG_CHECKS
+
+        errors = sorted([*errors, *(e for check in CATALOG_CHECKS for e in check(ruleset, cat))])
     for rule_error in errors:
         click.echo(str(rule_error))
     if errors:
@@ -533,35 +537,140 @@ def profile() -> None:
 
 
 @profile.command("show")
-@click.argument("customer_id", required=False)
+@click.argument("who", metavar="CUSTOMER_ID_OR_EMAIL", required=False)
 @click.option("--email", default=None, help="find the customer by email (stored only as a hash)")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="text: the staff view's picture; json: the stored record (default: text on a"
+    " terminal, json when piped)",
+)
 @setting_options("rules", "redis", "profile_db")
 @click.pass_obj
 def profile_show(
-    obj: dict[str, Any], /, customer_id: str | None, email: str | None, **cli: Any
+    obj: dict[str, Any], /, who: str | None, email: str | None, fmt: str | None, **cli: Any
 ) -> None:
-    """Print what the profile store knows of a customer, as JSON."""
+    """What the profile store knows of a customer: the staff view's picture, or JSON.
+
+    CUSTOMER_ID_OR_EMAIL is a customer id, or an email address (found by its keyed hash).
+    """
     from shopwindow.profile import email_hash
     from shopwindow.profilestore import StoreUnavailable, open_store
 
-    if bool(customer_id) == bool(email):
-        raise click.UsageError("give a CUSTOMER_ID or --email, one of them")
+    if bool(who) == bool(email):
+        raise click.UsageError("give a CUSTOMER_ID, an EMAIL or --email, one of them")
     settings = _load(obj, **cli)
     store = open_store(settings, for_requests=False)
     try:
-        if email:
+        customer_id = who
+        if email is None and who is not None and _looks_like_email(who):
+            # An email, unless the store knows a customer by exactly this id.
+            found = store.customer_for_email(email_hash(who, settings.secret))
+            customer_id = found if found is not None and store.get(who) is None else who
+        elif email:
             customer_id = store.customer_for_email(email_hash(email, settings.secret))
             if customer_id is None:
                 raise click.ClickException("no customer with that email")
         assert customer_id is not None
-        found = store.get(customer_id)
+        found_profile = store.get(customer_id)
+        orders = store.orders(customer_id) if found_profile is not None else []
     except StoreUnavailable as exc:
         raise click.ClickException(f"profile store: {exc}") from None
     finally:
         store.close()
-    if found is None:
+    if found_profile is None:
+        if who is not None and _looks_like_email(who):
+            raise click.ClickException("no customer with that email or id")
         raise click.ClickException(f"no profile for customer {customer_id!r}")
-    click.echo(orjson.dumps(found.to_json(), option=orjson.OPT_INDENT_2).decode())
+    view = _customer_view(settings, found_profile, orders)
+    if fmt is None:
+        fmt = "text" if sys.stdout.isatty() else "json"
+    if fmt == "text":
+        click.echo(view.to_text(), nl=False)
+        return
+    data = found_profile.to_json()
+    picture = view.to_json()
+    data["order_history"] = picture["orders"]
+    data["open_offer"] = picture["offer"]
+    click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+
+
+def _looks_like_email(text: str) -> bool:
+    local, at, domain = text.rpartition("@")
+    return bool(at and local and "." in domain)
+
+
+def _customer_view(settings: Settings, found: Any, orders: Any) -> Any:
+    """The staff view's picture, from the shop's rules and catalog (the offer needs the rules)."""
+    import time
+
+    from shopwindow.associate import CustomerView, customer_view
+    from shopwindow.explain import attach_placements
+    from shopwindow.profiles import context_hook
+    from shopwindow.shop import Shop
+
+    shop = Shop(settings)
+    errors = shop.load()
+    snap = shop.snapshot
+    if errors or snap is None:
+        # The record is still worth printing without the rules: the offer is unknown.
+        from shopwindow.catalog import build_catalog
+
+        click.echo("rules or catalog do not load: the open offer is not shown", err=True)
+        return CustomerView(found.customer_id, found, tuple(orders), build_catalog([]), shop.tz)
+    attach_placements(shop)  # as `explain` does: the popup rules and their context hooks
+    try:
+        return customer_view(shop, snap, found, orders, int(time.time()), skip=(context_hook,))
+    finally:
+        shop.stop()
+
+
+@main.group()
+def staff() -> None:
+    """The store associate's view (GET /_sw/staff) and who used it."""
+
+
+@staff.command("access")
+@click.option("--customer", default=None, help="only accesses to this customer id")
+@click.option("--who", default=None, help="only accesses by this person")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@setting_options("rules", "redis", "profile_db")
+@click.pass_obj
+def staff_access(
+    obj: dict[str, Any],
+    /,
+    customer: str | None,
+    who: str | None,
+    limit: int,
+    as_json: bool,
+    **cli: Any,
+) -> None:
+    """The staff view's access table: who opened which customer, when, from where."""
+    from shopwindow.profilestore import StoreUnavailable
+    from shopwindow.staffaccess import open_access_log
+
+    settings = _load(obj, **cli)
+    log = open_access_log(settings)
+    try:
+        entries = log.recent(customer, who, limit)
+    except StoreUnavailable as exc:
+        raise click.ClickException(f"access table: {exc}") from None
+    finally:
+        log.close()
+    if as_json:
+        out = [e.to_json() for e in entries]
+        click.echo(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
+        return
+    if not entries:
+        click.echo("no staff accesses recorded")
+        return
+    for e in entries:
+        data = e.to_json()
+        shown = data["customer_id"] or "(no match)"
+        click.echo(f"{data['time']}  {e.who}  customer {shown}  via {e.via}  from {e.peer}")
 
 
 @profile.command("forget")

@@ -91,6 +91,9 @@ KEYS: dict[str, Key] = {
             "text",
             "which exit-intent signal fired: top, scroll, idle, return or api",
         ),
+        # the social post a visitor comes from (rules/posts.yaml)
+        Key("post.id", "text", "the post named by /lp/post/{id} or by utm_content"),
+        Key("post.channel", "text", "that post's channel: instagram, tiktok, pinterest, ..."),
     ]
 }
 

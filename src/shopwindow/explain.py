@@ -133,6 +133,9 @@ def explain_visit(
     describe = shop.extensions.get("explain", {}).get(placement_name)
     if describe is not None:
         answer["shows"] = describe(shop, snap, visit)
+        # What answers before the rules (a shoppable post) names itself in X-Shopwindow-Rules.
+        if "decided_by" in answer["shows"]:
+            answer["rules"] = list(answer["shows"].pop("decided_by"))
     ctx = {k: _plain(v) for k, v in visit.ctx.items()}
     report: dict[str, Any] = {
         "url": url,

@@ -448,6 +448,12 @@ def landing_header(plan: Plan, page: Page) -> str:
 
 async def answer(request: Request, shop: Shop, snap: Snapshot, visit: Visit) -> Response:
     """The landing answer for this visit: a page, a teaser, or a redirect the rule asks for."""
+    # shop.extensions["landing_first"]: answers that do not depend on the landing rules
+    # (a shoppable post named by utm_content) come before them; None means "not mine".
+    for first in shop.extensions.get("landing_first", ()):
+        found: Response | None = await first(request, shop, snap, visit)
+        if found is not None:
+            return found
     state = state_of(shop, snap)
     snap = state.snap
     decision, plan = decide(state, visit)

@@ -61,6 +61,48 @@ class PurchaseLine:
         return base64.urlsafe_b64encode(digest).decode()
 
 
+@dataclass(frozen=True, slots=True)
+class Order:
+    """One order as the store keeps it: a store receipt or an online order, with its lines."""
+
+    key: str
+    store: str  # "" for an online order
+    at: int  # epoch seconds of its latest line
+    lines: tuple[tuple[str, int, bool], ...]  # (product id, price in cents, full price)
+
+    @property
+    def channel(self) -> str:
+        return "offline" if self.store else "online"
+
+    @property
+    def total_cents(self) -> int:
+        return sum(cents for _, cents, _ in self.lines)
+
+
+MAX_ORDERS = 50  # orders a history read returns, newest first
+
+
+def orders_of(lines: Iterable[tuple[str, str, int, str, int, bool]], limit: int) -> list[Order]:
+    """(order key, store, at, product id, cents, full price) rows, newest first, as orders."""
+    grouped: dict[str, list[tuple[str, str, int, str, int, bool]]] = {}
+    for row in lines:
+        group = grouped.get(row[0])
+        if group is None:
+            if len(grouped) >= limit:
+                continue
+            group = grouped[row[0]] = []
+        group.append(row)
+    return [
+        Order(
+            key=key,
+            store=rows[0][1],
+            at=max(r[2] for r in rows),
+            lines=tuple((r[3], r[4], r[5]) for r in rows),
+        )
+        for key, rows in grouped.items()
+    ]
+
+
 def order_key(channel: str, order_id: str | None, store: str, at: int) -> str:
     """Lines of one order share a key: its order id, else the store and the moment of sale."""
     if order_id:

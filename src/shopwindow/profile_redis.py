@@ -9,6 +9,8 @@ cluster slot, and no customer id can contain a brace):
     sw:profile:{C}:orders    set of order keys
     sw:profile:{C}:bought    hash product id -> "<full price 0|1>:<last bought at>"
     sw:profile:{C}:activity  JSON: views, affinity, cart, popup history (profile.Activity)
+    sw:profile:{C}:history   sorted set of the newest lines (JSON), scored by time of sale:
+                             the order history the staff view shows
     sw:profile:email:<hash>  customer id
 """
 
@@ -17,22 +19,28 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
 import redis
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.client import Pipeline
 from redis.retry import Retry
 
 from shopwindow.profile import (
+    MAX_ORDERS,
     MAX_PRODUCTS,
     Activity,
+    Order,
     Profile,
     PurchaseLine,
     merge_activity,
+    orders_of,
     seen_span,
 )
 from shopwindow.profilestore import StoreUnavailable
 
 PREFIX = "sw:profile:"
+# Lines kept per customer for the order history (the totals above count every line).
+HISTORY_LINES = 500
 
 # One line, atomically: stored once, and only a new line moves the totals.
 ADD_LINE = """
@@ -149,11 +157,40 @@ class RedisProfiles:
         for digest, customer_id in emails.items():
             pipe.hset(profile_key(customer_id), "email", digest)
             pipe.set(email_key(digest), customer_id)
+        # The history after the scripts (their answers are counted below): a line's member
+        # is the same bytes every time, so a re-import leaves the set as it was.
+        histories: set[str] = set()
+        for line in lines:
+            key = profile_key(line.customer_id) + ":history"
+            pipe.zadd(key, {history_member(line): line.at})
+            histories.add(key)
+        for key in histories:
+            pipe.zremrangebyrank(key, 0, -HISTORY_LINES - 1)
         try:
             results = pipe.execute()
         except redis.RedisError as exc:
             raise StoreUnavailable(f"redis: {exc}") from exc
         return sum(int(r) for r in results[: len(lines)])
+
+    def orders(self, customer_id: str, limit: int = 20) -> list[Order]:
+        limit = max(1, min(limit, MAX_ORDERS))
+        key = profile_key(customer_id) + ":history"
+        try:
+            raw: list[tuple[bytes, float]] = self._bulk.zrevrange(  # type: ignore[assignment]
+                key, 0, HISTORY_LINES - 1, withscores=True
+            )
+        except redis.RedisError as exc:
+            raise StoreUnavailable(f"redis: {exc}") from exc
+        rows = []
+        for member, score in raw:
+            try:
+                _, order, product, cents, full, store = orjson.loads(member)
+                rows.append(
+                    (str(order), str(store), int(score), str(product), int(cents), bool(full))
+                )
+            except (orjson.JSONDecodeError, TypeError, ValueError):
+                continue  # a member this version cannot read is left out, not an error
+        return orders_of(rows, limit)
 
     def update_activity(self, reports: Mapping[str, Activity]) -> None:
         for customer_id, report in reports.items():
@@ -175,7 +212,8 @@ class RedisProfiles:
         key = profile_key(customer_id)
         try:
             digest = self._bulk.hget(key, "email")
-            keys = [key, *(key + part for part in (":lines", ":orders", ":bought", ":activity"))]
+            parts = (":lines", ":orders", ":bought", ":activity", ":history")
+            keys = [key, *(key + part for part in parts)]
             # The email's entry only if it still names this customer (another may have taken it).
             if (
                 isinstance(digest, bytes)
@@ -195,6 +233,13 @@ class RedisProfiles:
     def close(self) -> None:
         self._fast.close()
         self._bulk.close()
+
+
+def history_member(line: PurchaseLine) -> bytes:
+    """A line in the order history: the same line gives the same bytes, so it is stored once."""
+    return orjson.dumps(
+        [line.key, line.order_key, line.product_id, line.price_cents, line.full_price, line.store]
+    )
 
 
 def _text(mapping: Mapping[Any, Any]) -> dict[str, str]:

@@ -8,11 +8,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from shopwindow.profile import (
+    MAX_ORDERS,
     MAX_PRODUCTS,
     Activity,
+    Order,
     Profile,
     PurchaseLine,
     merge_activity,
+    orders_of,
     seen_span,
 )
 from shopwindow.profilestore import StoreUnavailable
@@ -54,6 +57,16 @@ GROUP BY store ORDER BY count(DISTINCT order_key) DESC, max(at) DESC, store LIMI
 _PRODUCTS = f"""
 SELECT product_id, max(full_price) FROM lines WHERE customer_id = ?
 GROUP BY product_id ORDER BY max(at) DESC, product_id LIMIT {MAX_PRODUCTS}
+"""
+
+# The newest orders: their keys first, then every line of those orders.
+_ORDERS = """
+SELECT order_key, store, at, product_id, price_cents, full_price FROM lines
+WHERE customer_id = ? AND order_key IN (
+    SELECT order_key FROM lines WHERE customer_id = ?
+    GROUP BY order_key ORDER BY max(at) DESC, order_key LIMIT ?
+)
+ORDER BY at DESC, order_key, product_id
 """
 
 
@@ -165,6 +178,17 @@ class SQLiteProfiles:
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"{self.path}: {exc}") from exc
         return str(row[0]) if row else None
+
+    def orders(self, customer_id: str, limit: int = 20) -> list[Order]:
+        limit = max(1, min(limit, MAX_ORDERS))
+        try:
+            rows = self._conn().execute(_ORDERS, (customer_id, customer_id, limit)).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"{self.path}: {exc}") from exc
+        return orders_of(
+            ((key, store, at, pid, cents, bool(full)) for key, store, at, pid, cents, full in rows),
+            limit,
+        )
 
     def add_purchases(self, lines: Sequence[PurchaseLine]) -> int:
         if not lines:

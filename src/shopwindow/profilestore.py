@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from shopwindow.profile import Activity, Profile, PurchaseLine
+from shopwindow.profile import Activity, Order, Profile, PurchaseLine
 from shopwindow.settings import Settings
 
 DEFAULT_DB_NAME = "shopwindow.sqlite3"
@@ -26,6 +26,10 @@ class ProfileStore(Protocol):
         ...
 
     def customer_for_email(self, email_hash: str) -> str | None: ...
+
+    def orders(self, customer_id: str, limit: int = 20) -> list[Order]:
+        """The customer's orders with their lines, online and in store, newest first."""
+        ...
 
     def add_purchases(self, lines: Sequence[PurchaseLine]) -> int:
         """Store the lines not stored yet; returns how many were new (a re-import adds 0)."""

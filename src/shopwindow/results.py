@@ -66,6 +66,7 @@ def _experiment(
     rule_id: str, rows: list[Totals], rules: RuleSet | None, thresholds: Thresholds
 ) -> Experiment:
     rule = rules.rule(rule_id) if rules is not None else None
+    placement, where = (rule.placement, rule.where) if rule is not None else origin(rules, rule_id)
     order = [HOLDOUT]
     if rule is not None and rule.split is not None:
         order += [v.name for v in rule.split.variants]
@@ -90,13 +91,24 @@ def _experiment(
         arms.append(arm)
     return Experiment(
         rule=rule_id,
-        placement=rule.placement if rule is not None else None,
-        where=rule.where if rule is not None else None,
+        placement=placement,
+        where=where,
         control=control,
         control_kind=kind,
         arms=tuple(arms),
         enough_data=enough,
     )
+
+
+def origin(rules: RuleSet | None, label: str) -> tuple[str | None, str | None]:
+    """Where a label that names no rule comes from: a data file's entry (a post's `post.<id>`)."""
+    if rules is not None:
+        for data in rules.data.values():
+            found = getattr(data, "origin", None)
+            if callable(found) and (where := found(label)) is not None:
+                placement, at = where
+                return str(placement), str(at)
+    return None, None
 
 
 def _arm(row: Totals, base: Totals | None, thresholds: Thresholds) -> Arm:

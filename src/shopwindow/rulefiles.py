@@ -13,16 +13,25 @@ from shopwindow.drops import check_teasers
 from shopwindow.errors import RuleError
 from shopwindow.keywords import read_synonyms
 from shopwindow.pairings import read_pairings
+from shopwindow.posts import check_catalog, read_posts
 from shopwindow.rules import Placement, Rule, RuleSet, compile_rules
-from shopwindow.thenspec import DATA_FILES, SPECS, CheckEnv
+from shopwindow.thenspec import DATA_FILES, SPECS, CheckEnv, ProductLookup
 from shopwindow.yamlsrc import Node, parse
 
 # Readers for the data files that live beside the rules (synonyms, posts):
 # each turns its parsed file into a value for RuleSet.data, or errors.
 DataReader = Callable[[Node | None, CheckEnv], tuple[Any, list[RuleError]]]
-DATA_READERS: dict[str, DataReader] = {"synonyms": read_synonyms, "pairings": read_pairings}
+DATA_READERS: dict[str, DataReader] = {
+    "synonyms": read_synonyms,
+    "pairings": read_pairings,
+    "posts": read_posts,
+}
 # Checks that need the whole rule set (one rule naming another), run after compiling.
 RULESET_CHECKS: list[Callable[[RuleSet], list[RuleError]]] = [check_teasers]
+# Checks `shopwindow check` runs against the feed it is given, and a running shop does
+# not: what only a feed change breaks (a post's product leaving the feed) must never
+# stop the next feed from loading.
+CATALOG_CHECKS: list[Callable[[RuleSet, ProductLookup], list[RuleError]]] = [check_catalog]
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,6 +121,18 @@
     }
   }, true);
 
+  // data-sw-click="<rule>": a click inside counts for that rule (a shoppable post's tags
+  // and products), with the product from the nearest data-product-id.
+  d.addEventListener("click", function (e) {
+    var el = e.target && e.target.closest && e.target.closest("[data-sw-click]");
+    if (!el) return;
+    var item = e.target.closest("[data-product-id]");
+    track("click", {
+      rule: el.getAttribute("data-sw-click"),
+      product_id: item && el.contains(item) ? item.getAttribute("data-product-id") : null
+    });
+  }, true);
+
   d.addEventListener("submit", function (e) {
     var form = e.target;
     if (!form || !form.hasAttribute || !form.hasAttribute("data-sw-search")) return;
