@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from shopwindow import metrics
-from shopwindow.events import Event, EventError, apply, parse_event
+from shopwindow.events import EVENT_TYPES, Event, EventError, apply, parse_event
 from shopwindow.responses import personalize
 from shopwindow.web import shop_of, snapshot_of, visit_of
 
@@ -43,7 +43,10 @@ async def events_endpoint(request: Request) -> Response:
             event = parse_event(raw, snap.catalog)
         except EventError as exc:
             kind = raw.get("type") if isinstance(raw, dict) else None
-            metrics.EVENTS.labels(str(kind)[:20] if kind else "invalid", "rejected").inc()
+            # Only known types become labels: every made-up type would be a new
+            # time series, and memory that grows with what visitors send.
+            label = kind if kind in EVENT_TYPES else ("unknown" if kind else "invalid")
+            metrics.EVENTS.labels(label, "rejected").inc()
             errors.append({"index": index, "error": str(exc)})
             continue
         if visit.consent:
