@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopwindow import metrics, origin
 from shopwindow import settings as settings_mod
+from shopwindow.limits import Guard, Limits
 from shopwindow.settings import Settings
 from shopwindow.shop import Shop
 
@@ -152,6 +153,7 @@ def create_app(settings: Settings, *, shop: Shop | None = None, watch: bool = Tr
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.shop = shop
+    app.add_middleware(Guard, limits=Limits.of(settings))
     app.add_middleware(Telemetry)
     return app
 
