@@ -328,7 +328,9 @@ class OriginProxy:
             if name in ("location", "content-location") and value.startswith(self.authority):
                 rest = value[len(self.authority) :]
                 if not rest or rest[0] in "/?#":
-                    value = rest if rest.startswith("/") else "/" + rest
+                    # "http://origin//evil.example" is a path on the origin, but the same
+                    # path on its own ("//evil.example") would leave the site.
+                    value = safe_path(rest if rest.startswith("/") else "/" + rest)
             out.append((name, value))
         return out
 

@@ -28,7 +28,7 @@ from shopwindow.context import Visit
 from shopwindow.events import Event
 from shopwindow.homepage import fill_path
 from shopwindow.popupcaps import Limits
-from shopwindow.responses import personalize, wants_json
+from shopwindow.responses import personalize, safe_path, wants_json
 from shopwindow.rules import NO_DECISION, Decision, Rule
 from shopwindow.searchpicks import SearchMatch, match_search
 from shopwindow.shop import Shop, Snapshot
@@ -274,7 +274,9 @@ def cta_url_for(visit: Visit, then: Mapping[str, Any], search: SearchMatch | Non
         if _SEARCH in path:
             words = visit.visitor.searches[0] if visit.visitor.searches else ""
             path = path.replace(_SEARCH, quote(words, safe=""))
-        return fill_path(path, visit.ctx)
+        filled = fill_path(path, visit.ctx)
+        # The rule's path is local; what fills its placeholders must keep it so.
+        return safe_path(filled) if filled is not None else None
     if search is not None and then.get("search_products"):
         gender = search.gender or next(
             (p.gender for p in search.products if p.gender in _GENDERS), None

@@ -16,6 +16,8 @@ from shopwindow.visitor import MAX_BUCKETS
 RULES_HEADER = "X-Shopwindow-Rules"
 SEGMENT_HEADER = "X-Shopwindow-Segment"
 _UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")
+# Decoded, a space is only text ("red%20socks"); controls and backslashes stay refused.
+_UNSAFE_DECODED = re.compile(r"[\x00-\x1f\x7f\\]")
 
 
 def safe_path(target: str, allowed_hosts: Collection[str] = (), fallback: str = "/") -> str:
@@ -29,7 +31,11 @@ def safe_path(target: str, allowed_hosts: Collection[str] = (), fallback: str = 
     decoded = target
     for _ in range(3):  # catch %2F%2F and double encoding
         decoded = unquote(decoded)
-    if _UNSAFE.search(decoded) or (not decoded.isascii() and _lookalike(decoded)):
+    if (
+        _UNSAFE.search(target)
+        or _UNSAFE_DECODED.search(decoded)
+        or (not decoded.isascii() and _lookalike(decoded))
+    ):
         return fallback
     if target.startswith("/") and not decoded.startswith("//"):
         return target
