@@ -11,6 +11,7 @@ import html
 import re
 import time
 import unicodedata
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -113,3 +114,35 @@ def forged_cookie(visitor_id: str = "forged-visitor", **state: Any) -> str:
     for name, value in state.items():
         setattr(visitor, name, value)
     return CookieCodec(SECRET, 365).encode(visitor)
+
+
+class _Audit(HTMLParser):
+    """Collects what a page would run: scripts, event handlers, script URLs, injected markers."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.problems: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        names = {name for name, _ in attrs}
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.problems.append(f"<{tag} {name}=...> event handler")
+            runs = value is not None and lands_on(value).startswith("<")
+            if name in ("href", "src", "action", "formaction") and runs:
+                self.problems.append(f"<{tag} {name}={value!r}> runs script")
+        if tag == "script" and "src" not in names:
+            self.problems.append("inline <script>")
+        if tag in ("svg", "iframe", "object", "embed") or "autofocus" in names:
+            self.problems.append(f"<{tag}> injected")
+
+    def handle_comment(self, data: str) -> None:
+        if data.startswith("sw:"):
+            self.problems.append(f"<!--{data}--> marker left in the page")
+
+
+def html_problems(body: str) -> list[str]:
+    audit = _Audit()
+    audit.feed(body)
+    audit.close()
+    return audit.problems

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shopwindow import metrics, origin
 from shopwindow import settings as settings_mod
 from shopwindow.limits import Guard, Limits
+from shopwindow.responses import json_body
 from shopwindow.settings import Settings
 from shopwindow.shop import Shop
 
@@ -66,7 +67,7 @@ async def readyz(request: Request) -> Response:
     if snap.pending_errors:
         # Still serving the last good rules; the edit on disk is broken.
         body["rule_errors"] = [str(e) for e in snap.pending_errors]
-    return Response(orjson.dumps(body), media_type="application/json")
+    return Response(json_body(body), media_type="application/json")
 
 
 async def metrics_endpoint(request: Request) -> Response:

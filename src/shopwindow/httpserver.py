@@ -23,7 +23,7 @@ GRACEFUL_SECONDS = 10  # in-flight requests get this long to finish on SIGTERM
 WORKER_START_SECONDS = 60  # a new worker loads rules and catalog before it is healthy
 
 
-@functools.cache
+@functools.lru_cache(maxsize=1)
 def worker_limits() -> Limits:
     # Read once per worker process, from the settings `serve` handed over.
     return Limits.from_environment()

@@ -15,10 +15,9 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
-import orjson
 from cachetools import LRUCache
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from shopwindow import metrics, popupcaps
@@ -28,7 +27,7 @@ from shopwindow.context import Visit
 from shopwindow.events import Event
 from shopwindow.homepage import fill_path
 from shopwindow.popupcaps import Limits
-from shopwindow.responses import personalize, safe_path, wants_json
+from shopwindow.responses import JSONAnswer, json_body, personalize, safe_path, wants_json
 from shopwindow.rules import NO_DECISION, Decision, Rule
 from shopwindow.searchpicks import SearchMatch, match_search
 from shopwindow.shop import Shop, Snapshot
@@ -309,7 +308,7 @@ def render(shop: Shop, snap: Snapshot, visit: Visit, choice: Choice, as_json: bo
     if body is None:
         view = popup_view(snap, visit, choice, cta_url, words)
         if as_json:
-            body = orjson.dumps(view)
+            body = json_body(view)
         else:
             body = _template(shop, str(then.get("template") or DEFAULT_TEMPLATE)).render(popup=view)
         rendered[key] = body
@@ -329,7 +328,7 @@ async def popup_endpoint(request: Request) -> Response:
     params = request.query_params
     trigger = params.get("trigger") or "exit"
     if trigger not in TRIGGERS:
-        return JSONResponse(
+        return JSONAnswer(
             {"error": f"trigger must be one of {', '.join(TRIGGERS)}"},
             400,
             headers={"Cache-Control": "no-store"},
