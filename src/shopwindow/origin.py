@@ -35,6 +35,7 @@ from shopwindow.forwarding import (
     header_tokens,
     request_headers,
     response_headers,
+    rewritten,
     shared_lifetime,
     vary_key,
 )
@@ -203,7 +204,7 @@ class OriginProxy:
         sent = request_headers(scope["headers"], hop)
         target = self.target(path or _raw_path(scope), scope.get("query_string", b""))
         key: CacheKey | None = None
-        if method == "GET":
+        if method == "GET" and not rewritten(sent):
             key = (
                 target,
                 _first(sent, "x-forwarded-host"),
