@@ -45,6 +45,7 @@ PLACEMENT_MODULES = [
     "shopwindow.landing",
     "shopwindow.homepage",
     "shopwindow.origin",
+    "shopwindow.apidoc",
 ]
 
 
