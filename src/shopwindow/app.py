@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopwindow import metrics, origin
 from shopwindow import settings as settings_mod
+from shopwindow.lastgood import LastGoodRules
 from shopwindow.limits import Guard, Limits
 from shopwindow.responses import json_body
 from shopwindow.settings import Settings
@@ -187,4 +188,4 @@ def from_environment() -> Starlette:
     else:
         settings = settings_mod.load()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    return create_app(settings)
+    return create_app(settings, shop=Shop(settings, LastGoodRules.from_environment()))

@@ -96,9 +96,12 @@ def serve(obj: dict[str, Any], /, **cli: Any) -> None:
             "warning: SHOPWINDOW_SECRET is not set; cookies are signed with the dev secret",
             err=True,
         )
+    from shopwindow.lastgood import LastGoodRules
     from shopwindow.shop import Shop
 
-    shop = Shop(settings)
+    # Workers started later (a crashed one replaced, a SIGHUP restart) begin from the
+    # last rules that compiled if an edit on disk is broken by then.
+    shop = Shop(settings, LastGoodRules.for_this_run())
     errors = shop.load()
     if errors:
         for line in errors:

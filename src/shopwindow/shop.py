@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 from dataclasses import dataclass, field
 from datetime import tzinfo
@@ -20,6 +21,7 @@ from shopwindow.errors import RuleError
 from shopwindow.events import Weights, weights_from
 from shopwindow.geo import DEFAULT_COUNTRY_HEADERS, GeoIP
 from shopwindow.network import TrustedProxies
+from shopwindow.lastgood import LastGoodRules
 from shopwindow.rulefiles import Fingerprint, fingerprint, load_rules
 from shopwindow.rules import RuleSet
 from shopwindow.settings import Settings
@@ -67,8 +69,10 @@ def compile_all(settings: Settings, catalog: Catalog | None) -> tuple[RuleSet, l
 class Shop:
     """Built once per worker; `snapshot` is swapped whole by the reloader."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, last_good: LastGoodRules | None = None) -> None:
         self.settings = settings
+        # Where the last rules that compiled are kept for workers that start later.
+        self.last_good = last_good
         self.tz: tzinfo = ZoneInfo(settings.timezone)
         self.codec = CookieCodec(settings.secret, settings.cookie_days)
         self.weights: Weights = weights_from(settings)
@@ -113,18 +117,41 @@ class Shop:
             return [f"{self.settings.catalog}: cannot read catalog"]
         for err in catalog_errors:
             log.warning("catalog: %s", err)
+        rules_print = fingerprint(self.settings.rules)
         ruleset, errors = compile_all(self.settings, catalog)
+        pending: tuple[RuleError, ...] = ()
         if errors:
-            return [str(e) for e in errors]
+            fallback = self._last_good_rules(catalog)
+            if fallback is None:
+                return [str(e) for e in errors]
+            # A broken edit is on disk, but the service's last good rules are known:
+            # start from them, and report the edit as the running workers do.
+            for rule_error in errors:
+                log.error("rules on disk are broken, serving the last good ones: %s", rule_error)
+            ruleset, pending = fallback, tuple(errors)
+            metrics.RULE_ERRORS.set(len(errors))
+        elif self.last_good is not None:
+            self.last_good.save(self.settings.rules, rules_print)
         self.snapshot = Snapshot(
             ruleset,
             catalog,
             tuple(catalog_errors),
-            (),
-            fingerprint(self.settings.rules),
+            pending,
+            rules_print,
             _mtime(self.settings.catalog),
         )
         return []
+
+    def _last_good_rules(self, catalog: Catalog) -> RuleSet | None:
+        folder = self.last_good.restore() if self.last_good is not None else None
+        if folder is None:
+            return None
+        try:
+            settings = self.settings.replace(rules=folder)
+            ruleset, errors = compile_all(settings, catalog)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return None if errors else ruleset
 
     def _read_catalog(self) -> tuple[Catalog | None, list[CatalogError]]:
         path = self.settings.catalog
@@ -177,6 +204,8 @@ class Shop:
         self.snapshot = Snapshot(
             ruleset, catalog, tuple(catalog_errors), (), rules_print, catalog_mtime
         )
+        if self.last_good is not None:
+            self.last_good.save(self.settings.rules, rules_print)
         metrics.RELOADS.inc()
         metrics.RULE_ERRORS.set(0)
         log.info("rules reloaded: %d rules, %d products", len(ruleset.all_rules()), len(catalog))
