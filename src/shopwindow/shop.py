@@ -20,8 +20,8 @@ from shopwindow.context import Edge
 from shopwindow.errors import RuleError
 from shopwindow.events import Weights, weights_from
 from shopwindow.geo import DEFAULT_COUNTRY_HEADERS, GeoIP
-from shopwindow.network import TrustedProxies
 from shopwindow.lastgood import LastGoodRules
+from shopwindow.network import TrustedProxies
 from shopwindow.rulefiles import Fingerprint, fingerprint, load_rules
 from shopwindow.rules import RuleSet
 from shopwindow.settings import Settings
