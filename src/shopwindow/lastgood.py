@@ -1,6 +1,8 @@
 """The last rule files that compiled, kept beside the running service for workers that start later.
 
-A running worker keeps its last good rules in memory when an edit breaks them.
+A running worker keeps its last good rules compiled in memory when an edit breaks
+them, and their files here: a new catalog is compiled with them while the edit
+on disk stays broken (stock and prices keep flowing).
 A worker that starts while the broken edit is on disk (a crashed worker being
 replaced, a SIGHUP restart with several workers) has nothing in memory: without
 this copy it would refuse to start, and uvicorn's supervisor then stops the
@@ -28,10 +30,11 @@ RULE_SUFFIXES = (".yaml", ".yml")
 
 
 class LastGoodRules:
-    """One JSON file {file name: text}, replaced atomically by whichever worker saves."""
+    """The files in memory, and (under `serve`) in one JSON file {name: text} every worker shares."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str | None = None) -> None:
         self.path = path
+        self._files: dict[str, str] | None = None
 
     @staticmethod
     def for_this_run() -> LastGoodRules:
@@ -46,9 +49,8 @@ class LastGoodRules:
         return LastGoodRules(path)
 
     @staticmethod
-    def from_environment() -> LastGoodRules | None:
-        path = os.environ.get(ENV)
-        return LastGoodRules(path) if path else None
+    def from_environment() -> LastGoodRules:
+        return LastGoodRules(os.environ.get(ENV) or None)
 
     def save(self, folder: str, compiled: Fingerprint) -> None:
         """Keep the folder's rule files, if they are still the ones that compiled."""
@@ -60,6 +62,9 @@ class LastGoodRules:
             }
             if fingerprint(folder) != compiled:
                 return  # edited meanwhile: the next reload saves what it compiles
+            self._files = files
+            if self.path is None:
+                return
             handle, temporary = tempfile.mkstemp(dir=os.path.dirname(self.path), suffix=".tmp")
             with os.fdopen(handle, "wb") as out:
                 out.write(orjson.dumps(files))
@@ -69,9 +74,13 @@ class LastGoodRules:
 
     def restore(self) -> str | None:
         """The saved files in a new private folder (the caller removes it), or None."""
-        try:
-            files: dict[str, str] = orjson.loads(Path(self.path).read_bytes())
-        except (OSError, orjson.JSONDecodeError):
+        files = self._files
+        if files is None and self.path is not None:
+            try:
+                files = orjson.loads(Path(self.path).read_bytes())
+            except (OSError, orjson.JSONDecodeError):
+                return None
+        if not files:
             return None
         folder = tempfile.mkdtemp(prefix="shopwindow-last-good-")
         for name, text in files.items():

@@ -50,6 +50,10 @@ class Limits:
         query: bytes = scope.get("query_string", b"")
         if len(query) > self.max_query_bytes:
             return 414, f"query string longer than {self.max_query_bytes} bytes"
+        if not query.isascii():
+            # Raw bytes over 0x7f are not a URL (RFC 3986 wants them %-encoded); uvicorn
+            # refuses them itself, other servers pass them on to code expecting text.
+            return 400, "query string must be ASCII: percent-encode other bytes"
         headers = scope["headers"]
         if len(headers) > self.max_headers:
             return 431, f"more than {self.max_headers} request headers"

@@ -71,8 +71,9 @@ class Shop:
 
     def __init__(self, settings: Settings, last_good: LastGoodRules | None = None) -> None:
         self.settings = settings
-        # Where the last rules that compiled are kept for workers that start later.
-        self.last_good = last_good
+        # The last rule files that compiled: for a new catalog while an edit is broken,
+        # and (under `serve`) for workers that start later.
+        self.last_good = last_good or LastGoodRules()
         self.tz: tzinfo = ZoneInfo(settings.timezone)
         self.codec = CookieCodec(settings.secret, settings.cookie_days)
         self.weights: Weights = weights_from(settings)
@@ -130,7 +131,7 @@ class Shop:
                 log.error("rules on disk are broken, serving the last good ones: %s", rule_error)
             ruleset, pending = fallback, tuple(errors)
             metrics.RULE_ERRORS.set(len(errors))
-        elif self.last_good is not None:
+        else:
             self.last_good.save(self.settings.rules, rules_print)
         self.snapshot = Snapshot(
             ruleset,
@@ -143,7 +144,7 @@ class Shop:
         return []
 
     def _last_good_rules(self, catalog: Catalog) -> RuleSet | None:
-        folder = self.last_good.restore() if self.last_good is not None else None
+        folder = self.last_good.restore()
         if folder is None:
             return None
         try:
@@ -186,6 +187,14 @@ class Shop:
             if fresh is not None:
                 catalog, catalog_errors = fresh, fresh_errors
         ruleset, errors = compile_all(self.settings, catalog)
+        if errors and catalog is not current.catalog:
+            # A new catalog while the rules on disk are broken: it goes live with the
+            # last good rules (stock and prices must not wait for the rules' fix).
+            fallback = self._last_good_rules(catalog)
+            if fallback is not None:
+                return self._keep_rules_new_catalog(
+                    fallback, catalog, catalog_errors, errors, rules_print, catalog_mtime
+                )
         if errors:
             if list(current.pending_errors) != errors:
                 for err in errors:
@@ -204,11 +213,31 @@ class Shop:
         self.snapshot = Snapshot(
             ruleset, catalog, tuple(catalog_errors), (), rules_print, catalog_mtime
         )
-        if self.last_good is not None:
-            self.last_good.save(self.settings.rules, rules_print)
+        self.last_good.save(self.settings.rules, rules_print)
         metrics.RELOADS.inc()
         metrics.RULE_ERRORS.set(0)
         log.info("rules reloaded: %d rules, %d products", len(ruleset.all_rules()), len(catalog))
+        return True
+
+    def _keep_rules_new_catalog(
+        self,
+        ruleset: RuleSet,
+        catalog: Catalog,
+        catalog_errors: list[CatalogError],
+        errors: list[RuleError],
+        rules_print: Fingerprint,
+        catalog_mtime: float,
+    ) -> bool:
+        current = self.snapshot
+        if current is None or list(current.pending_errors) != errors:
+            for rule_error in errors:
+                log.error("rules not reloaded: %s", rule_error)
+        self.snapshot = Snapshot(
+            ruleset, catalog, tuple(catalog_errors), tuple(errors), rules_print, catalog_mtime
+        )
+        metrics.RELOAD_FAILURES.inc()
+        metrics.RULE_ERRORS.set(len(errors))
+        log.info("catalog reloaded with the last good rules: %d products", len(catalog))
         return True
 
     def start_watching(self, interval: float = 0.5) -> None:
