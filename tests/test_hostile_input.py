@@ -202,6 +202,20 @@ def asgi_answer(app: object, scope: dict[str, object], body: bytes = b"") -> tup
 
 
 raw_bytes = st.binary(max_size=80)
+RAW_PATHS = [
+    "/",
+    "/de/",
+    "/de/women/",
+    "/lp/x",
+    "/p/w-run-001",
+    "/_sw/events",
+    "/_sw/popup",
+    "/_sw/fragments/recently-viewed",
+    "/_sw/fragments/recommendations",
+    "/_sw/sw.js",
+    "/readyz",
+    "/x",
+]
 
 
 @settings(
@@ -212,22 +226,7 @@ raw_bytes = st.binary(max_size=80)
 )
 @given(
     method=st.sampled_from(["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "BREW"]),
-    path=st.sampled_from(
-        [
-            "/",
-            "/de/",
-            "/de/women/",
-            "/lp/x",
-            "/p/w-run-001",
-            "/_sw/events",
-            "/_sw/popup",
-            "/_sw/fragments/recently-viewed",
-            "/_sw/fragments/recommendations",
-            "/_sw/sw.js",
-            "/readyz",
-            "/x",
-        ]
-    ),  # fmt: skip
+    path=st.sampled_from(RAW_PATHS),
     suffix=st.text(max_size=30),
     query=raw_bytes,
     headers=st.lists(st.tuples(raw_bytes, raw_bytes), max_size=8),
