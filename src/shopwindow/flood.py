@@ -188,6 +188,7 @@ def bench_rows(smoke: bool) -> list[Any]:
     )
     found = orjson.loads(proc.stdout)
     growth = found["growth_second_half_mb"]
+    errors = sum(n for status, n in found["statuses"].items() if int(status) >= 500)
     budget = 25.0
     return [
         Row(
@@ -203,7 +204,8 @@ def bench_rows(smoke: bool) -> list[Any]:
             growth,
             "MB",
             budget=f"≤ {budget:g} MB",
-            ok=growth <= budget,
+            ok=growth <= budget and errors == 0,
+            note=f"{errors} server errors",
             extra=found,
         ),
     ]
