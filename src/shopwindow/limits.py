@@ -57,9 +57,9 @@ class Limits:
         headers = scope["headers"]
         if len(headers) > self.max_headers:
             return 431, f"more than {self.max_headers} request headers"
-        size = len(scope.get("raw_path") or b"") + len(query)
+        size = len(scope.get("raw_path") or b"") + len(query) + 4 * len(headers)
         for name, value in headers:
-            size += len(name) + len(value) + 4
+            size += len(name) + len(value)
         if size > self.max_header_bytes:
             return 431, f"request head larger than {self.max_header_bytes} bytes"
         return None
@@ -106,16 +106,19 @@ class Guard:
         await self.app(scope, receive, guarded)
 
     def _outgoing(self, scope: Scope, message: Message) -> Message:
-        headers: list[tuple[bytes, bytes]] = list(message.get("headers", ()))
-        sniff = True
-        for index, (name, value) in enumerate(headers):
+        headers: list[tuple[bytes, bytes]] = message.get("headers", [])
+        if message["status"] in _REDIRECTS:
+            headers = [
+                (name, self._on_site(scope, value) if name == b"location" else value)
+                for name, value in headers
+            ]
+        for name, _value in headers:
             if name == b"x-content-type-options":
-                sniff = False
-            elif name == b"location" and message["status"] in _REDIRECTS:
-                headers[index] = (name, self._on_site(scope, value))
-        if sniff:
-            headers.append(NOSNIFF)
-        return {**message, "headers": headers}
+                break
+        else:
+            headers = [*headers, NOSNIFF]  # a new list: the response's own stays as it was
+        message["headers"] = headers
+        return message
 
     def _on_site(self, scope: Scope, location: bytes) -> bytes:
         """The router's own redirects name the request's Host; a visitor chooses that header.
