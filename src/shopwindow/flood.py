@@ -114,14 +114,15 @@ async def flood(visitors: int, checkpoints: int = 10) -> dict[str, Any]:
     store = tempfile.mkdtemp(prefix="shopwindow-flood-")
     settings = settings.replace(profile_db=os.path.join(store, "flood.sqlite3"))
     app = create_app(settings, watch=False)
-    statuses: dict[int, int] = {}
+    statuses: dict[str, int] = {}
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
     async def send(message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.start":
-            statuses[message["status"]] = statuses.get(message["status"], 0) + 1
+            status = str(message["status"])
+            statuses[status] = statuses.get(status, 0) + 1
 
     points: list[dict[str, float]] = []
     step = max(1, visitors // checkpoints)

@@ -238,7 +238,7 @@ class Shop:
         metrics.RELOAD_FAILURES.inc()
         metrics.RULE_ERRORS.set(len(errors))
         log.info("catalog reloaded with the last good rules: %d products", len(catalog))
-        return True
+        return False  # the edit to the rules did not go live
 
     def start_watching(self, interval: float = 0.5) -> None:
         if self._watcher is not None:
