@@ -141,10 +141,13 @@ def status_of(answer: bytes) -> int:
 
 
 @pytest.fixture
-def server(live_server: Callable[..., LiveServer]) -> LiveServer:
-    return live_server(
+def server(live_server: Callable[..., LiveServer]) -> Iterator[LiveServer]:
+    running = live_server(
         env={"SHOPWINDOW_HEAD_TIMEOUT_SECONDS": "1", "SHOPWINDOW_MAX_CONNECTIONS": "8"}
     )
+    yield running
+    # Whatever was refused, nothing escaped into the server's log as a traceback.
+    assert "Traceback" not in running.log.read_text()
 
 
 def test_real_server_refuses_an_oversize_head_while_it_arrives(server: LiveServer) -> None:
