@@ -8,6 +8,8 @@ traceback, and each must be one the description lists.
 from __future__ import annotations
 
 import re
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -25,9 +27,12 @@ TRACEBACK = re.compile(r"Traceback \(most recent call last\)|File \"[^\"]+\.py\"
 
 
 def fuzzed_app() -> Any:
-    return create_app(
-        build_settings(DEMO_RULES, stats_token="t0k3n", stats_flush_seconds=0.05), watch=False
+    # Counts go to a throwaway file, not beside the demo rules.
+    store = Path(tempfile.mkdtemp(prefix="shopwindow-openapi-")) / "stats.sqlite3"
+    settings = build_settings(
+        DEMO_RULES, stats_token="t0k3n", stats_flush_seconds=0.05, profile_db=str(store)
     )
+    return create_app(settings, watch=False)
 
 
 APP = fuzzed_app()
