@@ -30,6 +30,7 @@ bench: $(STAMP)
 
 loadtest: $(STAMP)
 	$(BIN)/python loadtests/run.py $(LOADTEST_ARGS)
+	$(BIN)/python loadtests/rule_edits.py $(RULE_EDITS_ARGS)
 
 docs: $(STAMP)
 	$(BIN)/shopwindow docs settings > docs/settings.md

@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from starlette.testclient import TestClient
 
 from shopwindow import settings as settings_mod
@@ -27,6 +29,22 @@ DEMO_RULES = PROJECT_ROOT / "rules"
 DEMO_CATALOG = PROJECT_ROOT / "demo" / "catalog.jsonl"
 TEMPLATES = PROJECT_ROOT / "templates"
 SECRET = "test-secret-for-shopwindow"
+
+# CI runs are repeatable: the same examples every run (tests keep their own bounded
+# max_examples). Chosen by HYPOTHESIS_PROFILE=ci, as .ci/run sets, or CI=true.
+hypothesis_settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+_PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or (
+    "ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes") else ""
+)
+if _PROFILE:
+    hypothesis_settings.load_profile(_PROFILE)
 
 
 def require(binary: str) -> str:

@@ -35,6 +35,9 @@ def test_every_bench_row_is_produced(tmp_path: Path) -> None:
         assert rows[f"rule evaluation, {n} rules"]["value"] > 0
     assert rows["rule evaluation, 10,000 vs 10 rules"]["ratio"] > 0
     assert rows["cookie decode + verify + encode"]["value"] > 0
+    flood = rows["20,000 distinct visitors: memory growth over the second half"]
+    assert flood["extra"]["peak_rss_mb"] > 0
+    assert all(int(status) < 500 for status in flood["extra"]["statuses"]), flood
     for name, _module, _fn in bench.SCALED:
         assert any(key.startswith(name) for key in rows), name
     assert "budget" in proc.stdout and "ratio" in proc.stdout

@@ -181,3 +181,80 @@ def test_oversized_cookie_is_a_new_visitor(make_client: Callable[..., TestClient
     r = client.get("/", headers={"Cookie": "sw=" + "A" * 9000})
     assert r.status_code == 302
     assert "set-cookie" in r.headers
+
+
+def asgi_answer(app: object, scope: dict[str, object], body: bytes = b"") -> tuple[int, bytes]:
+    """Call the app directly: bytes no HTTP client would send still reach it (and nothing escapes)."""
+    import asyncio
+
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))  # type: ignore[operator]
+    status = next(int(m["status"]) for m in sent if m["type"] == "http.response.start")  # type: ignore[call-overload]
+    content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")  # type: ignore[misc]
+    return status, content
+
+
+raw_bytes = st.binary(max_size=80)
+RAW_PATHS = [
+    "/",
+    "/de/",
+    "/de/women/",
+    "/lp/x",
+    "/p/w-run-001",
+    "/_sw/events",
+    "/_sw/popup",
+    "/_sw/fragments/recently-viewed",
+    "/_sw/fragments/recommendations",
+    "/_sw/sw.js",
+    "/readyz",
+    "/x",
+]
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    method=st.sampled_from(["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "BREW"]),
+    path=st.sampled_from(RAW_PATHS),
+    suffix=st.text(max_size=30),
+    query=raw_bytes,
+    headers=st.lists(st.tuples(raw_bytes, raw_bytes), max_size=8),
+    body=raw_bytes,
+)
+def test_raw_requests_never_500_and_never_raise(
+    fuzz_client: TestClient,
+    method: str,
+    path: str,
+    suffix: str,
+    query: bytes,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+) -> None:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path + suffix,
+        "raw_path": (path + suffix).encode("utf-8", "surrogateescape"),
+        "query_string": query,
+        "root_path": "",
+        "headers": [(k.lower(), v) for k, v in headers],
+        "client": ("203.0.113.9", 5000),
+        "server": ("testserver", 80),
+    }
+    status, content = asgi_answer(fuzz_client.app, scope, body)
+    assert status < 500, (status, content[:300])
+    assert b"Traceback" not in content

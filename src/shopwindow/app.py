@@ -25,6 +25,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopwindow import metrics, origin
 from shopwindow import settings as settings_mod
+from shopwindow.lastgood import LastGoodRules
+from shopwindow.limits import Guard, Limits
+from shopwindow.responses import json_body
 from shopwindow.settings import Settings
 from shopwindow.shop import Shop
 
@@ -46,6 +49,7 @@ PLACEMENT_MODULES = [
     "shopwindow.staff",
     "shopwindow.homepage",
     "shopwindow.origin",
+    "shopwindow.apidoc",
 ]
 
 
@@ -68,7 +72,7 @@ async def readyz(request: Request) -> Response:
     if snap.pending_errors:
         # Still serving the last good rules; the edit on disk is broken.
         body["rule_errors"] = [str(e) for e in snap.pending_errors]
-    return Response(orjson.dumps(body), media_type="application/json")
+    return Response(json_body(body), media_type="application/json")
 
 
 async def metrics_endpoint(request: Request) -> Response:
@@ -155,6 +159,7 @@ def create_app(settings: Settings, *, shop: Shop | None = None, watch: bool = Tr
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.shop = shop
+    app.add_middleware(Guard, limits=Limits.of(settings))
     app.add_middleware(Telemetry)
     return app
 
@@ -186,4 +191,4 @@ def from_environment() -> Starlette:
     else:
         settings = settings_mod.load()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    return create_app(settings)
+    return create_app(settings, shop=Shop(settings, LastGoodRules.from_environment()))

@@ -7,12 +7,12 @@ from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from shopwindow import metrics
 from shopwindow.events import EVENT_TYPES, Event, EventError, apply, parse_event
-from shopwindow.responses import personalize
+from shopwindow.responses import JSONAnswer, personalize
 from shopwindow.web import shop_of, snapshot_of, visit_of
 
 
@@ -23,16 +23,16 @@ async def events_endpoint(request: Request) -> Response:
     async for chunk in request.stream():
         body += chunk
         if len(body) > settings.max_body_bytes:
-            return JSONResponse({"error": f"body larger than {settings.max_body_bytes} bytes"}, 413)
+            return JSONAnswer({"error": f"body larger than {settings.max_body_bytes} bytes"}, 413)
     try:
         payload: Any = orjson.loads(body) if body else None
     except orjson.JSONDecodeError as exc:
-        return JSONResponse({"error": f"body is not JSON: {exc}"}, 400)
+        return JSONAnswer({"error": f"body is not JSON: {exc}"}, 400)
     raws = payload if isinstance(payload, list) else [payload]
     if payload is None or not raws:
-        return JSONResponse({"error": "send an event object or a list of them"}, 400)
+        return JSONAnswer({"error": "send an event object or a list of them"}, 400)
     if len(raws) > settings.max_events:
-        return JSONResponse({"error": f"at most {settings.max_events} events per call"}, 413)
+        return JSONAnswer({"error": f"at most {settings.max_events} events per call"}, 413)
     snap = snapshot_of(request)
     visit = visit_of(request, snap)
     now = int(time.time())
@@ -43,8 +43,10 @@ async def events_endpoint(request: Request) -> Response:
             event = parse_event(raw, snap.catalog)
         except EventError as exc:
             kind = raw.get("type") if isinstance(raw, dict) else None
-            # only known types become label values: a visitor cannot grow the metrics
-            metrics.count_event(kind if kind in EVENT_TYPES else "invalid", "rejected")
+            # Only known types become labels: every made-up type would be a new
+            # time series, and memory that grows with what visitors send.
+            label = kind if kind in EVENT_TYPES else ("unknown" if kind else "invalid")
+            metrics.count_event(label, "rejected")
             errors.append({"index": index, "error": str(exc)})
             continue
         if visit.consent:
@@ -54,8 +56,8 @@ async def events_endpoint(request: Request) -> Response:
     if visit.consent:
         for sink in shop.extensions.get("event_sinks", ()):
             sink(shop, visit, accepted)
-    body_out = orjson.dumps({"accepted": len(accepted), "errors": errors})
-    response = Response(body_out, status_code=400 if errors else 200, media_type="application/json")
+    body_out = {"accepted": len(accepted), "errors": errors}
+    response = JSONAnswer(body_out, status_code=400 if errors else 200)
     return personalize(response, shop, visit)
 
 

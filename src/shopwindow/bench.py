@@ -657,8 +657,15 @@ def recommendation_rows(min_time: float, smoke: bool) -> list[Row]:
     ]
 
 
+def visitor_flood_rows(min_time: float, smoke: bool) -> list[Row]:
+    from shopwindow.flood import bench_rows
+
+    rows: list[Row] = bench_rows(smoke)
+    return rows
+
+
 # Other benchmark rows contributed by modules: functions (min_time, smoke) -> rows.
-EXTRA_ROWS: list[Callable[[float, bool], list[Row]]] = [recommendation_rows]
+EXTRA_ROWS: list[Callable[[float, bool], list[Row]]] = [recommendation_rows, visitor_flood_rows]
 
 
 def proxy_rows(seconds: float, server: str, threads: int, connections: int) -> list[Row]:

@@ -96,9 +96,12 @@ def serve(obj: dict[str, Any], /, **cli: Any) -> None:
             "warning: SHOPWINDOW_SECRET is not set; cookies are signed with the dev secret",
             err=True,
         )
+    from shopwindow.lastgood import LastGoodRules
     from shopwindow.shop import Shop
 
-    shop = Shop(settings)
+    # Workers started later (a crashed one replaced, a SIGHUP restart) begin from the
+    # last rules that compiled if an edit on disk is broken by then.
+    shop = Shop(settings, LastGoodRules.for_this_run())
     errors = shop.load()
     if errors:
         for line in errors:
@@ -117,6 +120,8 @@ def run_server(settings: Settings) -> None:
         f"shopwindow serving on http://{settings.host}:{settings.port} ({settings.server})",
         err=True,
     )
+    from shopwindow import httpserver
+
     if settings.server == "granian":
         from granian import Granian
         from granian.constants import Interfaces
@@ -129,27 +134,12 @@ def run_server(settings: Settings) -> None:
             workers=settings.workers,
             factory=True,
             log_access=False,
-            respawn_failed_workers=True,
-            workers_kill_timeout=10,
+            **httpserver.granian_options(settings),
         ).serve()
         return
     import uvicorn
 
-    uvicorn.run(
-        "shopwindow.app:from_environment",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        access_log=False,
-        log_level="info",
-        loop="uvloop",
-        http="httptools",
-        timeout_graceful_shutdown=10,
-        # Whose X-Forwarded-For to believe is shopwindow's --trusted-proxy, not uvicorn's
-        # default (which trusts 127.0.0.1 and rewrites the client address before we see it).
-        proxy_headers=False,
-    )
+    uvicorn.run("shopwindow.app:from_environment", **httpserver.uvicorn_options(settings))
 
 
 @main.command()

@@ -191,6 +191,11 @@ def _compile_operator(
     return _all_values(tests), text, None
 
 
+# re2 runs in time linear in the text, so a slow pattern cannot backtrack; the text
+# itself is cut to this many characters, so no visitor-sized input makes one test slow.
+MAX_MATCH_CHARS = 2048
+
+
 def _compile_matches(path: str, kind: str, arg: Node) -> tuple[ValueTest, str, None]:
     if kind not in ("text", "list"):
         raise CompileError(arg.error(f"`matches` works on text; {path!r} is {kind}"))
@@ -208,13 +213,18 @@ def _compile_matches(path: str, kind: str, arg: Node) -> tuple[ValueTest, str, N
             reason = reason.decode(errors="replace")
         raise CompileError(arg.error(f"bad pattern {arg.value!r}: {reason}")) from None
     search = pattern.search
+    cut = MAX_MATCH_CHARS
     if kind == "list":
         return (
-            lambda v: bool(v) and any(isinstance(x, str) and search(x) for x in v),
+            lambda v: bool(v) and any(isinstance(x, str) and search(x[:cut]) for x in v),
             f"matches /{arg.value}/",
             None,
         )
-    return (lambda v: isinstance(v, str) and search(v) is not None), f"matches /{arg.value}/", None
+    return (
+        (lambda v: isinstance(v, str) and search(v[:cut]) is not None),
+        f"matches /{arg.value}/",
+        None,
+    )
 
 
 def _comparison(op: str, bound: Any) -> ValueTest:

@@ -24,6 +24,27 @@ FORWARDING = frozenset(
         "x-real-ip",
     }
 )
+# Headers some origins (IIS, Symfony, Rails, proxies) read to answer for another URL,
+# method, host or scheme than the request line says. Only a proxy we trust may send
+# them, and even then the answer is never kept for others: the cache key is the path,
+# host and scheme, so a page rewritten this way would be served for the plain URL.
+REWRITING = frozenset(
+    {
+        "x-original-url",
+        "x-rewrite-url",
+        "x-original-host",
+        "x-host",
+        "x-forwarded-scheme",
+        "x-forwarded-ssl",
+        "x-forwarded-prefix",
+        "x-forwarded-server",
+        "x-url-scheme",
+        "front-end-https",
+        "x-http-method-override",
+        "x-http-method",
+        "x-method-override",
+    }
+)
 # Set by the client library from the origin URL and the body we send.
 OWN_FRAMING = frozenset({"host", "expect"})
 # Ours to set on a modified answer (the origin's values describe its own bytes), and
@@ -80,7 +101,7 @@ def request_headers(raw: Sequence[tuple[bytes, bytes]], hop: Hop) -> Headers:
     forwarded_for: list[str] = []
     proto = host = ""
     via: list[str] = []
-    untrusted = set(FORWARDING) | set(hop.country_headers)
+    untrusted = set(FORWARDING) | set(hop.country_headers) | REWRITING
     for name, value in headers:
         if is_hop_by_hop(name, named) or name in OWN_FRAMING:
             continue
@@ -221,3 +242,8 @@ def vary_key(sent: Headers, received: Headers) -> tuple[tuple[str, str], ...]:
     """The request headers the origin said its page depends on (decoded pages ignore encoding)."""
     names = sorted(set(header_tokens(received, "vary")) - {"accept-encoding", ""})
     return tuple((n, ", ".join(v for k, v in sent if k == n)) for n in names)
+
+
+def rewritten(sent: Headers) -> bool:
+    """Whether a (trusted) proxy asked the origin for another URL, method, host or scheme."""
+    return any(name in REWRITING for name, _ in sent)

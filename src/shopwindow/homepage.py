@@ -10,14 +10,14 @@ from typing import Any
 from cachetools import LRUCache
 from markupsafe import Markup
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from shopwindow import metrics
 from shopwindow.cards import card, cards
 from shopwindow.catalog import Catalog, Product
 from shopwindow.context import Visit
-from shopwindow.responses import personalize, redirect, wants_json
+from shopwindow.responses import JSONAnswer, personalize, redirect, wants_json
 from shopwindow.rules import Decision, Rule
 from shopwindow.shop import Shop, Snapshot
 from shopwindow.web import shop_of, snapshot_of, visit_of
@@ -302,7 +302,7 @@ async def recently_viewed_fragment(request: Request) -> Response:
     exclude = request.query_params.get("exclude")
     if wants_json(request):
         items = recently_viewed(snap.catalog, visit.visitor.viewed, exclude)
-        return personalize(JSONResponse({"items": items}), shop, visit)
+        return personalize(JSONAnswer({"items": items}), shop, visit)
     html = render_recently_viewed(
         shop, recently_viewed_cards(shop, snap, visit.visitor.viewed, exclude)
     )

@@ -15,6 +15,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from cachetools import LRUCache
+
 from shopwindow.errors import RuleError
 from shopwindow.thenspec import CheckEnv, seasonal_category
 from shopwindow.yamlsrc import Node
@@ -195,7 +197,8 @@ class Vocabulary:
         self._categories_of = {
             word: next(iter(cats)) for word, cats in categories_of.items() if len(cats) == 1
         }
-        self._cache: dict[str, KeywordMatch] = {}
+        # Bounded: a flood of random keywords evicts the oldest readings.
+        self._cache: LRUCache[str, KeywordMatch] = LRUCache(maxsize=4096)
 
     @staticmethod
     def of(catalog: CatalogFacts, synonyms: Synonyms = NO_SYNONYMS) -> Vocabulary:
@@ -228,8 +231,6 @@ class Vocabulary:
         found = self._cache.get(text)
         if found is None:
             found = self._read(self.tokens(text))
-            if len(self._cache) >= 4096:
-                self._cache.clear()  # bounded: a flood of random keywords cannot grow it
             self._cache[text] = found
         return found
 

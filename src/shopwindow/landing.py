@@ -44,7 +44,7 @@ from shopwindow.keywords import (
     showable_keyword,
 )
 from shopwindow.productfilter import ProductFilter, filter_products, index_for
-from shopwindow.responses import personalize, redirect, wants_json
+from shopwindow.responses import header_text, json_body, personalize, redirect, wants_json
 from shopwindow.rules import Decision
 from shopwindow.shop import Shop, Snapshot
 from shopwindow.unmatched import FLUSH_SECONDS, CampaignKey, UnmatchedCampaigns, default_path
@@ -443,7 +443,7 @@ def landing_header(plan: Plan, page: Page) -> str:
         parts.append(plan.products.describe())
     if page.relaxed:
         parts.append("relaxed")
-    return "; ".join(parts)
+    return header_text("; ".join(parts))
 
 
 async def answer(request: Request, shop: Shop, snap: Snapshot, visit: Visit) -> Response:
@@ -483,8 +483,6 @@ async def answer(request: Request, shop: Shop, snap: Snapshot, visit: Visit) -> 
 
 
 def _json(plan: Plan, page: Page, headline: str, catalog: Catalog) -> bytes:
-    import orjson
-
     products = [p.to_json() for pid in page.product_ids if (p := catalog.get(pid)) is not None]
     body: dict[str, Any] = {
         "kind": plan.kind,
@@ -497,7 +495,7 @@ def _json(plan: Plan, page: Page, headline: str, catalog: Catalog) -> bytes:
     }
     if plan.next_drop is not None:
         body["next_drop"] = plan.next_drop.iso
-    return orjson.dumps(body)
+    return json_body(body)
 
 
 async def landing_at_root(request: Request, shop: Shop, snap: Snapshot, visit: Visit) -> Response:

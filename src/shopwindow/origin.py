@@ -35,6 +35,7 @@ from shopwindow.forwarding import (
     header_tokens,
     request_headers,
     response_headers,
+    rewritten,
     shared_lifetime,
     vary_key,
 )
@@ -203,7 +204,7 @@ class OriginProxy:
         sent = request_headers(scope["headers"], hop)
         target = self.target(path or _raw_path(scope), scope.get("query_string", b""))
         key: CacheKey | None = None
-        if method == "GET":
+        if method == "GET" and not rewritten(sent):
             key = (
                 target,
                 _first(sent, "x-forwarded-host"),
@@ -328,7 +329,9 @@ class OriginProxy:
             if name in ("location", "content-location") and value.startswith(self.authority):
                 rest = value[len(self.authority) :]
                 if not rest or rest[0] in "/?#":
-                    value = rest if rest.startswith("/") else "/" + rest
+                    # "http://origin//evil.example" is a path on the origin, but the same
+                    # path on its own ("//evil.example") would leave the site.
+                    value = safe_path(rest if rest.startswith("/") else "/" + rest)
             out.append((name, value))
         return out
 

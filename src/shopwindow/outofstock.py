@@ -17,11 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import orjson
 from cachetools import LRUCache
 from markupsafe import Markup
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from shopwindow import metrics
@@ -31,7 +30,7 @@ from shopwindow.events import Event
 from shopwindow.pairings import NO_PAIRINGS, merged
 from shopwindow.popularity import PopularityStore, store_for
 from shopwindow.recommendations import ListSpec, RecommendationList, list_specs, recommend
-from shopwindow.responses import personalize, wants_json
+from shopwindow.responses import JSONAnswer, json_body, personalize, wants_json
 from shopwindow.rules import Decision
 from shopwindow.shop import Shop, Snapshot
 from shopwindow.web import shop_of, snapshot_of, visit_of
@@ -179,7 +178,7 @@ class OutOfStock:
         segment = answer.segment
         if segment is None:
             product = answer.product
-            return orjson.dumps(
+            return json_body(
                 {"product_id": product.id, "in_stock": product.in_stock, "title": "", "lists": []}
             )
         if answer.drop:
@@ -204,7 +203,7 @@ class OutOfStock:
             for r in segment.lists
             if (shown := r.shown(drop))
         ]
-        return orjson.dumps(
+        return json_body(
             {
                 "product_id": segment.product.id,
                 "in_stock": segment.product.in_stock,
@@ -295,7 +294,7 @@ async def recommendations_fragment(request: Request) -> Response:
 
 def _error(message: str, status: int, as_json: bool) -> Response:
     if as_json:
-        return JSONResponse({"error": message}, status)
+        return JSONAnswer({"error": message}, status)
     return HTMLResponse(f"<p>{message}</p>", status)  # fixed text only, never the query
 
 

@@ -15,10 +15,9 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
-import orjson
 from cachetools import LRUCache
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from shopwindow import metrics, popupcaps
@@ -28,7 +27,7 @@ from shopwindow.context import Visit, product_context
 from shopwindow.events import Event
 from shopwindow.homepage import fill_path
 from shopwindow.popupcaps import Limits
-from shopwindow.responses import personalize, wants_json
+from shopwindow.responses import JSONAnswer, json_body, personalize, safe_path, wants_json
 from shopwindow.rules import NO_DECISION, Decision, Rule
 from shopwindow.searchpicks import SearchMatch, match_search
 from shopwindow.shop import Shop, Snapshot
@@ -274,7 +273,9 @@ def cta_url_for(visit: Visit, then: Mapping[str, Any], search: SearchMatch | Non
         if _SEARCH in path:
             words = visit.visitor.searches[0] if visit.visitor.searches else ""
             path = path.replace(_SEARCH, quote(words, safe=""))
-        return fill_path(path, visit.ctx)
+        filled = fill_path(path, visit.ctx)
+        # The rule's path is local; what fills its placeholders must keep it so.
+        return safe_path(filled) if filled is not None else None
     if search is not None and then.get("search_products"):
         gender = search.gender or next(
             (p.gender for p in search.products if p.gender in _GENDERS), None
@@ -307,7 +308,7 @@ def render(shop: Shop, snap: Snapshot, visit: Visit, choice: Choice, as_json: bo
     if body is None:
         view = popup_view(snap, visit, choice, cta_url, words)
         if as_json:
-            body = orjson.dumps(view)
+            body = json_body(view)
         else:
             body = _template(shop, str(then.get("template") or DEFAULT_TEMPLATE)).render(popup=view)
         rendered[key] = body
@@ -327,7 +328,7 @@ async def popup_endpoint(request: Request) -> Response:
     params = request.query_params
     trigger = params.get("trigger") or "exit"
     if trigger not in TRIGGERS:
-        return JSONResponse(
+        return JSONAnswer(
             {"error": f"trigger must be one of {', '.join(TRIGGERS)}"},
             400,
             headers={"Cache-Control": "no-store"},

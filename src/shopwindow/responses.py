@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable
-from urllib.parse import unquote, urlsplit
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
 
+import orjson
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from shopwindow.context import Visit
 from shopwindow.shop import Shop
@@ -19,6 +21,8 @@ SEGMENT_HEADER = "X-Shopwindow-Segment"
 # it cannot name another host however a browser reads it.
 _PLAIN_PATH = re.compile(r"/[A-Za-z0-9._~/-]*(?:\?[A-Za-z0-9._~=&%+-]*)?")
 _UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")
+# Decoded, a space is only text ("red%20socks"); controls and backslashes stay refused.
+_UNSAFE_DECODED = re.compile(r"[\x00-\x1f\x7f\\]")
 
 
 def safe_path(target: str, allowed_hosts: Collection[str] = (), fallback: str = "/") -> str:
@@ -34,7 +38,11 @@ def safe_path(target: str, allowed_hosts: Collection[str] = (), fallback: str = 
     decoded = target
     for _ in range(3):  # catch %2F%2F and double encoding
         decoded = unquote(decoded)
-    if _UNSAFE.search(decoded) or (not decoded.isascii() and _lookalike(decoded)):
+    if (
+        _UNSAFE.search(target)
+        or _UNSAFE_DECODED.search(decoded)
+        or (not decoded.isascii() and _lookalike(decoded))
+    ):
         return fallback
     if target.startswith("/") and not decoded.startswith("//"):
         return target
@@ -47,6 +55,15 @@ def safe_path(target: str, allowed_hosts: Collection[str] = (), fallback: str = 
     ):
         return target
     return fallback
+
+
+def header_text(text: str) -> str:
+    """Free text (a feed's tags, a filter) as a header value: printable ASCII, the rest %-escaped.
+
+    A header carries bytes, not text: anything outside printable ASCII would either
+    fail to encode (a 500) or, as CR/LF, start a header of its own.
+    """
+    return quote(text, safe=" !#$&'()*+,-./:;=?@[]^_`{|}~")
 
 
 def _lookalike(text: str) -> bool:
@@ -136,3 +153,31 @@ def write_cookie(response: Response, shop: Shop, visit: Visit) -> None:
 def wants_json(request: Request) -> bool:
     accept = request.headers.get("accept", "")
     return "application/json" in accept and "text/html" not in accept
+
+
+# In JSON these are plain characters; inlined in an HTML <script> they could end it
+# ("</script>") or, before ES2019, a JavaScript string (U+2028/9). As \u escapes
+# they are the same JSON, safe in every context.
+_JS_ESCAPES = (
+    (b"<", b"\\u003c"),
+    (b">", b"\\u003e"),
+    (b"&", b"\\u0026"),
+    ("\u2028".encode(), b"\\u2028"),
+    ("\u2029".encode(), b"\\u2029"),
+)
+
+
+def json_body(data: Any) -> bytes:
+    """JSON for an answer: orjson's bytes, safe to inline in a page's <script> as well."""
+    raw = orjson.dumps(data)
+    for char, escaped in _JS_ESCAPES:
+        if char in raw:
+            raw = raw.replace(char, escaped)
+    return raw
+
+
+class JSONAnswer(JSONResponse):
+    """A JSON answer whose text is escaped for the JavaScript context too (see json_body)."""
+
+    def render(self, content: Any) -> bytes:
+        return json_body(content)

@@ -376,6 +376,42 @@ DECLARATIONS: tuple[Setting, ...] = (
         "how often a node writes what the beacon said about identified customers to the store",
         None,
     ),
+    Setting(
+        "max_header_bytes",
+        "int",
+        16384,
+        "largest request head (request line and headers) accepted; a larger one gets 431",
+        None,
+    ),
+    Setting("max_headers", "int", 100, "most request headers accepted; more get 431", None),
+    Setting(
+        "max_query_bytes",
+        "int",
+        8192,
+        "longest query string accepted; a longer one gets 414 before it is parsed",
+        None,
+    ),
+    Setting(
+        "head_timeout_seconds",
+        "float",
+        10.0,
+        "seconds a client has to send a request's head; slower connections are closed",
+        None,
+    ),
+    Setting(
+        "max_connections",
+        "int",
+        1000,
+        "connections and requests a worker serves at once; beyond it new requests get 503",
+        None,
+    ),
+    Setting(
+        "keep_alive_seconds",
+        "int",
+        5,
+        "seconds an idle keep-alive connection stays open (raise it above a load balancer's idle timeout)",
+        None,
+    ),
 )
 
 BY_NAME = {s.name: s for s in DECLARATIONS}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 from dataclasses import dataclass, field
 from datetime import tzinfo
@@ -19,6 +20,7 @@ from shopwindow.context import Edge
 from shopwindow.errors import RuleError
 from shopwindow.events import Weights, weights_from
 from shopwindow.geo import DEFAULT_COUNTRY_HEADERS, GeoIP
+from shopwindow.lastgood import LastGoodRules
 from shopwindow.network import TrustedProxies
 from shopwindow.rulefiles import Fingerprint, fingerprint, load_rules
 from shopwindow.rules import RuleSet
@@ -67,8 +69,11 @@ def compile_all(settings: Settings, catalog: Catalog | None) -> tuple[RuleSet, l
 class Shop:
     """Built once per worker; `snapshot` is swapped whole by the reloader."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, last_good: LastGoodRules | None = None) -> None:
         self.settings = settings
+        # The last rule files that compiled: for a new catalog while an edit is broken,
+        # and (under `serve`) for workers that start later.
+        self.last_good = last_good or LastGoodRules()
         self.tz: tzinfo = ZoneInfo(settings.timezone)
         self.codec = CookieCodec(settings.secret, settings.cookie_days)
         self.weights: Weights = weights_from(settings)
@@ -113,18 +118,41 @@ class Shop:
             return [f"{self.settings.catalog}: cannot read catalog"]
         for err in catalog_errors:
             log.warning("catalog: %s", err)
+        rules_print = fingerprint(self.settings.rules)
         ruleset, errors = compile_all(self.settings, catalog)
+        pending: tuple[RuleError, ...] = ()
         if errors:
-            return [str(e) for e in errors]
+            fallback = self._last_good_rules(catalog)
+            if fallback is None:
+                return [str(e) for e in errors]
+            # A broken edit is on disk, but the service's last good rules are known:
+            # start from them, and report the edit as the running workers do.
+            for rule_error in errors:
+                log.error("rules on disk are broken, serving the last good ones: %s", rule_error)
+            ruleset, pending = fallback, tuple(errors)
+            metrics.RULE_ERRORS.set(len(errors))
+        else:
+            self.last_good.save(self.settings.rules, rules_print)
         self.snapshot = Snapshot(
             ruleset,
             catalog,
             tuple(catalog_errors),
-            (),
-            fingerprint(self.settings.rules),
+            pending,
+            rules_print,
             _mtime(self.settings.catalog),
         )
         return []
+
+    def _last_good_rules(self, catalog: Catalog) -> RuleSet | None:
+        folder = self.last_good.restore()
+        if folder is None:
+            return None
+        try:
+            settings = self.settings.replace(rules=folder)
+            ruleset, errors = compile_all(settings, catalog)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return None if errors else ruleset
 
     def _read_catalog(self) -> tuple[Catalog | None, list[CatalogError]]:
         path = self.settings.catalog
@@ -159,6 +187,14 @@ class Shop:
             if fresh is not None:
                 catalog, catalog_errors = fresh, fresh_errors
         ruleset, errors = compile_all(self.settings, catalog)
+        if errors and catalog is not current.catalog:
+            # A new catalog while the rules on disk are broken: it goes live with the
+            # last good rules (stock and prices must not wait for the rules' fix).
+            fallback = self._last_good_rules(catalog)
+            if fallback is not None:
+                return self._keep_rules_new_catalog(
+                    fallback, catalog, catalog_errors, errors, rules_print, catalog_mtime
+                )
         if errors:
             if list(current.pending_errors) != errors:
                 for err in errors:
@@ -177,10 +213,32 @@ class Shop:
         self.snapshot = Snapshot(
             ruleset, catalog, tuple(catalog_errors), (), rules_print, catalog_mtime
         )
+        self.last_good.save(self.settings.rules, rules_print)
         metrics.RELOADS.inc()
         metrics.RULE_ERRORS.set(0)
         log.info("rules reloaded: %d rules, %d products", len(ruleset.all_rules()), len(catalog))
         return True
+
+    def _keep_rules_new_catalog(
+        self,
+        ruleset: RuleSet,
+        catalog: Catalog,
+        catalog_errors: list[CatalogError],
+        errors: list[RuleError],
+        rules_print: Fingerprint,
+        catalog_mtime: float,
+    ) -> bool:
+        current = self.snapshot
+        if current is None or list(current.pending_errors) != errors:
+            for rule_error in errors:
+                log.error("rules not reloaded: %s", rule_error)
+        self.snapshot = Snapshot(
+            ruleset, catalog, tuple(catalog_errors), tuple(errors), rules_print, catalog_mtime
+        )
+        metrics.RELOAD_FAILURES.inc()
+        metrics.RULE_ERRORS.set(len(errors))
+        log.info("catalog reloaded with the last good rules: %d products", len(catalog))
+        return False  # the edit to the rules did not go live
 
     def start_watching(self, interval: float = 0.5) -> None:
         if self._watcher is not None:

@@ -20,11 +20,12 @@ from datetime import date
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from shopwindow import report_page, results
 from shopwindow.counting import Recorder, record_events, record_exposures, recorder_of
+from shopwindow.responses import JSONAnswer
 from shopwindow.results import Experiment, Thresholds
 from shopwindow.shop import Shop
 from shopwindow.statsstore import Limits, Trace, open_store
@@ -92,13 +93,13 @@ def _authorized(request: Request, shop: Shop, *, cookie: bool = False) -> bool:
 
 def _refusal(request: Request, shop: Shop) -> Response | None:
     if not shop.settings.stats_token:
-        return JSONResponse(
+        return JSONAnswer(
             {"error": "stats are off: set the stats_token setting (SHOPWINDOW_STATS_TOKEN)"},
             403,
             headers=_NO_STORE,
         )
     if not _authorized(request, shop):
-        return JSONResponse(
+        return JSONAnswer(
             {"error": "send the stats token as 'Authorization: Bearer <token>'"},
             401,
             headers={**_NO_STORE, "WWW-Authenticate": 'Bearer realm="shopwindow stats"'},
@@ -156,18 +157,18 @@ async def stats_endpoint(request: Request) -> Response:
     try:
         since, rule = _query(request)
     except BadQuery as exc:
-        return JSONResponse({"error": str(exc)}, 400, headers=_NO_STORE)
+        return JSONAnswer({"error": str(exc)}, 400, headers=_NO_STORE)
     try:
         experiments = await run_in_threadpool(read_results, shop, since, rule)
     except Exception as exc:
         return _unreachable(exc)
     body = results.to_json(experiments, thresholds(shop), since=since, rule=rule)
-    return JSONResponse(body, headers=_NO_STORE)
+    return JSONAnswer(body, headers=_NO_STORE)
 
 
 def _unreachable(exc: Exception) -> Response:
     log.warning("stats store unreachable: %s", exc)
-    return JSONResponse({"error": "the stats store is unreachable"}, 503, headers=_NO_STORE)
+    return JSONAnswer({"error": "the stats store is unreachable"}, 503, headers=_NO_STORE)
 
 
 async def decisions_endpoint(request: Request) -> Response:
@@ -179,18 +180,18 @@ async def decisions_endpoint(request: Request) -> Response:
     customer = params.get("customer") or None
     for name, value in (("visitor", visitor), ("customer", customer)):
         if value is not None and not _VISITOR.match(value):
-            return JSONResponse({"error": f"{name} is an id of 1-64 characters"}, 400)
+            return JSONAnswer({"error": f"{name} is an id of 1-64 characters"}, 400)
     try:
         limit = int(params.get("limit", "50"))
     except ValueError:
         limit = 0
     if not 1 <= limit <= 500:
-        return JSONResponse({"error": "limit is a whole number from 1 to 500"}, 400)
+        return JSONAnswer({"error": "limit is a whole number from 1 to 500"}, 400)
     try:
         traces = await run_in_threadpool(read_traces, shop, visitor, customer, limit)
     except Exception as exc:
         return _unreachable(exc)
-    return JSONResponse({"decisions": [t.to_json() for t in traces]}, headers=_NO_STORE)
+    return JSONAnswer({"decisions": [t.to_json() for t in traces]}, headers=_NO_STORE)
 
 
 async def report_endpoint(request: Request) -> Response:

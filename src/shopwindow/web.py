@@ -42,6 +42,18 @@ def snapshot_of(request: Request) -> Snapshot:
     return snap
 
 
+def scheme_of(shop: Shop, scope: Any, headers: dict[str, str], peer: str | None) -> str:
+    """The visitor's scheme: a trusted proxy's X-Forwarded-Proto (it terminated TLS), else ours."""
+    scheme: str = scope.get("scheme", "http")
+    forwarded = headers.get("x-forwarded-proto")
+    if forwarded and peer is not None and shop.edge.proxies.is_trusted(peer):
+        # The proxy nearest to us appends last.
+        proto = forwarded.rpartition(",")[2].strip().lower()
+        if proto in ("http", "https"):
+            return proto
+    return scheme
+
+
 def visit_of(request: Request, snap: Snapshot, **extra: Any) -> Visit:
     """Who is asking: the request's facts plus the visitor from the signed cookie."""
     shop = shop_of(request)
@@ -68,7 +80,7 @@ def visit_of(request: Request, snap: Snapshot, **extra: Any) -> Visit:
         consent=consent,
         catalog=snap.catalog,
     )
-    visit.ctx["scheme"] = scope.get("scheme", "http")
+    visit.ctx["scheme"] = scheme_of(shop, scope, headers, client.host if client else None)
     for hook in shop.extensions.get("context_hooks", ()):
         hook(shop, visit, snap)
     return visit

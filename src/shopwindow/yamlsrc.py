@@ -80,6 +80,19 @@ def _scalar_type_name(value: Any) -> str:
 
 _constructor = yaml.constructor.SafeConstructor()
 
+# A rule file nests a few levels and holds a few thousand values. YAML aliases
+# can make a short file stand for billions of values ("billion laughs") or for
+# a value that contains itself: both are refused before they are walked.
+MAX_DEPTH = 64
+MAX_VALUES = 200_000
+
+
+class _Refused(Exception):
+    def __init__(self, node: yaml.Node, message: str) -> None:
+        super().__init__(message)
+        self.node = node
+        self.message = message
+
 
 def parse(text: str, file: str) -> tuple[Node | None, list[RuleError]]:
     """Parse one YAML document into positioned nodes; syntax errors become RuleErrors."""
@@ -95,29 +108,62 @@ def parse(text: str, file: str) -> tuple[Node | None, list[RuleError]]:
     if root is None:
         return None, []
     errors: list[RuleError] = []
-    return _convert(root, file, errors), errors
+    try:
+        return _Converter(file, errors).convert(root, []), errors
+    except _Refused as refused:
+        mark = refused.node.start_mark
+        return None, [RuleError(file, mark.line + 1, mark.column + 1, refused.message)]
 
 
-def _convert(node: yaml.Node, file: str, errors: list[RuleError]) -> Node:
-    line, col = node.start_mark.line + 1, node.start_mark.column + 1
-    if isinstance(node, yaml.MappingNode):
-        out = Node(file, line, col, None, "map")
-        seen: set[Any] = set()
-        for key_node, value_node in node.value:
-            key = _convert(key_node, file, errors)
-            if key.kind != "scalar":
-                errors.append(key.error("a key must be plain text"))
-                continue
-            if key.value in seen:
-                errors.append(key.error(f"duplicate key {key.value!r}"))
-                continue
-            seen.add(key.value)
-            out.entries.append((key, _convert(value_node, file, errors)))
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        out = Node(file, line, col, None, "list")
-        out.items = [_convert(item, file, errors) for item in node.value]
-        return out
+class _Converter:
+    """Walks the composed YAML once, counting values and watching for self-reference."""
+
+    def __init__(self, file: str, errors: list[RuleError]) -> None:
+        self.file = file
+        self.errors = errors
+        self.left = MAX_VALUES
+
+    def convert(self, node: yaml.Node, parents: list[yaml.Node]) -> Node:
+        self.left -= 1
+        if self.left < 0:
+            raise _Refused(
+                node,
+                f"this file stands for more than {MAX_VALUES:,} values (aliases repeat "
+                "their anchor's value each time); write the values out or use fewer aliases",
+            )
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            if any(parent is node for parent in parents):
+                raise _Refused(node, "this anchored value contains an alias to itself")
+            if len(parents) >= MAX_DEPTH:
+                raise _Refused(node, f"values nested more than {MAX_DEPTH} levels deep")
+        file, errors = self.file, self.errors
+        line, col = node.start_mark.line + 1, node.start_mark.column + 1
+        if isinstance(node, yaml.MappingNode):
+            out = Node(file, line, col, None, "map")
+            seen: set[Any] = set()
+            parents.append(node)
+            for key_node, value_node in node.value:
+                key = self.convert(key_node, parents)
+                if key.kind != "scalar":
+                    errors.append(key.error("a key must be plain text"))
+                    continue
+                if key.value in seen:
+                    errors.append(key.error(f"duplicate key {key.value!r}"))
+                    continue
+                seen.add(key.value)
+                out.entries.append((key, self.convert(value_node, parents)))
+            parents.pop()
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            out = Node(file, line, col, None, "list")
+            parents.append(node)
+            out.items = [self.convert(item, parents) for item in node.value]
+            parents.pop()
+            return out
+        return _scalar(node, file, line, col, errors)
+
+
+def _scalar(node: yaml.Node, file: str, line: int, col: int, errors: list[RuleError]) -> Node:
     try:
         value = _constructor.construct_object(node)
     except yaml.constructor.ConstructorError as exc:

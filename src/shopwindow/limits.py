@@ -1,0 +1,146 @@
+"""What a request may bring (head size, header count, query length), and redirects kept on the site.
+
+The server enforces the head limits while it reads (see httpserver.py, so an
+oversize head never sits in memory); the Guard middleware enforces them again
+for any server and for in-process clients, before anything is parsed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+NOSNIFF = (b"x-content-type-options", b"nosniff")
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CONTROL = re.compile(rb"[\x00-\x20\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_header_bytes: int = 16384
+    max_headers: int = 100
+    max_query_bytes: int = 8192
+    head_timeout: float = 10.0
+
+    @staticmethod
+    def of(values: Any) -> Limits:
+        """From Settings, or from the settings' values as a worker process receives them."""
+        found: dict[str, Any] = values if isinstance(values, dict) else dict(values.values)
+        default = Limits()
+        return Limits(
+            int(found.get("max_header_bytes", default.max_header_bytes)),
+            int(found.get("max_headers", default.max_headers)),
+            int(found.get("max_query_bytes", default.max_query_bytes)),
+            float(found.get("head_timeout_seconds", default.head_timeout)),
+        )
+
+    @staticmethod
+    def from_environment() -> Limits:
+        """The limits `shopwindow serve` handed to this worker (defaults when run otherwise)."""
+        raw = os.environ.get("SHOPWINDOW_SETTINGS_JSON")
+        return Limits.of(orjson.loads(raw)) if raw else Limits()
+
+    def refusal(self, scope: Scope) -> tuple[int, str] | None:
+        """(status, reason) when the request's head is over a limit; None when it is fine."""
+        query: bytes = scope.get("query_string", b"")
+        if len(query) > self.max_query_bytes:
+            return 414, f"query string longer than {self.max_query_bytes} bytes"
+        if not query.isascii():
+            # Raw bytes over 0x7f are not a URL (RFC 3986 wants them %-encoded); uvicorn
+            # refuses them itself, other servers pass them on to code expecting text.
+            return 400, "query string must be ASCII: percent-encode other bytes"
+        headers = scope["headers"]
+        if len(headers) > self.max_headers:
+            return 431, f"more than {self.max_headers} request headers"
+        size = len(scope.get("raw_path") or b"") + len(query) + 4 * len(headers)
+        for name, value in headers:
+            size += len(name) + len(value)
+        if size > self.max_header_bytes:
+            return 431, f"request head larger than {self.max_header_bytes} bytes"
+        return None
+
+
+def refusal_response(status: int, reason: str) -> tuple[Message, Message]:
+    body = f"{reason}\n".encode()
+    start: Message = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-length", str(len(body)).encode()),
+            (b"cache-control", b"no-store"),
+            (b"connection", b"close"),
+            NOSNIFF,
+        ],
+    }
+    return start, {"type": "http.response.body", "body": body}
+
+
+class Guard:
+    """Refuses oversize heads before parsing; keeps every redirect on the site; marks answers nosniff."""
+
+    def __init__(self, app: ASGIApp, limits: Limits) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refused = self.limits.refusal(scope)
+        if refused is not None:
+            for message in refusal_response(*refused):
+                await send(message)
+            return
+
+        async def guarded(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = self._outgoing(scope, message)
+            await send(message)
+
+        await self.app(scope, receive, guarded)
+
+    def _outgoing(self, scope: Scope, message: Message) -> Message:
+        headers: list[tuple[bytes, bytes]] = message.get("headers", [])
+        if message["status"] in _REDIRECTS:
+            headers = [
+                (name, self._on_site(scope, value) if name == b"location" else value)
+                for name, value in headers
+            ]
+        for name, _value in headers:
+            if name == b"x-content-type-options":
+                break
+        else:
+            headers = [*headers, NOSNIFF]  # a new list: the response's own stays as it was
+        message["headers"] = headers
+        return message
+
+    def _on_site(self, scope: Scope, location: bytes) -> bytes:
+        """The router's own redirects name the request's Host; a visitor chooses that header.
+
+        Such a Location is made relative (and refused if it could still leave), so
+        `Host: evil.example` cannot turn a trailing-slash redirect into one off the site.
+        """
+        host = b""
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = value
+                break
+        scheme = str(scope.get("scheme", "http")).encode()
+        prefix = scheme + b"://" + host
+        if not host or not location.startswith(prefix):
+            return location
+        rest = location[len(prefix) :]
+        if rest[:1] not in (b"", b"/", b"?", b"#"):
+            return location  # another host that merely starts like this one
+        target = rest if rest.startswith(b"/") else b"/" + rest
+        # Relative now, so only a second slash or a backslash up front, or a control
+        # character, could still send a browser elsewhere.
+        if target.startswith((b"//", b"/\\")) or _CONTROL.search(target):
+            return b"/"
+        return target
