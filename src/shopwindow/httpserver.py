@@ -21,6 +21,9 @@ from shopwindow.settings import Settings
 PROTOCOL = "shopwindow.httpserver:LimitedHttpToolsProtocol"
 GRACEFUL_SECONDS = 10  # in-flight requests get this long to finish on SIGTERM
 WORKER_START_SECONDS = 60  # a new worker loads rules and catalog before it is healthy
+# A connection accepted before a shutdown whose request has not been read yet gets
+# this long for it to arrive (it is usually already on its way).
+SHUTDOWN_GRACE_SECONDS = 2.0
 
 
 @functools.lru_cache(maxsize=1)
@@ -45,6 +48,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._unparsed = 0  # bytes received while the head was incomplete
         self._refusal: tuple[int, str] | None = None
         self._head_timer: asyncio.TimerHandle | None = None
+        self._last_request = False  # the server is shutting down: answer one, then close
 
     # --- the head deadline ---------------------------------------------------------------
 
@@ -115,6 +119,28 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._disarm_head_timer()
         self._in_head = False
         super().on_headers_complete()
+        if self._last_request and self.cycle is not None:
+            self.cycle.keep_alive = False
+
+    # --- graceful shutdown ---------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """uvicorn closes a connection at once when no request is being answered on it.
+
+        For a kept-alive connection between requests that is right. For one accepted
+        moments ago whose request has not been read yet, it loses a request the client
+        has already sent: that one gets a short grace to arrive, is answered, and closed.
+        """
+        if self.cycle is None and not self.transport.is_closing():
+            self._last_request = True
+            self.loop.call_later(SHUTDOWN_GRACE_SECONDS, self._close_unless_answering)
+            return
+        super().shutdown()
+
+    def _close_unless_answering(self) -> None:
+        busy = self.cycle is not None and not self.cycle.response_complete
+        if not busy and not self.transport.is_closing():
+            self.transport.close()
 
     def _refuse(self, status: int, reason: str) -> None:
         # Raising stops the parser; uvicorn then answers through send_400_response.
