@@ -69,7 +69,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--rate", type=float, default=2.0, help="requests/s per user")
-    parser.add_argument("--server", default="granian", choices=["granian", "uvicorn"])
+    parser.add_argument("--server", default="uvicorn", choices=["uvicorn", "granian"])
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     out = HERE / "reports"

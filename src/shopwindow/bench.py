@@ -597,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
         "--smoke", action="store_true", help="1-second version: checks every row is produced"
     )
     parser.add_argument("--seconds", type=float, default=8.0, help="wrk duration per HTTP row")
-    parser.add_argument("--server", default="granian", choices=["granian", "uvicorn"])
+    parser.add_argument("--server", default="uvicorn", choices=["uvicorn", "granian"])
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=32)

@@ -53,10 +53,10 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting(
         "server",
         "choice",
-        "granian",
-        "HTTP server (granian measured faster here; see docs/performance.md)",
+        "uvicorn",
+        "HTTP server: uvicorn (its shutdown, restarts and limits are held by the tests) or granian (faster here; see docs/performance.md)",
         "--server",
-        ("granian", "uvicorn"),
+        ("uvicorn", "granian"),
     ),
     Setting(
         "env",
