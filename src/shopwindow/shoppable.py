@@ -34,6 +34,7 @@ from starlette.types import Receive, Scope, Send
 from shopwindow import cards, landing, metrics
 from shopwindow.catalog import Catalog, Product
 from shopwindow.context import Visit
+from shopwindow.outofstock import card
 from shopwindow.pairings import NO_PAIRINGS, Pairings
 from shopwindow.posts import NO_POSTS, PLACEMENT, Post, Posts
 from shopwindow.recommendations import ListSpec, recommend
@@ -201,18 +202,8 @@ def post_view(plan: PostPlan, prefix: str) -> dict[str, Any]:
 
 
 def product_view(product: Product, replaces: Product | None = None) -> dict[str, Any]:
-    return {
-        "id": product.id,
-        "name": product.name,
-        "url": product.url,
-        "image": product.image,
-        "price": product.price,
-        "currency": product.currency,
-        "category": product.category,
-        "gender": product.gender,
-        "in_stock": product.in_stock,
-        "replaces": replaces.id if replaces is not None else None,
-    }
+    """A post's product as JSON: the recommendation card, plus the sold-out one it stands in for."""
+    return {**card(product), "replaces": replaces.id if replaces is not None else None}
 
 
 # --- per snapshot: plans, pages and galleries --------------------------------------------
