@@ -69,20 +69,23 @@ def observe_request(route: str, status: int, seconds: float) -> None:
 _event_children: dict[tuple[str, str], Any] = {}
 
 
-def count_event(kind: str, outcome: str) -> None:
-    child = _event_children.get((kind, outcome))
+def _child(
+    metric: Any, cache: dict[tuple[str, str], Any], labels: tuple[str, str], most: int
+) -> Any:
+    child = cache.get(labels)
     if child is None:
-        child = _event_children[(kind, outcome)] = EVENTS.labels(kind, outcome)
-    child.inc()
+        child = metric.labels(*labels)
+        if len(cache) < most:  # label values are bounded by their callers; this bounds the cache
+            cache[labels] = child
+    return child
+
+
+def count_event(kind: str, outcome: str) -> None:
+    _child(EVENTS, _event_children, (kind, outcome), 1_000).inc()
 
 
 def count_match(placement: str, rule_id: str) -> None:
-    child = _match_children.get((placement, rule_id))
-    if child is None:
-        child = MATCHES.labels(placement, rule_id)
-        if len(_match_children) < 100_000:
-            _match_children[(placement, rule_id)] = child
-    child.inc()
+    _child(MATCHES, _match_children, (placement, rule_id), 100_000).inc()
 
 
 def exposition() -> tuple[bytes, str]:

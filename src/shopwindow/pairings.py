@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shopwindow.errors import RuleError
-from shopwindow.thenspec import CheckEnv, paired_category
+from shopwindow.thenspec import CheckEnv, seasonal_category
 from shopwindow.yamlsrc import Node
 
 Pairings = Mapping[str, tuple[str, ...]]
@@ -56,7 +56,7 @@ def read_pairings(root: Node | None, env: CheckEnv) -> tuple[Pairings, list[Rule
 def _category_errors(node: Node, env: CheckEnv) -> list[RuleError]:
     if node.kind != "scalar" or not isinstance(node.value, str) or not node.value.strip():
         return [node.error(f"expected a category name, got {node.type_name}")]
-    return paired_category(node, env)
+    return seasonal_category(node, env)
 
 
 def merged(shop_wide: Pairings, then: Mapping[str, Any]) -> Pairings:

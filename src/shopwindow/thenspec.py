@@ -225,10 +225,13 @@ def recommendation_lists(node: Node, env: CheckEnv) -> list[RuleError]:
     return errors
 
 
-def paired_category(node: Node, env: CheckEnv) -> list[RuleError]:
-    """A category in a pairing. One the catalog lacks simply pairs nothing (a feed may
-    drop a category for a while without stopping catalog reloads); a near miss of one
-    it has is a typo."""
+def seasonal_category(node: Node, env: CheckEnv) -> list[RuleError]:
+    """A category the feed may not carry right now (out of season): only a near miss is an error.
+
+    Landing pages and accessory pairings outlive a feed's categories (a feed may drop
+    one for a while without stopping catalog reloads); "running-shoe" next to
+    "running-shoes" is a typo, "jackets" in a summer feed is not.
+    """
     if errors := text(200)(node, env):
         return errors
     name = str(node.value)
@@ -243,7 +246,7 @@ def paired_category(node: Node, env: CheckEnv) -> list[RuleError]:
 
 
 ACCESSORY_PAIRING = mapping(
-    {"category": paired_category, "accessories": list_of(paired_category, 12)},
+    {"category": seasonal_category, "accessories": list_of(seasonal_category, 12)},
     "pairing",
     required=("category", "accessories"),
 )
@@ -272,25 +275,6 @@ def popup_path(node: Node, env: CheckEnv) -> list[RuleError]:
         return local_path(node, env)
     stripped = replace(node, value=value.replace("{search}", "search"))
     return local_path(stripped, env)
-
-
-def seasonal_category(node: Node, env: CheckEnv) -> list[RuleError]:
-    """A category the feed may not carry right now (out of season): only a near miss is an error.
-
-    Landing pages outlive a feed's categories; "running-shoe" next to "running-shoes"
-    is a typo, "jackets" in a summer feed is not.
-    """
-    if errors := text(200)(node, env):
-        return errors
-    name = str(node.value)
-    if env.categories is None or name in env.categories:
-        return []
-    import difflib
-
-    close = difflib.get_close_matches(name, list(env.categories), n=1, cutoff=0.8)
-    if close:
-        return [node.error(f"category {name!r} is not in the catalog; did you mean {close[0]!r}?")]
-    return []
 
 
 # Landing pages: the product list, filled from the ad keyword where the rule leaves a gap.
