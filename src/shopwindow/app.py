@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopwindow import metrics, origin
 from shopwindow import settings as settings_mod
+from shopwindow.fastlane import FastLane, lane_table
 from shopwindow.lastgood import LastGoodRules
 from shopwindow.limits import Guard, Limits
 from shopwindow.responses import json_body
@@ -35,7 +36,13 @@ log = logging.getLogger("shopwindow")
 
 # Order matters only for overlapping paths: the storefront's catch-all
 # /{country}/ routes come from homepage, so it is listed last.
-HOT_PATHS = ["/", "/_sw/events", "/_sw/popup", "/_sw/fragments/recently-viewed"]
+HOT_PATHS = [
+    "/",
+    "/_sw/events",
+    "/_sw/popup",
+    "/_sw/fragments/recently-viewed",
+    "/_sw/fragments/recommendations",
+]
 
 PLACEMENT_MODULES = [
     "shopwindow.beacon",
@@ -156,9 +163,13 @@ def create_app(settings: Settings, *, shop: Shop | None = None, watch: bool = Tr
             for stop in shop.extensions.get("on_stop", ()):
                 await stop(shop)
             shop.stop()
+            metrics.TALLY.flush()
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.shop = shop
+    app.shop = shop  # type: ignore[attr-defined]  # read per request; app.state costs a lookup
+    # Innermost: after the head limits and telemetry, ahead of the router.
+    app.add_middleware(FastLane, table=lane_table(routes, HOT_PATHS))
     app.add_middleware(Guard, limits=Limits.of(settings))
     app.add_middleware(Telemetry)
     return app

@@ -458,7 +458,7 @@ async def answer(request: Request, shop: Shop, snap: Snapshot, visit: Visit) -> 
     snap = state.snap
     decision, plan = decide(state, visit)
     if decision.rule is not None:
-        metrics.MATCHES.labels(PLACEMENT, decision.rule.id).inc()
+        metrics.count_match(PLACEMENT, decision.rule.id)
     else:
         store: UnmatchedCampaigns | None = shop.extensions.get(_STORE)
         if store is not None:

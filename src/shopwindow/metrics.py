@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import bisect
 import os
 from typing import Any
 
@@ -51,9 +53,63 @@ ORIGIN = Counter(
 )
 
 
+class Tally:
+    """Counts from the request path, handed to prometheus_client in batches.
+
+    Each `inc` or `observe` on a prometheus_client metric takes a lock (and, with
+    many workers, writes a shared file); per request that showed up in profiles.
+    The request path adds to plain dicts instead, and `flush` passes the sums on:
+    at most a second later (a timer on the event loop), before every scrape of
+    `/metrics`, and at shutdown. Outside an event loop it flushes at once.
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[Any, float] = {}
+        # histogram child -> [sum of observations, count per bucket]
+        self.observed: dict[Any, list[Any]] = {}
+        self.scheduled = False
+
+    def count(self, child: Any, amount: float = 1) -> None:
+        self.counts[child] = self.counts.get(child, 0) + amount
+        self._soon()
+
+    def observe(self, child: Any, bounds: tuple[float, ...], value: float) -> None:
+        pending = self.observed.get(child)
+        if pending is None:
+            pending = self.observed[child] = [0.0, [0] * len(bounds)]
+        pending[0] += value
+        pending[1][bisect.bisect_left(bounds, value)] += 1
+        self._soon()
+
+    def _soon(self) -> None:
+        if self.scheduled:
+            return
+        try:
+            asyncio.get_running_loop().call_later(1.0, self.flush)
+        except RuntimeError:  # no event loop here (a CLI command, a test): pass it on now
+            self.flush()
+            return
+        self.scheduled = True
+
+    def flush(self) -> None:
+        self.scheduled = False
+        counts, self.counts = self.counts, {}
+        observed, self.observed = self.observed, {}
+        for child, amount in counts.items():
+            child.inc(amount)
+        for child, (total, buckets) in observed.items():
+            # Histogram.observe(x) adds x to the sum and 1 to x's bucket; this adds them all.
+            child._sum.inc(total)
+            for i, n in enumerate(buckets):
+                if n:
+                    child._buckets[i].inc(n)
+
+
+TALLY = Tally()
+_LATENCY_BOUNDS = (*LATENCY._upper_bounds,)
+
 # labels() takes a lock and builds a key each call; the children are few, so keep them.
 _request_children: dict[tuple[str, int], tuple[Any, Any]] = {}
-_match_children: dict[tuple[str, str], Any] = {}
 
 
 def observe_request(route: str, status: int, seconds: float) -> None:
@@ -62,11 +118,12 @@ def observe_request(route: str, status: int, seconds: float) -> None:
         children = (REQUESTS.labels(route, str(status)), LATENCY.labels(route))
         if len(_request_children) < 10_000:
             _request_children[(route, status)] = children
-    children[0].inc()
-    children[1].observe(seconds)
+    TALLY.count(children[0])
+    TALLY.observe(children[1], _LATENCY_BOUNDS, seconds)
 
 
 _event_children: dict[tuple[str, str], Any] = {}
+_match_children: dict[tuple[str, str], Any] = {}
 
 
 def _child(
@@ -81,15 +138,16 @@ def _child(
 
 
 def count_event(kind: str, outcome: str) -> None:
-    _child(EVENTS, _event_children, (kind, outcome), 1_000).inc()
+    TALLY.count(_child(EVENTS, _event_children, (kind, outcome), 1_000))
 
 
 def count_match(placement: str, rule_id: str) -> None:
-    _child(MATCHES, _match_children, (placement, rule_id), 100_000).inc()
+    TALLY.count(_child(MATCHES, _match_children, (placement, rule_id), 100_000))
 
 
 def exposition() -> tuple[bytes, str]:
     """The metrics text, merged over every worker when running multi-process."""
+    TALLY.flush()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

@@ -363,7 +363,7 @@ async def origin_home(request: Request) -> Response:
     proxy = proxy_of(shop)
     if decision.rule is None:
         return await proxy.answer(request, shop, visit=visit)
-    metrics.MATCHES.labels("homepage", decision.rule.id).inc()
+    metrics.count_match("homepage", decision.rule.id)
     target = safe_path(path)
     if target != "/" and visit.device != "bot" and shop.settings.homepage_mode == "redirect":
         return personalize(redirect(shop, target), shop, visit, decision.labels)

@@ -100,7 +100,6 @@ class OutOfStock:
         self._snap: Snapshot | None = None
         self._segments: LRUCache[tuple[Any, ...], Segment] = LRUCache(maxsize=SEGMENTS)
         self._specs: dict[tuple[str, str | None], tuple[ListSpec, ...]] = {}
-        self._matches: dict[str, Any] = {}  # rule id -> its counter, found once
         self._sync_task: asyncio.Task[None] | None = None
 
     def _fresh(self, snap: Snapshot) -> bool:
@@ -126,10 +125,7 @@ class OutOfStock:
         if rule is None:
             return Answer(product, None, decision.labels)
         cacheable = self._fresh(snap)
-        counter = self._matches.get(rule.id)
-        if counter is None:
-            counter = self._matches[rule.id] = metrics.MATCHES.labels(PLACEMENT, rule.id)
-        counter.inc()
+        metrics.count_match(PLACEMENT, rule.id)
         specs = self._specs.get((rule.id, decision.variant)) if cacheable else None
         if specs is None:
             specs = list_specs(decision.then)

@@ -128,14 +128,6 @@ class PopupState:
         self._snap: Snapshot | None = None
         self.plans: Mapping[str, Plan] = {}
         self.rendered: LRUCache[tuple[Any, ...], bytes | str] = LRUCache(maxsize=4096)
-        self._matches: dict[str, Any] = {}
-
-    def matched(self, rule_id: str) -> Any:
-        """The rule's match counter (looked up once: labels() takes a lock each call)."""
-        counter = self._matches.get(rule_id)
-        if counter is None:
-            counter = self._matches[rule_id] = metrics.MATCHES.labels(PLACEMENT, rule_id)
-        return counter
 
     def for_snapshot(self, snap: Snapshot) -> PopupState:
         if self._snap is not snap:
@@ -346,7 +338,7 @@ async def popup_endpoint(request: Request) -> Response:
     rule = choice.decision.rule
     if rule is None:
         return personalize(Response(status_code=204), shop, visit, choice.decision.labels)
-    state_of(shop).matched(rule.id).inc()
+    metrics.count_match(PLACEMENT, rule.id)
     as_json = wants_json(request)
     body = render(shop, snap, visit, choice, as_json)
     popupcaps.record_show(visit.visitor, rule.id, now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from http.cookies import _unquote
 from typing import Any
 
 from starlette.requests import Request
@@ -25,13 +26,34 @@ def header_map(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
         if key in out:
             if key in _JOINED:
                 out[key] = f"{out[key]}, {value}"
+            elif key == "cookie":  # HTTP/2 may split cookies over several headers
+                out[key] = f"{out[key]}; {value}"
             continue
         out[key] = value
     return out
 
 
+def cookie_map(header: str | None) -> dict[str, str]:
+    """The Cookie header as a dict, read as Starlette's `request.cookies` reads it.
+
+    Parsed from the header map already built, instead of a second pass over
+    the raw headers; a value is unquoted only when it is quoted.
+    """
+    out: dict[str, str] = {}
+    if not header:
+        return out
+    for chunk in header.split(";"):
+        key, sep, value = chunk.partition("=")
+        if not sep:
+            key, value = "", key
+        key, value = key.strip(), value.strip()
+        if key or value:
+            out[key] = _unquote(value) if '"' in value or "\\" in value else value
+    return out
+
+
 def shop_of(request: Request) -> Shop:
-    shop: Shop = request.app.state.shop
+    shop: Shop = request.scope["app"].shop
     return shop
 
 
@@ -59,7 +81,7 @@ def visit_of(request: Request, snap: Snapshot, **extra: Any) -> Visit:
     shop = shop_of(request)
     scope = request.scope
     headers = header_map(scope["headers"])
-    cookies = request.cookies
+    cookies = cookie_map(headers.get("cookie"))
     now = int(time.time())
     consent = not declined(shop.edge, headers, cookies)
     visitor = shop.codec.decode(cookies.get(shop.settings.cookie_name)) if consent else None
