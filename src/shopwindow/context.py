@@ -157,7 +157,7 @@ def context_for(
     host: str = "",
 ) -> dict[str, Any]:
     """The flat context rules test: request facts, the visitor, their cart."""
-    local = now.astimezone(tz)
+    hour, weekday, day = _clock(now, tz)
     cart = visitor.cart if cart is None else cart
     cart_categories: list[str] = []
     cart_value = 0.0
@@ -168,9 +168,10 @@ def context_for(
         product = catalog.get(pid)
         if product is not None and product.category not in cart_categories:
             cart_categories.append(product.category)
-    categories = sorted(visitor.category, key=visitor.category.__getitem__, reverse=True)
-    gender = visitor.top(visitor.gender, lead)
-    category = visitor.top(visitor.category, lead)
+    scores = visitor.category
+    categories = sorted(scores, key=scores.__getitem__, reverse=True) if scores else []
+    gender, gender_strength = _top(visitor.gender, lead)
+    category, category_strength = _top(scores, lead)
     return {
         "country": country,
         "device": device,
@@ -180,9 +181,9 @@ def context_for(
         "path": path,
         "host": host,
         "time": now,
-        "hour": local.hour,
-        "weekday": WEEKDAY_NAMES[local.weekday()],
-        "day": local.day,
+        "hour": hour,
+        "weekday": weekday,
+        "day": day,
         "campaign.source": campaign.source,
         "campaign.medium": campaign.medium,
         "campaign.name": campaign.name,
@@ -196,9 +197,9 @@ def context_for(
         "visitor.sessions": visitor.sessions,
         "visitor.orders": visitor.orders,
         "visitor.gender": gender,
-        "visitor.gender_strength": visitor.gender.get(gender, 0.0) if gender else 0.0,
+        "visitor.gender_strength": gender_strength,
         "visitor.category": category,
-        "visitor.category_strength": visitor.category.get(category, 0.0) if category else 0.0,
+        "visitor.category_strength": category_strength,
         "visitor.categories": categories,
         "visitor.viewed": visitor.viewed,
         "visitor.searches": visitor.searches,
@@ -212,6 +213,38 @@ def context_for(
         "cart.categories": cart_categories,
         "cart.products": [line[0] for line in cart],
     }
+
+
+_clocks: dict[tuple[int, tzinfo], tuple[int, str, int]] = {}
+
+
+def _clock(now: datetime, tz: tzinfo) -> tuple[int, str, int]:
+    """(hour, weekday, day of month) in the shop's time zone; looked up once a minute.
+
+    Time-zone offsets change on whole minutes, so every request within one UTC
+    minute shares the answer.
+    """
+    key = (int(now.timestamp()) // 60, tz)
+    found = _clocks.get(key)
+    if found is None:
+        local = now.astimezone(tz)
+        found = (local.hour, WEEKDAY_NAMES[local.weekday()], local.day)
+        if len(_clocks) > 64:
+            _clocks.clear()
+        _clocks[key] = found
+    return found
+
+
+def _top(scores: dict[str, float], lead: float) -> tuple[str | None, float]:
+    """The key holding at least `lead` of all the score, and its score (None, 0.0 if none)."""
+    if not scores:
+        return None, 0.0
+    total = sum(scores.values())
+    if total <= 0:
+        return None, 0.0
+    best = max(scores, key=scores.__getitem__)
+    value = scores[best]
+    return (best, value) if value / total >= lead else (None, 0.0)
 
 
 def product_context(product: Product) -> dict[str, Any]:

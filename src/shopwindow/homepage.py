@@ -20,7 +20,7 @@ from shopwindow.context import Visit
 from shopwindow.responses import JSONAnswer, personalize, redirect, wants_json
 from shopwindow.rules import Decision, Rule
 from shopwindow.shop import Shop, Snapshot
-from shopwindow.web import shop_of, snapshot_of, visit_of
+from shopwindow.web import query_of, shop_of, snapshot_of, visit_of
 
 GENDERS = ("women", "men", "kids")
 _PLACEHOLDER = re.compile(r"\{(country|gender|category|language)\}")
@@ -299,7 +299,7 @@ async def recently_viewed_fragment(request: Request) -> Response:
     shop = shop_of(request)
     snap = snapshot_of(request)
     visit = visit_of(request, snap)
-    exclude = request.query_params.get("exclude")
+    exclude = query_of(request).get("exclude")
     if wants_json(request):
         items = recently_viewed(snap.catalog, visit.visitor.viewed, exclude)
         return personalize(JSONAnswer({"items": items}), shop, visit)
@@ -317,7 +317,7 @@ async def recently_viewed_slot(
     request: Request, shop: Shop, snap: Snapshot, visit: Visit
 ) -> tuple[str, list[str]]:
     """The recently-viewed strip as a slot fragment (origin proxy, edge includes)."""
-    exclude = request.query_params.get("exclude")
+    exclude = query_of(request).get("exclude")
     return render_recently_viewed(
         shop, recently_viewed_cards(shop, snap, visit.visitor.viewed, exclude)
     ), []

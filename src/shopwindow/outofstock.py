@@ -33,7 +33,7 @@ from shopwindow.recommendations import ListSpec, RecommendationList, list_specs,
 from shopwindow.responses import JSONAnswer, json_body, personalize, wants_json
 from shopwindow.rules import Decision
 from shopwindow.shop import Shop, Snapshot
-from shopwindow.web import shop_of, snapshot_of, visit_of
+from shopwindow.web import query_of, shop_of, snapshot_of, visit_of
 
 log = logging.getLogger("shopwindow")
 
@@ -272,7 +272,7 @@ async def recommendations_fragment(request: Request) -> Response:
     shop = shop_of(request)
     snap = snapshot_of(request)
     as_json = wants_json(request)
-    product_id = request.query_params.get("product_id", "")
+    product_id = query_of(request).get("product_id", "")
     if not product_id:
         return _error("product_id is required", 400, as_json)
     product = snap.catalog.get(product_id)
@@ -308,7 +308,7 @@ async def recommendations_slot(
 ) -> tuple[str, list[str]]:
     """The `recommendations` slot (origin proxy): the product of ?product_id=, else the
     product whose feed `url` is this page."""
-    product_id = request.query_params.get("product_id")
+    product_id = query_of(request).get("product_id")
     if product_id:
         product = snap.catalog.get(product_id)
     else:

@@ -31,7 +31,7 @@ from shopwindow.responses import JSONAnswer, json_body, personalize, safe_path, 
 from shopwindow.rules import NO_DECISION, Decision, Rule
 from shopwindow.searchpicks import SearchMatch, match_search
 from shopwindow.shop import Shop, Snapshot
-from shopwindow.web import shop_of, snapshot_of, visit_of
+from shopwindow.web import query_of, shop_of, snapshot_of, visit_of
 
 PLACEMENT = "popups"
 TRIGGERS = ("exit",)
@@ -317,7 +317,7 @@ def _template(shop: Shop, name: str) -> jinja2.Template:
 async def popup_endpoint(request: Request) -> Response:
     shop = shop_of(request)
     snap = snapshot_of(request)
-    params = request.query_params
+    params = query_of(request)
     trigger = params.get("trigger") or "exit"
     if trigger not in TRIGGERS:
         return JSONAnswer(

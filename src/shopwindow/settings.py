@@ -425,9 +425,12 @@ class Settings:
 
     def __getattr__(self, name: str) -> Any:
         try:
-            return self.values[name]
+            value = self.values[name]
         except KeyError:
             raise AttributeError(name) from None
+        # Read on every request: kept as a plain attribute after the first read.
+        object.__setattr__(self, name, value)
+        return value
 
     def replace(self, **changes: Any) -> Settings:
         return Settings({**self.values, **changes}, self.sources, self.file)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from http.cookies import _unquote
 from typing import Any
+from urllib.parse import unquote_plus
 
 from starlette.requests import Request
 
@@ -52,6 +53,30 @@ def cookie_map(header: str | None) -> dict[str, str]:
     return out
 
 
+def query_of(request: Request) -> dict[str, str]:
+    """The query string as a dict (the last of a repeated name wins, as in Starlette's).
+
+    Read as `request.query_params` reads it, without its multi-dict, and kept on
+    the request so every part of one answer reads it once.
+    """
+    scope = request.scope
+    found: dict[str, str] | None = scope.get("shopwindow.query")
+    if found is not None:
+        return found
+    out: dict[str, str] = {}
+    raw: bytes = scope.get("query_string", b"")
+    if raw:
+        for chunk in raw.decode("latin-1").split("&"):
+            if not chunk:
+                continue
+            key, _, value = chunk.partition("=")
+            if "%" in chunk or "+" in chunk:
+                key, value = unquote_plus(key), unquote_plus(value)
+            out[key] = value
+    scope["shopwindow.query"] = out
+    return out
+
+
 def shop_of(request: Request) -> Shop:
     shop: Shop = request.scope["app"].shop
     return shop
@@ -90,19 +115,20 @@ def visit_of(request: Request, snap: Snapshot, **extra: Any) -> Visit:
         visitor.changed = consent
     else:
         visitor.touch(now, shop.settings.session_idle_minutes * 60)
-    client = request.client
+    client = scope.get("client")
+    peer = client[0] if client else None
     visit = build_visit(
         shop.edge,
-        peer=client.host if client else None,
+        peer=peer,
         headers=headers,
-        query=request.query_params if scope.get("query_string") else _NO_QUERY,
+        query=query_of(request) if scope.get("query_string") else _NO_QUERY,
         cookies=cookies,
         path=scope["path"],
         visitor=visitor,
         consent=consent,
         catalog=snap.catalog,
     )
-    visit.ctx["scheme"] = scheme_of(shop, scope, headers, client.host if client else None)
+    visit.ctx["scheme"] = scheme_of(shop, scope, headers, peer)
     for hook in shop.extensions.get("context_hooks", ()):
         hook(shop, visit, snap)
     return visit
