@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from shopwindow import metrics
 from shopwindow.events import EVENT_TYPES, Event, EventError, apply, parse_event
-from shopwindow.responses import JSONAnswer, personalize
+from shopwindow.responses import JSON_TYPE, JSONAnswer, RawAnswer, json_body, personalize
 from shopwindow.web import shop_of, snapshot_of, visit_of
 
 
@@ -34,7 +34,7 @@ async def events_endpoint(request: Request) -> Response:
     if len(raws) > settings.max_events:
         return JSONAnswer({"error": f"at most {settings.max_events} events per call"}, 413)
     snap = snapshot_of(request)
-    visit = visit_of(request, snap)
+    visit = visit_of(request, snap, for_rules=False)
     now = int(time.time())
     errors: list[dict[str, Any]] = []
     accepted: list[Event] = []
@@ -57,7 +57,7 @@ async def events_endpoint(request: Request) -> Response:
         for sink in shop.extensions.get("event_sinks", ()):
             sink(shop, visit, accepted)
     body_out = {"accepted": len(accepted), "errors": errors}
-    response = JSONAnswer(body_out, status_code=400 if errors else 200)
+    response = RawAnswer(400 if errors else 200, [JSON_TYPE], json_body(body_out))
     return personalize(response, shop, visit)
 
 

@@ -78,7 +78,9 @@ def build_visit(
     consent: bool,
     catalog: Catalog,
     now: datetime | None = None,
+    for_rules: bool = True,
 ) -> Visit:
+    """The visit; `for_rules=False` leaves out the rules' context (the beacon decides nothing)."""
     now = now or datetime.now(UTC)
     ip = edge.proxies.client_ip(peer, headers.get("x-forwarded-for"))
     trusted = peer is not None and edge.proxies.is_trusted(peer)
@@ -104,6 +106,23 @@ def build_visit(
     cart = _site_cart(cookies.get(edge.cart_cookie)) if edge.cart_cookie else None
     if cart is None:
         cart = visitor.cart
+    if not for_rules:
+        ctx: dict[str, Any] = {"path": path, "country": country, "device": device}
+        return Visit(
+            ip,
+            country,
+            source,
+            device,
+            campaign,
+            channel,
+            visitor,
+            consent,
+            now,
+            ctx,
+            cart,
+            preview,
+            preview_changed,
+        )
     ctx = context_for(
         visitor,
         catalog,

@@ -107,7 +107,11 @@ class Guard:
 
     def _outgoing(self, scope: Scope, message: Message) -> Message:
         headers: list[tuple[bytes, bytes]] = message.get("headers", [])
-        if message["status"] in _REDIRECTS:
+        if message["status"] in _REDIRECTS and any(
+            # A path on this site ("/de/", not "//host") needs no second look.
+            name == b"location" and (value[:1] != b"/" or value[:2] == b"//")
+            for name, value in headers
+        ):
             headers = [
                 (name, self._on_site(scope, value) if name == b"location" else value)
                 for name, value in headers

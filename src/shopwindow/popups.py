@@ -17,7 +17,7 @@ from urllib.parse import quote
 import jinja2
 from cachetools import LRUCache
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from shopwindow import metrics, popupcaps
@@ -27,7 +27,16 @@ from shopwindow.context import Visit, product_context
 from shopwindow.events import Event
 from shopwindow.homepage import fill_path
 from shopwindow.popupcaps import Limits
-from shopwindow.responses import JSONAnswer, json_body, personalize, safe_path, wants_json
+from shopwindow.responses import (
+    HTML_TYPE,
+    JSON_TYPE,
+    JSONAnswer,
+    RawAnswer,
+    json_body,
+    personalize,
+    safe_path,
+    wants_json,
+)
 from shopwindow.rules import NO_DECISION, Decision, Rule
 from shopwindow.searchpicks import SearchMatch, match_search
 from shopwindow.shop import Shop, Snapshot
@@ -127,7 +136,7 @@ class PopupState:
         self.limits = limits
         self._snap: Snapshot | None = None
         self.plans: Mapping[str, Plan] = {}
-        self.rendered: LRUCache[tuple[Any, ...], bytes | str] = LRUCache(maxsize=4096)
+        self.rendered: LRUCache[tuple[Any, ...], bytes] = LRUCache(maxsize=4096)
 
     def for_snapshot(self, snap: Snapshot) -> PopupState:
         if self._snap is not snap:
@@ -277,7 +286,7 @@ def cta_url_for(visit: Visit, then: Mapping[str, Any], search: SearchMatch | Non
     return None
 
 
-def render(shop: Shop, snap: Snapshot, visit: Visit, choice: Choice, as_json: bool) -> bytes | str:
+def render(shop: Shop, snap: Snapshot, visit: Visit, choice: Choice, as_json: bool) -> bytes:
     """The answer's body; the same inputs give the same bytes, so they are kept per snapshot."""
     decision = choice.decision
     assert decision.rule is not None
@@ -302,7 +311,8 @@ def render(shop: Shop, snap: Snapshot, visit: Visit, choice: Choice, as_json: bo
         if as_json:
             body = json_body(view)
         else:
-            body = _template(shop, str(then.get("template") or DEFAULT_TEMPLATE)).render(popup=view)
+            template = _template(shop, str(then.get("template") or DEFAULT_TEMPLATE))
+            body = template.render(popup=view).encode()
         rendered[key] = body
     return body
 
@@ -337,16 +347,12 @@ async def popup_endpoint(request: Request) -> Response:
     choice = decide_popup(shop, snap, visit, now)
     rule = choice.decision.rule
     if rule is None:
-        return personalize(Response(status_code=204), shop, visit, choice.decision.labels)
+        return personalize(RawAnswer(204, []), shop, visit, choice.decision.labels)
     metrics.count_match(PLACEMENT, rule.id)
     as_json = wants_json(request)
     body = render(shop, snap, visit, choice, as_json)
     popupcaps.record_show(visit.visitor, rule.id, now)
-    response: Response
-    if as_json:
-        response = Response(body, media_type="application/json")
-    else:
-        response = HTMLResponse(body)
+    response = RawAnswer(200, [JSON_TYPE if as_json else HTML_TYPE], body)
     return personalize(response, shop, visit, choice.decision.labels)
 
 

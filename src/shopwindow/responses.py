@@ -14,9 +14,11 @@ from starlette.responses import JSONResponse, Response
 from shopwindow.context import Visit
 from shopwindow.shop import Shop
 from shopwindow.visitor import MAX_BUCKETS
+from shopwindow.web import headers_of
 
-RULES_HEADER = "X-Shopwindow-Rules"
-SEGMENT_HEADER = "X-Shopwindow-Segment"
+SEGMENT_HEADER = b"x-shopwindow-segment"
+JSON_TYPE = (b"content-type", b"application/json")
+HTML_TYPE = (b"content-type", b"text/html; charset=utf-8")
 # A local path of unreserved characters (an optional query may hold escapes):
 # it cannot name another host however a browser reads it.
 _PLAIN_PATH = re.compile(r"/[A-Za-z0-9._~/-]*(?:\?[A-Za-z0-9._~=&%+-]*)?")
@@ -71,11 +73,27 @@ def _lookalike(text: str) -> bool:
     return any(ch in text for ch in "\uff0f\u2215\u2044\uff3c\u3002\uff0e\u2024")
 
 
+class RawAnswer(Response):
+    """A Response made of raw header pairs, for the hot paths' answers.
+
+    Starlette's constructor folds headers through MutableHeaders; these answers
+    know their few headers already (and personalize appends its own).
+    """
+
+    def __init__(
+        self, status_code: int, headers: list[tuple[bytes, bytes]], body: bytes = b""
+    ) -> None:
+        self.status_code = status_code
+        self.body = body
+        self.background = None
+        self.raw_headers = [*headers, (b"content-length", str(len(body)).encode())]
+
+
 def redirect(shop: Shop, target: str, status: int = 302) -> Response:
     location = safe_path(target, shop.edge.own_hosts)
     # safe_path only lets through ASCII without spaces or control characters,
     # so the header needs none of RedirectResponse's re-quoting.
-    return Response(status_code=status, headers={"location": location})
+    return RawAnswer(status, [(b"location", location.encode("latin-1"))])
 
 
 def personalize(
@@ -98,7 +116,7 @@ def personalize(
             sink(shop, visit, labels)
     if segment is not None:
         # A CDN may cache this answer for everyone with the same segment key.
-        raw.append((b"x-shopwindow-segment", segment.encode("latin-1", "replace")))
+        raw.append((SEGMENT_HEADER, segment.encode("latin-1", "replace")))
         raw.append((b"cache-control", b"public, max-age=60"))
         raw.append((b"vary", b"X-Shopwindow-Segment"))
     else:
@@ -133,7 +151,7 @@ def write_cookie(response: Response, shop: Shop, visit: Visit) -> None:
     visitor = visit.visitor
     if not visit.consent or not visitor.changed:
         return
-    if SEGMENT_HEADER in response.headers:
+    if any(name == SEGMENT_HEADER for name, _ in response.raw_headers):
         # A CDN keeps a segment answer for everyone in the segment: one visitor's
         # cookie (their id, their buckets) must never ride on it.
         return
@@ -151,7 +169,7 @@ def write_cookie(response: Response, shop: Shop, visit: Visit) -> None:
 
 
 def wants_json(request: Request) -> bool:
-    accept = request.headers.get("accept", "")
+    accept = headers_of(request).get("accept", "")
     return "application/json" in accept and "text/html" not in accept
 
 

@@ -116,16 +116,14 @@ class CookieCodec:
     """
 
     def __init__(self, secret: str, max_age_days: int, cache_size: int = 20_000) -> None:
-        key = hashlib.sha256(f"shopwindow.visitor.v{VERSION}:{secret}".encode()).digest()
-        self._mac = hmac.new(key, digestmod=hashlib.sha256)
+        self._key = hashlib.sha256(f"shopwindow.visitor.v{VERSION}:{secret}".encode()).digest()
         self._prefix = f"{VERSION}."
         self.max_age = max_age_days * 86400
         self._cache: LRUCache[str, Visitor] = LRUCache(maxsize=cache_size)
 
     def _tag(self, signed: bytes) -> str:
-        mac = self._mac.copy()
-        mac.update(signed)
-        return base64.urlsafe_b64encode(mac.digest()[:16]).rstrip(b"=").decode()
+        digest = hmac.digest(self._key, signed, "sha256")
+        return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
 
     def encode(self, visitor: Visitor) -> str:
         raw = orjson.dumps(_pack(visitor))

@@ -34,6 +34,15 @@ def header_map(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     return out
 
 
+def headers_of(request: Request) -> dict[str, str]:
+    """The request's header map, built once per request (see header_map)."""
+    scope = request.scope
+    found: dict[str, str] | None = scope.get("shopwindow.headers")
+    if found is None:
+        found = scope["shopwindow.headers"] = header_map(scope["headers"])
+    return found
+
+
 def cookie_map(header: str | None) -> dict[str, str]:
     """The Cookie header as a dict, read as Starlette's `request.cookies` reads it.
 
@@ -101,11 +110,14 @@ def scheme_of(shop: Shop, scope: Any, headers: dict[str, str], peer: str | None)
     return scheme
 
 
-def visit_of(request: Request, snap: Snapshot, **extra: Any) -> Visit:
-    """Who is asking: the request's facts plus the visitor from the signed cookie."""
+def visit_of(request: Request, snap: Snapshot, *, for_rules: bool = True) -> Visit:
+    """Who is asking: the request's facts plus the visitor from the signed cookie.
+
+    `for_rules=False` skips the context rules read, for answers that decide nothing.
+    """
     shop = shop_of(request)
     scope = request.scope
-    headers = header_map(scope["headers"])
+    headers = headers_of(request)
     cookies = cookie_map(headers.get("cookie"))
     now = int(time.time())
     consent = not declined(shop.edge, headers, cookies)
@@ -127,6 +139,7 @@ def visit_of(request: Request, snap: Snapshot, **extra: Any) -> Visit:
         visitor=visitor,
         consent=consent,
         catalog=snap.catalog,
+        for_rules=for_rules,
     )
     visit.ctx["scheme"] = scheme_of(shop, scope, headers, peer)
     for hook in shop.extensions.get("context_hooks", ()):
