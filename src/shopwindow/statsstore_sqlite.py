@@ -67,6 +67,9 @@ CREATE INDEX IF NOT EXISTS stats_trace_at ON stats_trace (at);
 """
 
 
+LOGS_PER_QUERY = 500  # visitors per SELECT (SQLite allows 999 parameters at the least)
+
+
 class SqliteStatsStore:
     def __init__(self, path: Path | str, limits: Limits) -> None:
         self.limits = limits
@@ -91,9 +94,12 @@ class SqliteStatsStore:
 
     def apply(self, batch: Sequence[Record]) -> list[Tally]:
         tallies: list[Tally] = []
-        logs: dict[str, Log] = {}
         traces: list[Trace] = []
         with self._writing() as db:
+            # Every visitor's log in a few queries, not one per visitor: each query
+            # gives up the GIL and must win it back from the busy request thread.
+            stored = self._logs(db, {r.visitor for r in batch if not isinstance(r, Trace)})
+            logs: dict[str, Log] = {}
             for record in batch:
                 if isinstance(record, Trace):
                     traces.append(record)
@@ -102,7 +108,7 @@ class SqliteStatsStore:
                     continue  # the same order sent again (a beacon retry)
                 log = logs.get(record.visitor)
                 if log is None:
-                    log = logs[record.visitor] = self._log(db, record.visitor)
+                    log = logs[record.visitor] = stored.get(record.visitor, {})
                 if isinstance(record, Exposure):
                     tallies.extend(expose(log, record, self.limits))
                 elif isinstance(record, Click | Purchase):
@@ -144,16 +150,21 @@ class SqliteStatsStore:
         )
         return cursor.rowcount == 1
 
-    def _log(self, db: sqlite3.Connection, visitor: str) -> Log:
-        rows = db.execute(
-            "SELECT rule, variant, day, first_at, last_at, clicked, converted"
-            " FROM stats_exposure WHERE visitor = ?",
-            (visitor,),
-        )
-        return {
-            rule: Entry(variant, day, first_at, last_at, bool(clicked), bool(converted))
-            for rule, variant, day, first_at, last_at, clicked, converted in rows
-        }
+    def _logs(self, db: sqlite3.Connection, visitors: set[str]) -> dict[str, Log]:
+        found: dict[str, Log] = {}
+        names = list(visitors)
+        for start in range(0, len(names), LOGS_PER_QUERY):
+            chunk = names[start : start + LOGS_PER_QUERY]
+            rows = db.execute(
+                "SELECT visitor, rule, variant, day, first_at, last_at, clicked, converted"
+                f" FROM stats_exposure WHERE visitor IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            for visitor, rule, variant, day, first_at, last_at, clicked, converted in rows:
+                found.setdefault(visitor, {})[rule] = Entry(
+                    variant, day, first_at, last_at, bool(clicked), bool(converted)
+                )
+        return found
 
     def _keep_traces(self, db: sqlite3.Connection, traces: list[Trace]) -> None:
         db.executemany(
