@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import time
+import zlib
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from shopwindow.catalog import build_catalog
 from shopwindow.catalog_gen import generate_catalog
 from shopwindow.events import Event, Weights, apply, record_popup
-from shopwindow.visitor import VERSION, CookieCodec, Visitor
+from shopwindow.visitor import COMPRESS_FROM, VERSION, CookieCodec, Visitor
 
 codec = CookieCodec("secret-a", 365)
 
@@ -56,6 +57,24 @@ def test_tag_is_the_documented_hmac_sha256() -> None:
     key = hashlib.sha256(f"shopwindow.visitor.v{VERSION}:secret-a".encode()).digest()
     expected = hmac.new(key, payload.encode(), hashlib.sha256).digest()[:16]
     assert tag == base64.urlsafe_b64encode(expected).rstrip(b"=").decode()
+
+
+def test_small_cookies_are_plain_and_large_ones_deflated() -> None:
+    def body(value: str) -> bytes:
+        payload = value.rpartition(".")[0].partition(".")[2]
+        return base64.urlsafe_b64decode(payload + "==")
+
+    small = Visitor.fresh(int(time.time()))
+    assert body(codec.encode(small))[:1] == b"{"
+    large = Visitor.fresh(int(time.time()))
+    large.viewed = [f"product-{i:04d}" for i in range(12)]
+    large.searches = ["trail running shoes for women"] * 5
+    large.category = {f"category-{i}": float(i) for i in range(8)}
+    raw = body(codec.encode(large))
+    assert raw[:1] == b"z"
+    inflated = zlib.decompressobj(-15).decompress(raw[1:])
+    assert len(inflated) >= COMPRESS_FROM
+    assert codec.decode(codec.encode(large)) is not None
 
 
 def test_tampered_cookie_is_a_new_visitor() -> None:

@@ -38,6 +38,14 @@ log = logging.getLogger("shopwindow.stats")
 
 MAX_PENDING = 200_000  # records kept while the store is unreachable; more are dropped
 BATCH = 2_000
+# Backpressure. A request thread that never waits (a saturated server) can keep
+# the flusher thread from the GIL: Python hands the GIL over only when a waiting
+# thread's request is not pre-empted by the holder's own short releases. Past
+# this many queued records, an answer sleeps briefly (at most once per
+# YIELD_EVERY) so the flusher gets its turn; below it, nothing waits.
+HIGH_WATER = 4 * BATCH
+YIELD_SECONDS = 0.002
+YIELD_EVERY = 0.02
 PRUNE_EVERY = 3600.0  # seconds between retention sweeps
 
 
@@ -65,6 +73,7 @@ class Recorder:
         self._asked = 0
         self._served = 0
         self._pruned_at = 0.0
+        self._yielded_at = 0.0
         self._thread: threading.Thread | None = None
 
     # --- the request side: append only -------------------------------------------------
@@ -77,6 +86,13 @@ class Recorder:
                 metrics.STATS_DROPPED.inc(len(batch) - max(room, 0))
                 batch = batch[: max(room, 0)]
             self._pending.extend(batch)
+            backlog = len(self._pending)
+        if backlog > HIGH_WATER and self._thread is not None and not self._stopping.is_set():
+            now = time.monotonic()
+            if now - self._yielded_at >= YIELD_EVERY:
+                self._yielded_at = now
+                self._wake.set()
+                time.sleep(YIELD_SECONDS)  # the flusher takes the GIL meanwhile
 
     @property
     def pending(self) -> int:
@@ -206,11 +222,14 @@ _COUNTERS = {
 
 
 def count(tallies: Iterable[Tally]) -> None:
-    """Feed the Prometheus counters from what the store counted."""
+    """Feed the Prometheus counters from what the store counted (one inc per series)."""
+    sums: dict[tuple[str, str, str], float] = {}
     for tally in tallies:
-        counter = _COUNTERS.get(tally.metric)
-        if counter is not None:
-            counter.labels(tally.rule, tally.variant).inc(tally.amount)
+        if tally.metric in _COUNTERS:
+            key = (tally.metric, tally.rule, tally.variant)
+            sums[key] = sums.get(key, 0.0) + tally.amount
+    for (metric, rule, variant), amount in sums.items():
+        _COUNTERS[metric].labels(rule, variant).inc(amount)
 
 
 # --- sinks: what answers and beacon events hand to the recorder ------------------------

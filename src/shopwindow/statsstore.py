@@ -149,7 +149,19 @@ class Limits:
 
     def day(self, at: float) -> str:
         """The cohort day of a first exposure, in the shop's time zone."""
-        return datetime.fromtimestamp(at, self.timezone).date().isoformat()
+        # Asked for every new exposure; offsets change on whole minutes, so a
+        # minute's answer is kept (a few entries, per time zone).
+        key = (int(at // 60), self.timezone)
+        found = _DAYS.get(key)
+        if found is None:
+            found = datetime.fromtimestamp(at, self.timezone).date().isoformat()
+            if len(_DAYS) >= 256:
+                _DAYS.clear()
+            _DAYS[key] = found
+        return found
+
+
+_DAYS: dict[tuple[int, tzinfo], str] = {}
 
 
 class StatsStore(Protocol):

@@ -67,7 +67,9 @@ CREATE INDEX IF NOT EXISTS stats_trace_at ON stats_trace (at);
 """
 
 
-LOGS_PER_QUERY = 500  # visitors per SELECT (SQLite allows 999 parameters at the least)
+# Visitors per SELECT and rows per INSERT: SQLite before 3.32 allows 999 parameters.
+LOGS_PER_QUERY = 500
+ROWS_PER_INSERT = 120
 
 
 class SqliteStatsStore:
@@ -113,23 +115,28 @@ class SqliteStatsStore:
                     tallies.extend(expose(log, record, self.limits))
                 elif isinstance(record, Click | Purchase):
                     tallies.extend(attribute(log, record, self.limits))
-            db.executemany(
-                "INSERT OR REPLACE INTO stats_exposure VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        visitor,
-                        rule,
-                        e.variant,
-                        e.day,
-                        e.first_at,
-                        e.last_at,
-                        int(e.clicked),
-                        int(e.converted),
-                    )
-                    for visitor, log in logs.items()
-                    for rule, e in log.items()
-                ],
-            )
+            rows = [
+                (
+                    visitor,
+                    rule,
+                    e.variant,
+                    e.day,
+                    e.first_at,
+                    e.last_at,
+                    int(e.clicked),
+                    int(e.converted),
+                )
+                for visitor, log in logs.items()
+                for rule, e in log.items()
+            ]
+            # Many rows per statement: executemany steps (and gives up the GIL) per row.
+            for start in range(0, len(rows), ROWS_PER_INSERT):
+                chunk = rows[start : start + ROWS_PER_INSERT]
+                values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+                db.execute(
+                    f"INSERT OR REPLACE INTO stats_exposure VALUES {values}",
+                    [value for row in chunk for value in row],
+                )
             sums: dict[tuple[str, str, str, str], float] = defaultdict(float)
             for t in tallies:
                 sums[(t.rule, t.variant, t.day, t.metric)] += t.amount
