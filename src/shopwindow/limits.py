@@ -100,51 +100,54 @@ class Guard:
 
         async def guarded(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = self._outgoing(scope, message)
+                message = outgoing(scope, message)
             await send(message)
 
         await self.app(scope, receive, guarded)
 
-    def _outgoing(self, scope: Scope, message: Message) -> Message:
-        headers: list[tuple[bytes, bytes]] = message.get("headers", [])
-        if message["status"] in _REDIRECTS and any(
-            # A path on this site ("/de/", not "//host") needs no second look.
-            name == b"location" and (value[:1] != b"/" or value[:2] == b"//")
+
+def outgoing(scope: Scope, message: Message) -> Message:
+    """An answer's head as it leaves: redirects kept on the site, `nosniff` on every answer."""
+    headers: list[tuple[bytes, bytes]] = message.get("headers", [])
+    if message["status"] in _REDIRECTS and any(
+        # A path on this site ("/de/", not "//host") needs no second look.
+        name == b"location" and (value[:1] != b"/" or value[:2] == b"//")
+        for name, value in headers
+    ):
+        headers = [
+            (name, _on_site(scope, value) if name == b"location" else value)
             for name, value in headers
-        ):
-            headers = [
-                (name, self._on_site(scope, value) if name == b"location" else value)
-                for name, value in headers
-            ]
-        for name, _value in headers:
-            if name == b"x-content-type-options":
-                break
-        else:
-            headers = [*headers, NOSNIFF]  # a new list: the response's own stays as it was
-        message["headers"] = headers
-        return message
+        ]
+    for name, _value in headers:
+        if name == b"x-content-type-options":
+            break
+    else:
+        headers = [*headers, NOSNIFF]  # a new list: the response's own stays as it was
+    message["headers"] = headers
+    return message
 
-    def _on_site(self, scope: Scope, location: bytes) -> bytes:
-        """The router's own redirects name the request's Host; a visitor chooses that header.
 
-        Such a Location is made relative (and refused if it could still leave), so
-        `Host: evil.example` cannot turn a trailing-slash redirect into one off the site.
-        """
-        host = b""
-        for name, value in scope["headers"]:
-            if name == b"host":
-                host = value
-                break
-        scheme = str(scope.get("scheme", "http")).encode()
-        prefix = scheme + b"://" + host
-        if not host or not location.startswith(prefix):
-            return location
-        rest = location[len(prefix) :]
-        if rest[:1] not in (b"", b"/", b"?", b"#"):
-            return location  # another host that merely starts like this one
-        target = rest if rest.startswith(b"/") else b"/" + rest
-        # Relative now, so only a second slash or a backslash up front, or a control
-        # character, could still send a browser elsewhere.
-        if target.startswith((b"//", b"/\\")) or _CONTROL.search(target):
-            return b"/"
-        return target
+def _on_site(scope: Scope, location: bytes) -> bytes:
+    """The router's own redirects name the request's Host; a visitor chooses that header.
+
+    Such a Location is made relative (and refused if it could still leave), so
+    `Host: evil.example` cannot turn a trailing-slash redirect into one off the site.
+    """
+    host = b""
+    for name, value in scope["headers"]:
+        if name == b"host":
+            host = value
+            break
+    scheme = str(scope.get("scheme", "http")).encode()
+    prefix = scheme + b"://" + host
+    if not host or not location.startswith(prefix):
+        return location
+    rest = location[len(prefix) :]
+    if rest[:1] not in (b"", b"/", b"?", b"#"):
+        return location  # another host that merely starts like this one
+    target = rest if rest.startswith(b"/") else b"/" + rest
+    # Relative now, so only a second slash or a backslash up front, or a control
+    # character, could still send a browser elsewhere.
+    if target.startswith((b"//", b"/\\")) or _CONTROL.search(target):
+        return b"/"
+    return target

@@ -1,0 +1,92 @@
+"""The fast lane: hot routes answered exactly as the full middleware stack answers them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from shopwindow.app import HOT_PATHS
+
+EVENTS = [
+    {"type": "view", "product_id": "w-run-001"},
+    {"type": "add_to_cart", "product_id": "w-bag-001"},
+]
+
+# (method, path, body) for every hot path, as a shop's pages call them.
+REQUESTS = [
+    ("GET", "/", None),
+    ("GET", "/?utm_source=google&utm_campaign=spring&utm_term=womens+running+shoes", None),
+    ("POST", "/_sw/events", EVENTS),
+    ("GET", "/_sw/popup?trigger=exit", None),
+    ("GET", "/_sw/fragments/recently-viewed", None),
+    ("GET", "/_sw/fragments/recommendations?product_id=w-run-001", None),
+    ("GET", "/_sw/popup?trigger=%ZZ&x=%E2%82%AC", None),
+    ("GET", "/_sw/events", None),  # wrong method: the router's 405
+]
+
+
+def _full_stack(client: TestClient) -> TestClient:
+    """The same app with the lane switched off: every request through Starlette's stack."""
+    client.app.lane = None  # type: ignore[attr-defined]
+    return client
+
+
+def _answer(client: TestClient, method: str, path: str, body: Any, cookie: str) -> Any:
+    client.cookies.clear()
+    response = client.request(method, path, json=body, headers={"Cookie": f"sw={cookie}"})
+    headers = {
+        k: v for k, v in response.headers.items() if k not in ("set-cookie", "date", "x-request-id")
+    }
+    return response.status_code, headers, response.content
+
+
+def test_every_hot_path_takes_the_lane_and_the_baseline_does_not(
+    client: TestClient,
+) -> None:
+    lane = client.app.lane  # type: ignore[attr-defined]
+    assert set(lane.table) == set(HOT_PATHS)
+    assert "/healthz" not in lane.table
+
+
+@pytest.mark.parametrize(("method", "path", "body"), REQUESTS)
+def test_lane_answers_as_the_full_stack_does(
+    make_client: Callable[..., TestClient], method: str, path: str, body: Any
+) -> None:
+    from tests.conftest import steady_visitor_cookie
+
+    fast = make_client()
+    slow = _full_stack(make_client())
+    # A visitor with a history (views, a bag in the cart), the same on both.
+    fast.cookies.clear()
+    fast.post("/_sw/events", json=EVENTS, headers={"Cookie": f"sw={steady_visitor_cookie()}"})
+    cookie = fast.cookies["sw"]
+    assert _answer(fast, method, path, body, cookie) == _answer(slow, method, path, body, cookie)
+
+
+def test_a_failing_hot_endpoint_is_a_plain_500_and_is_counted(
+    make_client: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = make_client()
+    quiet = TestClient(client.app, raise_server_exceptions=False, follow_redirects=False)
+
+    async def broken(request: Any) -> Any:
+        raise RuntimeError("boom")
+
+    # The Route object is the popup module's own: patched for this test only.
+    route = client.app.lane.table["/_sw/popup"]  # type: ignore[attr-defined]
+    monkeypatch.setattr(route, "endpoint", broken)
+    response = quiet.get("/_sw/popup?trigger=exit")
+    assert response.status_code == 500
+    assert response.text == "Internal Server Error"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    metrics = client.get("/metrics").text
+    assert 'shopwindow_requests_total{route="/_sw/popup",status="500"}' in metrics
+
+
+def test_head_limits_hold_on_the_lane(client: TestClient) -> None:
+    response = client.get("/?" + "a=b&" * 5000)
+    assert response.status_code == 414
+    assert 'route="/",status="414"' in client.get("/metrics").text
