@@ -38,12 +38,14 @@ log = logging.getLogger("shopwindow.stats")
 
 MAX_PENDING = 200_000  # records kept while the store is unreachable; more are dropped
 BATCH = 2_000
+# Past WAKE_AT queued records the flusher is woken before its interval is up.
+WAKE_AT = 2 * BATCH
 # Backpressure. A request thread that never waits (a saturated server) can keep
 # the flusher thread from the GIL: Python hands the GIL over only when a waiting
 # thread's request is not pre-empted by the holder's own short releases. Past
-# this many queued records, an answer sleeps briefly (at most once per
-# YIELD_EVERY) so the flusher gets its turn; below it, nothing waits.
-HIGH_WATER = 4 * BATCH
+# HIGH_WATER queued records (the flusher woken and still behind), an answer
+# sleeps briefly, at most once per YIELD_EVERY, so the flusher gets its turn.
+HIGH_WATER = 10 * BATCH
 YIELD_SECONDS = 0.002
 YIELD_EVERY = 0.02
 PRUNE_EVERY = 3600.0  # seconds between retention sweeps
@@ -87,11 +89,14 @@ class Recorder:
                 batch = batch[: max(room, 0)]
             self._pending.extend(batch)
             backlog = len(self._pending)
-        if backlog > HIGH_WATER and self._thread is not None and not self._stopping.is_set():
+        if backlog <= WAKE_AT or self._thread is None or self._stopping.is_set():
+            return
+        if not self._wake.is_set():
+            self._wake.set()
+        if backlog > HIGH_WATER:
             now = time.monotonic()
             if now - self._yielded_at >= YIELD_EVERY:
                 self._yielded_at = now
-                self._wake.set()
                 time.sleep(YIELD_SECONDS)  # the flusher takes the GIL meanwhile
 
     @property
