@@ -20,7 +20,7 @@ NO_SPLIT = "-"  # the variant of a rule without a split: everyone who matched it
 METRICS = ("exposures", "visitors", "clicks", "clickers", "orders", "converters", "revenue")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per answer, and frozen ones cost 3× to build
 class Exposure:
     """A visitor was served a decision of `rule` (variant `holdout`: held out of it)."""
 
