@@ -272,8 +272,10 @@ def record_exposures(shop: Shop, visit: Visit, labels: list[str]) -> None:
         rule, _, variant = label.partition(":")
         records.append(Exposure(now, visitor, rule, variant or NO_SPLIT))
     snap = shop.snapshot
-    if snap is not None and recorder.decisions.sampled(visitor):
-        # the context dict is not touched after the answer, so the flusher may read it later
+    if snap is not None and recorder.pending <= WAKE_AT and recorder.decisions.sampled(visitor):
+        # The context dict is not touched after the answer, so the flusher may read it
+        # later. A trace costs the flusher far more than a count: while it is behind,
+        # traces (a sample already) are left out and counts are kept.
         records.append(PendingTrace(snap.rules, visit.ctx, visitor, tuple(labels), now))
     recorder.add(records)
 
