@@ -25,6 +25,16 @@ REQUESTS = [
     ("GET", "/_sw/fragments/recommendations?product_id=w-run-001", None),
     ("GET", "/_sw/popup?trigger=%ZZ&x=%E2%82%AC", None),
     ("GET", "/_sw/events", None),  # wrong method: the router's 405
+    # The storefront's pattern routes take the lane; whatever else a path is stays with the router.
+    ("GET", "/de/", None),
+    ("GET", "/de/women/", None),
+    ("GET", "/de/women/running-shoes/", None),
+    ("HEAD", "/fr/men/", None),
+    ("GET", "/de/robots/", None),  # not a gender: 404
+    ("GET", "/de/women", None),  # the router's trailing-slash redirect
+    ("POST", "/de/women/", None),  # 405
+    ("GET", "/lp/summer-sandals", None),  # a landing path, not a country
+    ("GET", "/p/w-run-001", None),
 ]
 
 
@@ -49,6 +59,23 @@ def test_every_hot_path_takes_the_lane_and_the_baseline_does_not(
     lane = client.app.lane  # type: ignore[attr-defined]
     assert set(lane.table) == set(HOT_PATHS)
     assert "/healthz" not in lane.table
+    probe = {"type": "http", "method": "GET", "root_path": "", "app": client.app}
+    assert lane.route_for({**probe, "path": "/de/women/"})[1] == {
+        "country": "de",
+        "gender": "women",
+    }
+    for path in ("/healthz", "/lp/summer-sandals", "/p/w-run-001", "/de/women"):
+        assert lane.route_for({**probe, "path": path}) is None, path
+
+
+def test_remembered_pattern_paths_are_bounded(client: TestClient) -> None:
+    from shopwindow.fastlane import MAX_FOUND
+
+    lane = client.app.lane  # type: ignore[attr-defined]
+    probe = {"type": "http", "method": "GET", "root_path": "", "app": client.app}
+    for n in range(MAX_FOUND + 10):
+        lane.route_for({**probe, "path": f"/x{n}/"})
+    assert len(lane._found) <= MAX_FOUND
 
 
 @pytest.mark.parametrize(("method", "path", "body"), REQUESTS)

@@ -44,6 +44,9 @@ HOT_PATHS = [
     "/_sw/fragments/recommendations",
 ]
 
+# Pattern routes that take the fast lane too: the storefront's pages.
+HOT_PATTERNS = ["/{country}/", "/{country}/{gender}/", "/{country}/{gender}/{category}/"]
+
 PLACEMENT_MODULES = [
     "shopwindow.beacon",
     "shopwindow.outofstock",
@@ -172,7 +175,7 @@ def create_app(settings: Settings, *, shop: Shop | None = None, watch: bool = Tr
     app.add_middleware(Guard, limits=limits)
     app.add_middleware(Telemetry)
     # The hot routes' flat path: the same guard and telemetry, without the stack.
-    app.lane = FastLane(lane_table(routes, HOT_PATHS), limits)
+    app.lane = FastLane(lane_table(routes, HOT_PATHS), limits, routes, HOT_PATTERNS)
     return app
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -47,20 +48,82 @@ def lane_table(routes: Iterable[BaseRoute], paths: Iterable[str]) -> dict[str, R
     return table
 
 
-class FastLane:
-    """One hot route's whole request (see the module's docstring)."""
+MAX_FOUND = 4096  # pattern paths remembered (the storefront's /de/women/ and such)
+_NO_PARAMS: dict[str, Any] = {}
 
-    def __init__(self, table: dict[str, Route], limits: Limits) -> None:
+
+class FastLane:
+    """One hot route's whole request (see the module's docstring).
+
+    `table` holds the exact paths. `patterns` are pattern routes (the
+    storefront's pages) that may take the lane too: which route wins for a path
+    is asked of the routes themselves, in the router's order, once per path.
+    """
+
+    def __init__(
+        self,
+        table: dict[str, Route],
+        limits: Limits,
+        routes: Iterable[BaseRoute] = (),
+        patterns: Iterable[str] = (),
+    ) -> None:
         self.table = table
         self.limits = limits
+        self.routes = list(routes)
+        wanted = set(patterns)
+        # By identity: Starlette's routes compare equal by path, endpoint and methods.
+        self.patterns = frozenset(
+            id(r) for r in self.routes if isinstance(r, Route) and r.path in wanted
+        )
+        self._found: dict[tuple[str, str], tuple[Route, dict[str, Any]] | None] = {}
 
-    def route_for(self, scope: Scope) -> Route | None:
+    def route_for(self, scope: Scope) -> tuple[Route, dict[str, Any]] | None:
         route = self.table.get(scope["path"])
-        if route is None or scope["method"] not in route.methods:  # type: ignore[operator]
+        params = _NO_PARAMS
+        if route is None:
+            if not self.patterns:
+                return None
+            key = (scope.get("root_path", ""), scope["path"])
+            if key in self._found:
+                found = self._found[key]
+            else:
+                found = self._match(scope)
+                if len(self._found) >= MAX_FOUND:
+                    self._found.clear()
+                self._found[key] = found
+            if found is None:
+                return None
+            route, params = found
+        if scope["method"] not in route.methods:  # type: ignore[operator]
             return None
-        return route
+        return route, params
 
-    async def __call__(self, route: Route, scope: Scope, receive: Receive, send: Send) -> None:
+    def _match(self, scope: Scope) -> tuple[Route, dict[str, Any]] | None:
+        """The route the router would pick for this path, if it is one of the patterns."""
+        probe: Scope = {
+            "type": "http",
+            "path": scope["path"],
+            "method": "GET",
+            "root_path": scope.get("root_path", ""),
+            "app": scope.get("app"),  # some routes read the shop from it to match
+        }
+        for route in self.routes:
+            match, child = route.matches(probe)
+            if match is Match.NONE:
+                continue
+            if match is Match.FULL and id(route) in self.patterns and isinstance(route, Route):
+                return route, dict(child["path_params"])
+            return None
+        return None
+
+    async def __call__(
+        self,
+        route: Route,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        params: dict[str, Any] = _NO_PARAMS,
+    ) -> None:
         start = time.perf_counter()
         status = 500
         try:
@@ -72,7 +135,7 @@ class FastLane:
                 return
             scope["route"] = route
             scope["endpoint"] = route.endpoint
-            scope["path_params"] = {}
+            scope["path_params"] = dict(params)
             try:
                 response = await route.endpoint(Request(scope, receive, send))
             except Exception:
@@ -113,9 +176,9 @@ class ShopApp(Starlette):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         lane = self.lane
         if lane is not None and scope["type"] == "http":
-            route = lane.route_for(scope)
-            if route is not None:
-                scope["app"] = self
-                await lane(route, scope, receive, send)
+            scope["app"] = self
+            found = lane.route_for(scope)
+            if found is not None:
+                await lane(found[0], scope, receive, send, found[1])
                 return
         await super().__call__(scope, receive, send)

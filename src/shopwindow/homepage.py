@@ -17,7 +17,14 @@ from shopwindow import metrics
 from shopwindow.cards import card, cards
 from shopwindow.catalog import Catalog, Product
 from shopwindow.context import Visit
-from shopwindow.responses import JSONAnswer, personalize, redirect, wants_json
+from shopwindow.responses import (
+    HTML_TYPE,
+    JSONAnswer,
+    RawAnswer,
+    personalize,
+    redirect,
+    wants_json,
+)
 from shopwindow.rules import Decision, Rule
 from shopwindow.shop import Shop, Snapshot
 from shopwindow.web import query_of, shop_of, snapshot_of, visit_of
@@ -26,7 +33,8 @@ GENDERS = ("women", "men", "kids")
 _PLACEHOLDER = re.compile(r"\{(country|gender|category|language)\}")
 _COUNTRY = re.compile(r"^[a-z]{2}$")
 STRIP_MARK = "<!--sw:personal-->"
-_shells: LRUCache[tuple[Any, ...], str] = LRUCache(maxsize=2048)
+# A segment's page, encoded, split where the visitor's own parts go.
+_shells: LRUCache[tuple[Any, ...], tuple[bytes, bytes]] = LRUCache(maxsize=2048)
 _picks: LRUCache[tuple[Any, ...], str] = LRUCache(maxsize=4096)
 
 
@@ -102,7 +110,7 @@ async def root(request: Request) -> Response:
 
 def storefront_for_path(
     shop: Shop, snap: Snapshot, visit: Visit, path: str, decision: Decision | None = None
-) -> HTMLResponse | None:
+) -> Response | None:
     parts = [p for p in path.split("/") if p]
     if not parts or not _COUNTRY.match(parts[0]):
         return None
@@ -140,7 +148,7 @@ def storefront(
     gender: str | None,
     category: str | None,
     decision: Decision | None = None,
-) -> HTMLResponse:
+) -> Response:
     """A homepage variant: the segment's shell (cached) plus the visitor's own parts."""
     catalog = snap.catalog
     country = (country or visit.country).lower()
@@ -149,8 +157,8 @@ def storefront(
     headline, hero = then.get("headline"), then.get("hero")
     preview = tuple(sorted(visit.preview.items()))
     key = (id(snap), country, gender, category, preview, rule_id, headline, hero)
-    shell = _shells.get(key)
-    if shell is None:
+    split = _shells.get(key)
+    if split is None:
         if category:
             products = catalog.in_category(gender, category)
         elif gender:
@@ -171,7 +179,8 @@ def storefront(
             hero=hero,
             rule=rule_id,
         )
-        _shells[key] = shell
+        head, _, tail = shell.partition(STRIP_MARK)
+        split = _shells[key] = (head.encode(), tail.encode())
     top = tuple(visit.ctx.get("visitor.categories", ())[:3])
     picks_key = (id(snap), gender, top)
     picks = _picks.get(picks_key)
@@ -191,7 +200,7 @@ def storefront(
         cross_sell=cards(shop, snap, cross_sell(catalog, visit)),
         preferred_store=visit.ctx.get("profile.preferred_store"),
     )
-    return HTMLResponse(shell.replace(STRIP_MARK, personal, 1))
+    return RawAnswer(200, [HTML_TYPE], b"".join((split[0], personal.encode(), split[1])))
 
 
 def _category_tiles(catalog: Catalog, gender: str | None) -> list[str]:
