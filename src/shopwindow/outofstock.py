@@ -30,7 +30,15 @@ from shopwindow.events import Event
 from shopwindow.pairings import NO_PAIRINGS, merged
 from shopwindow.popularity import PopularityStore, store_for
 from shopwindow.recommendations import ListSpec, RecommendationList, list_specs, recommend
-from shopwindow.responses import JSONAnswer, json_body, personalize, wants_json
+from shopwindow.responses import (
+    HTML_TYPE,
+    JSON_TYPE,
+    JSONAnswer,
+    RawAnswer,
+    json_body,
+    personalize,
+    wants_json,
+)
 from shopwindow.rules import Decision
 from shopwindow.shop import Shop, Snapshot
 from shopwindow.web import query_of, shop_of, snapshot_of, visit_of
@@ -282,9 +290,9 @@ async def recommendations_fragment(request: Request) -> Response:
     placement = placement_of(shop)
     answer = placement.answer(snap, visit, product)
     if as_json:
-        response = Response(placement.json(answer), media_type="application/json")
+        response = RawAnswer(200, [JSON_TYPE], placement.json(answer))
     else:
-        response = HTMLResponse(placement.html(answer))
+        response = RawAnswer(200, [HTML_TYPE], placement.html(answer).encode())
     return personalize(response, shop, visit, answer.labels)
 
 
