@@ -53,7 +53,7 @@ class EventError(ValueError):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: up to 50 per beacon, and frozen ones cost 3× to build
 class Event:
     type: str
     product_id: str | None = None
