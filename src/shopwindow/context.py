@@ -106,41 +106,28 @@ def build_visit(
     cart = _site_cart(cookies.get(edge.cart_cookie)) if edge.cart_cookie else None
     if cart is None:
         cart = visitor.cart
+    ctx: dict[str, Any]
     if not for_rules:
-        ctx: dict[str, Any] = {"path": path, "country": country, "device": device}
-        return Visit(
-            ip,
-            country,
-            source,
-            device,
-            campaign,
-            channel,
+        ctx = {"path": path, "country": country, "device": device}
+    else:
+        ctx = context_for(
             visitor,
-            consent,
-            now,
-            ctx,
-            cart,
-            preview,
-            preview_changed,
+            catalog,
+            lead=edge.lead,
+            tz=edge.timezone,
+            now=now,
+            cart=cart,
+            country=country,
+            device=device,
+            language=language_of(headers.get("accept-language")),
+            channel=channel,
+            campaign=campaign,
+            referrer=referrer_host(referrer),
+            path=path,
+            host=headers.get("host", "").split(":")[0].lower()[:255],
         )
-    ctx = context_for(
-        visitor,
-        catalog,
-        lead=edge.lead,
-        tz=edge.timezone,
-        now=now,
-        cart=cart,
-        country=country,
-        device=device,
-        language=language_of(headers.get("accept-language")),
-        channel=channel,
-        campaign=campaign,
-        referrer=referrer_host(referrer),
-        path=path,
-        host=headers.get("host", "").split(":")[0].lower()[:255],
-    )
-    if "gender" in preview:
-        ctx["visitor.gender"] = preview["gender"]
+        if "gender" in preview:
+            ctx["visitor.gender"] = preview["gender"]
     return Visit(
         ip,
         country,

@@ -36,13 +36,22 @@ _ERROR_HEAD: Message = {
 }
 
 
+def _winner(routes: list[BaseRoute], probe: Scope) -> tuple[BaseRoute, Match, Scope] | None:
+    """The first route that matches the probe at all, as Starlette's router tries them."""
+    for route in routes:
+        match, child = route.matches(probe)
+        if match is not Match.NONE:
+            return route, match, child
+    return None
+
+
 def lane_table(routes: Iterable[BaseRoute], paths: Iterable[str]) -> dict[str, Route]:
     """For each path, the route the router would pick, when it is a plain exact-path endpoint."""
     routes = list(routes)
     table: dict[str, Route] = {}
     for path in paths:
-        probe: Scope = {"type": "http", "path": path, "method": "GET", "root_path": ""}
-        first = next((r for r in routes if r.matches(probe)[0] is not Match.NONE), None)
+        found = _winner(routes, {"type": "http", "path": path, "method": "GET", "root_path": ""})
+        first = found[0] if found else None
         if isinstance(first, Route) and first.path == path and first.methods:
             table[path] = first
     return table
@@ -107,13 +116,12 @@ class FastLane:
             "root_path": scope.get("root_path", ""),
             "app": scope.get("app"),  # some routes read the shop from it to match
         }
-        for route in self.routes:
-            match, child = route.matches(probe)
-            if match is Match.NONE:
-                continue
-            if match is Match.FULL and id(route) in self.patterns and isinstance(route, Route):
-                return route, dict(child["path_params"])
+        found = _winner(self.routes, probe)
+        if found is None:
             return None
+        route, match, child = found
+        if match is Match.FULL and id(route) in self.patterns and isinstance(route, Route):
+            return route, dict(child["path_params"])
         return None
 
     async def __call__(

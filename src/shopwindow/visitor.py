@@ -89,14 +89,6 @@ class Visitor:
             self.changed,
         )
 
-    def top(self, scores: dict[str, float], lead: float) -> str | None:
-        """The key that holds at least `lead` of all the score, if any."""
-        total = sum(scores.values())
-        if total <= 0:
-            return None
-        best = max(scores, key=scores.__getitem__)
-        return best if scores[best] / total >= lead else None
-
 
 def new_id() -> str:
     return base64.urlsafe_b64encode(os.urandom(12)).decode()
