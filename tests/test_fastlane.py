@@ -117,3 +117,41 @@ def test_head_limits_hold_on_the_lane(client: TestClient) -> None:
     response = client.get("/?" + "a=b&" * 5000)
     assert response.status_code == 414
     assert 'route="/",status="414"' in client.get("/metrics").text
+
+
+# The lane reads cookies and query strings with its own parsers (web.py): hostile
+# ones must get the answers the full stack gives, and never a 500.
+HOSTILE_COOKIES = [
+    'sw="unbalanced',
+    'sw="\\\\\\"quoted\\\\"; sw_preview="a\\\\b"',
+    "sw=; =; ;;; sw",
+    "sw=1.e30=.AAAA; sw=2.x.y",
+    'shop_cart="%5B%7B%22product_id%22%3A1%7D%5D"; sw="\\303\\251"',
+]
+HOSTILE_QUERIES = [
+    "trigger=exit&&&=&%&+=+",
+    "utm_source=%ZZ&utm_term=%C3%28%FF&gclid=%00%0d%0a",
+    "product_id=%2e%2e%2f&product_id=w-run-001&exclude=%3Cscript%3E",
+    "utm_campaign=" + "x" * 3000,
+]
+
+
+@pytest.mark.parametrize("cookie", HOSTILE_COOKIES)
+@pytest.mark.parametrize("query", HOSTILE_QUERIES)
+@pytest.mark.parametrize(
+    "path", ["/", "/_sw/popup", "/_sw/fragments/recommendations", "/de/women/"]
+)
+def test_hostile_cookies_and_queries_answer_as_the_full_stack(
+    make_client: Callable[..., TestClient], path: str, query: str, cookie: str
+) -> None:
+    fast = make_client()
+    slow = _full_stack(make_client())
+    answers = []
+    for client in (fast, slow):
+        client.cookies.clear()
+        response = client.get(f"{path}?{query}", headers={"Cookie": cookie})
+        assert response.status_code < 500
+        assert "<script>" not in response.text
+        headers = {k: v for k, v in response.headers.items() if k not in ("set-cookie", "date")}
+        answers.append((response.status_code, headers))
+    assert answers[0] == answers[1]
