@@ -155,3 +155,27 @@ def test_hostile_cookies_and_queries_answer_as_the_full_stack(
         headers = {k: v for k, v in response.headers.items() if k not in ("set-cookie", "date")}
         answers.append((response.status_code, headers))
     assert answers[0] == answers[1]
+
+
+def test_tallied_latencies_reach_the_histogram(client: TestClient) -> None:
+    # Tally.flush adds to the histogram child's own sum and buckets: this holds it
+    # to the installed prometheus_client.
+    for _ in range(3):
+        client.get("/_sw/fragments/recently-viewed")
+    text = client.get("/metrics").text
+    count = next(
+        line
+        for line in text.splitlines()
+        if line.startswith(
+            'shopwindow_request_seconds_count{route="/_sw/fragments/recently-viewed"}'
+        )
+    )
+    assert float(count.rpartition(" ")[2]) == 3.0
+    inf = next(
+        line
+        for line in text.splitlines()
+        if line.startswith("shopwindow_request_seconds_bucket{")
+        and 'route="/_sw/fragments/recently-viewed"' in line
+        and 'le="+Inf"' in line
+    )
+    assert float(inf.rpartition(" ")[2]) == 3.0
