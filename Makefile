@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint bench loadtest docs clean
+.PHONY: serve test lint bench loadtest docs clean compile
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,7 +12,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-serve: $(STAMP)
+# The request path's modules, compiled with Cython (setup.py); only what changed is rebuilt.
+# SHOPWINDOW_PURE=1 skips it (and runs the plain Python source).
+compile: $(STAMP)
+	$(BIN)/python setup.py --quiet build_ext --inplace
+
+serve: compile
 	$(BIN)/shopwindow serve --dev
 
 lint: $(STAMP)
@@ -20,15 +25,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests loadtests
 	$(BIN)/mypy
 
-test: lint
+test: lint compile
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: compile
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || true
 	$(BIN)/python -m shopwindow.bench $(BENCH_ARGS)
 
-loadtest: $(STAMP)
+loadtest: compile
 	$(BIN)/python loadtests/run.py $(LOADTEST_ARGS)
 	$(BIN)/python loadtests/rule_edits.py $(RULE_EDITS_ARGS)
 
@@ -36,4 +41,5 @@ docs: $(STAMP)
 	$(BIN)/shopwindow docs settings > docs/settings.md
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench-results.json
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench-results.json build
+	rm -f src/shopwindow/*.c src/shopwindow/*.so

@@ -29,23 +29,25 @@ from tests.test_stats_http import stats_cli
 
 
 def workers_of(server: LiveServer) -> set[int]:
-    """The supervisor's worker processes (multiprocessing spawns; not its resource tracker)."""
+    """The supervisor's worker processes (multiprocessing spawns; not its resource tracker).
+
+    Found by each process's parent in /proc/N/stat: the kernel's per-thread `children`
+    list can miss a child while others come and go.
+    """
     pid = server.proc.pid
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return set()
     found = set()
-    for child in children:
-        try:
-            command = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
-            state = Path(f"/proc/{child}/stat").read_text().rpartition(")")[2].split()[0]
-        except (OSError, IndexError):
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
             continue
-        if state == "Z":
-            continue  # killed, not yet collected by the supervisor
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if len(fields) < 2 or int(fields[1]) != pid or fields[0] == "Z":
+            continue  # another's process, or killed and not yet collected by the supervisor
         if b"spawn_main" in command and b"resource_tracker" not in command:
-            found.add(int(child))
+            found.add(int(entry.name))
     return found
 
 

@@ -7,11 +7,13 @@ shop at start); read them in the order listed in PLACEMENT_MODULES.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
+import inspect
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +124,43 @@ def _heat(route: BaseRoute) -> int:
     return HOT_PATHS.index(path) if path in HOT_PATHS else len(HOT_PATHS)
 
 
+def request_handlers(routes: list[BaseRoute]) -> list[BaseRoute]:
+    """The routes, with each compiled endpoint given a plain function for Starlette to call.
+
+    Starlette calls an endpoint with a Request when `inspect.isfunction` says it is a
+    function; anything else it calls as an ASGI app. A function compiled with Cython
+    (setup.py) is not one, so its route is rebuilt around a thin wrapper, with the
+    same path, methods and name.
+    """
+    out: list[BaseRoute] = []
+    for route in routes:
+        endpoint = getattr(route, "endpoint", None)
+        if (
+            type(route) is Route
+            and route.app is endpoint
+            and not inspect.isfunction(endpoint)
+            and inspect.iscoroutinefunction(endpoint)
+        ):
+            route = Route(
+                route.path,
+                _handler(endpoint),
+                methods=route.methods,
+                name=route.name,
+                include_in_schema=route.include_in_schema,
+            )
+        out.append(route)
+    return out
+
+
+def _handler(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(endpoint)
+    async def handle(request: Request) -> Response:
+        response: Response = await endpoint(request)
+        return response
+
+    return handle
+
+
 def create_app(settings: Settings, *, shop: Shop | None = None, watch: bool = True) -> Starlette:
     shop = shop or Shop(settings)
     if shop.snapshot is None:
@@ -168,6 +207,7 @@ def create_app(settings: Settings, *, shop: Shop | None = None, watch: bool = Tr
             shop.stop()
             metrics.TALLY.flush()
 
+    routes = request_handlers(routes)
     app = ShopApp(routes=routes, lifespan=lifespan)
     app.state.shop = shop
     app.shop = shop  # type: ignore[attr-defined]  # read per request; app.state costs a lookup

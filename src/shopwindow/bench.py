@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 import yaml
 
+import shopwindow
 from shopwindow.settings import PROJECT_ROOT
 
 SECRET = "bench-secret-not-for-production"
@@ -618,6 +619,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += http_rows(seconds, args.server, args.workers, args.threads, args.connections)
         rows += proxy_rows(seconds, args.server, args.threads, args.connections)
     print(table(rows))
+    print(f"request path: {shopwindow.build()}")
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -627,6 +629,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "server": args.server,
         "workers": args.workers,
+        "build": shopwindow.build(),
         "smoke": args.smoke,
         "rows": [asdict(r) for r in rows],
     }

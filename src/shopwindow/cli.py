@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import click
 import orjson
 
+import shopwindow
 from shopwindow import settings as settings_mod
 from shopwindow.settings import DEV_SECRET, Settings, SettingsError
 
@@ -117,7 +118,8 @@ def run_server(settings: Settings) -> None:
     if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="shopwindow-metrics-")
     click.echo(
-        f"shopwindow serving on http://{settings.host}:{settings.port} ({settings.server})",
+        f"shopwindow serving on http://{settings.host}:{settings.port}"
+        f" ({settings.server}; {shopwindow.build()})",
         err=True,
     )
     from shopwindow import httpserver

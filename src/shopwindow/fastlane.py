@@ -142,10 +142,13 @@ class FastLane:
                     await send(message)
                 return
             scope["route"] = route
-            scope["endpoint"] = route.endpoint
+            endpoint = route.endpoint
+            scope["endpoint"] = endpoint
             scope["path_params"] = dict(params)
+            # A compiled endpoint is called directly, not through its route's wrapper (app.py).
+            endpoint = getattr(endpoint, "__wrapped__", endpoint)
             try:
-                response = await route.endpoint(Request(scope, receive, send))
+                response = await endpoint(Request(scope, receive, send))
             except Exception:
                 # As Starlette's ServerErrorMiddleware: a plain 500, then the server logs it.
                 await send(outgoing(scope, dict(_ERROR_HEAD)))
