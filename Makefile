@@ -21,8 +21,8 @@ serve: compile
 	$(BIN)/shopwindow serve --dev
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests loadtests
-	$(BIN)/ruff format --check src tests loadtests
+	$(BIN)/ruff check setup.py src tests loadtests
+	$(BIN)/ruff format --check setup.py src tests loadtests
 	$(BIN)/mypy
 
 test: lint compile

@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Message, Receive, Scope, Send
 
 from shopwindow import metrics
-from shopwindow.limits import Limits, outgoing, refusal_response
+from shopwindow.limits import CheckedSend, Limits, outgoing, refusal_response
 
 _ERROR_HEAD: Message = {
     "type": "http.response.start",
@@ -157,14 +157,11 @@ class FastLane:
             status = response.status_code
             if type(response).__call__ is not Response.__call__:
                 # A streamed or proxied answer sends itself; its head is still checked.
-                async def checked(message: Message) -> None:
-                    nonlocal status
-                    if message["type"] == "http.response.start":
-                        status = message["status"]
-                        message = outgoing(scope, message)
-                    await send(message)
-
-                await response(scope, receive, checked)
+                checked = CheckedSend(scope, send)
+                try:
+                    await response(scope, receive, checked)
+                finally:
+                    status = checked.status
                 return
             head: Message = {
                 "type": "http.response.start",

@@ -97,13 +97,29 @@ class Guard:
             for message in refusal_response(*refused):
                 await send(message)
             return
+        await self.app(scope, receive, CheckedSend(scope, send))
 
-        async def guarded(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = outgoing(scope, message)
-            await send(message)
 
-        await self.app(scope, receive, guarded)
+class CheckedSend:
+    """`send` for an answer whose head is checked on its way out (see outgoing).
+
+    A class, not a closure: a closure defined in a compiled coroutine is held by
+    the coroutine's own scope, a reference cycle per request that only the
+    garbage collector frees.
+    """
+
+    __slots__ = ("scope", "send", "status")
+
+    def __init__(self, scope: Scope, send: Send) -> None:
+        self.scope = scope
+        self.send = send
+        self.status = 500
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            message = outgoing(self.scope, message)
+        await self.send(message)
 
 
 def outgoing(scope: Scope, message: Message) -> Message:

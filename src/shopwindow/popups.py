@@ -181,21 +181,15 @@ def decide_popup(shop: Shop, snap: Snapshot, visit: Visit, now: int) -> Choice:
     bought_categories = _categories(catalog, bought) if bought else frozenset()
     choice = Choice(NO_DECISION)
 
-    def search() -> SearchMatch | None:
-        if not choice.searched:
-            choice.searched = True
-            if visitor.searches:
-                gender = visit.ctx.get("visitor.gender")
-                choice.search = match_search(catalog, visitor.searches[0], MAX_SEARCH_PICKS, gender)
-        return choice.search
-
+    # One closure only: a closure that calls another keeps it in their shared scope
+    # when compiled (setup.py), a reference cycle per request.
     def accept(rule: Rule) -> bool:
         if not popupcaps.rule_allows(rule.caps, visitor, rule.id, now):
             return False
         plan = state.plans.get(rule.id)
         if plan is None:  # pragma: no cover - every popup rule has a plan
             return True
-        found = search() if plan.search_products else None
+        found = _searched(choice, catalog, visit) if plan.search_products else None
         if plan.search_products and found is None:
             return False  # a search nudge with nothing to show is no nudge
         return not (
@@ -208,6 +202,17 @@ def decide_popup(shop: Shop, snap: Snapshot, visit: Visit, now: int) -> Choice:
         PLACEMENT, visit.ctx, visitor.id, accept=accept, assigned=visitor.buckets
     )
     return choice
+
+
+def _searched(choice: Choice, catalog: Catalog, visit: Visit) -> SearchMatch | None:
+    """What the visitor's last search finds, looked up once per decision."""
+    if not choice.searched:
+        choice.searched = True
+        searches = visit.visitor.searches
+        if searches:
+            gender = visit.ctx.get("visitor.gender")
+            choice.search = match_search(catalog, searches[0], MAX_SEARCH_PICKS, gender)
+    return choice.search
 
 
 def _categories(catalog: Catalog, product_ids: Iterable[str]) -> frozenset[str]:
