@@ -28,8 +28,12 @@ lint: $(STAMP)
 test: lint compile
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: compile
+# The peer engines the benchmark compares with, installed once.
+$(VENV)/.bench: pyproject.toml | $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+bench: $(VENV)/.bench compile
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || true
 	$(BIN)/python -m shopwindow.bench $(BENCH_ARGS)
 

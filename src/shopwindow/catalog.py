@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import csv
 import io
+import itertools
 import math
 import os
 from collections import defaultdict
@@ -31,6 +32,7 @@ OPTIONAL_FIELDS: Final = ("tier", "tags", "popularity", "accessory_of", "similar
 UNISEX: Final = "unisex"
 CATEGORY_LINK: Final = "category:"
 
+_SERIALS = itertools.count(1)  # each Catalog's own number (see Catalog.serial)
 _TRUE: Final = frozenset({"true", "1", "yes"})
 _FALSE: Final = frozenset({"false", "0", "no"})
 # Feeds written for ad platforms (Google Merchant Center and friends) spell genders this way.
@@ -143,6 +145,7 @@ class Catalog:
         "genders",
         "mtime",
         "products",
+        "serial",
         "source",
     )
 
@@ -151,10 +154,12 @@ class Catalog:
     categories: frozenset[str]
     source: str
     mtime: float
+    serial: int  # unique per Catalog in this process: what remembers work for one names it
 
     def __init__(
         self, products: Iterable[Product], *, source: str = "<memory>", mtime: float = 0.0
     ) -> None:
+        self.serial = next(_SERIALS)
         by_id: dict[str, Product] = {}
         for product in products:
             if product.id in by_id:

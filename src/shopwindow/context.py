@@ -165,19 +165,16 @@ def context_for(
     """The flat context rules test: request facts, the visitor, their cart."""
     hour, weekday, day = _clock(now, tz)
     cart = visitor.cart if cart is None else cart
-    cart_categories: list[str] = []
-    cart_value = 0.0
-    cart_items = 0
-    for pid, qty, price in cart:
-        cart_items += qty
-        cart_value += qty * price
-        product = catalog.get(pid)
-        if product is not None and product.category not in cart_categories:
-            cart_categories.append(product.category)
-    scores = visitor.category
-    categories = sorted(scores, key=scores.__getitem__, reverse=True) if scores else []
-    gender, gender_strength = _top(visitor.gender, lead)
-    category, category_strength = _top(scores, lead)
+    (
+        cart_items,
+        cart_value,
+        cart_categories,
+        categories,
+        gender,
+        gender_strength,
+        category,
+        category_strength,
+    ) = _derived(visitor, catalog, lead, cart)
     return {
         "country": country,
         "device": device,
@@ -206,7 +203,7 @@ def context_for(
         "visitor.gender_strength": gender_strength,
         "visitor.category": category,
         "visitor.category_strength": category_strength,
-        "visitor.categories": categories,
+        "visitor.categories": list(categories),
         "visitor.viewed": visitor.viewed,
         "visitor.searches": visitor.searches,
         "visitor.bought_full_price": visitor.full_price,
@@ -215,10 +212,52 @@ def context_for(
         ),
         "visitor.customer_id": visitor.customer_id,
         "cart.items": cart_items,
-        "cart.value": round(cart_value, 2),
-        "cart.categories": cart_categories,
+        "cart.value": cart_value,
+        "cart.categories": list(cart_categories),
         "cart.products": [line[0] for line in cart],
     }
+
+
+def _derived(
+    visitor: Visitor, catalog: Catalog, lead: float, cart: list[list[Any]]
+) -> tuple[Any, ...]:
+    """The cart's totals and the visitor's leading affinities, as rules see them.
+
+    Worked out once per verified cookie: an unchanged visitor (the codec's copy
+    of a cookie it verified, before anything changed it) keeps them in
+    `visitor.derived`, with the catalog and lead they were worked out for.
+    """
+    memo = visitor.derived
+    if memo is not None and (visitor.changed or cart is not visitor.cart):
+        memo = None  # a changed visitor, or the site's own cart: work it out afresh
+    if memo and memo[0] == catalog.serial and memo[1] == lead:
+        found: tuple[Any, ...] = memo[2]
+        return found
+    cart_categories: list[str] = []
+    cart_value = 0.0
+    cart_items = 0
+    for pid, qty, price in cart:
+        cart_items += qty
+        cart_value += qty * price
+        product = catalog.get(pid)
+        if product is not None and product.category not in cart_categories:
+            cart_categories.append(product.category)
+    scores = visitor.category
+    gender, gender_strength = _top(visitor.gender, lead)
+    category, category_strength = _top(scores, lead)
+    derived = (
+        cart_items,
+        round(cart_value, 2),
+        tuple(cart_categories),
+        tuple(sorted(scores, key=scores.__getitem__, reverse=True)) if scores else (),
+        gender,
+        gender_strength,
+        category,
+        category_strength,
+    )
+    if memo is not None:
+        memo[:] = (catalog.serial, lead, derived)
+    return derived
 
 
 _clocks: dict[tuple[int, tzinfo], tuple[int, str, int]] = {}

@@ -51,6 +51,9 @@ class Visitor:
     buckets: dict[str, str] = field(default_factory=dict)  # rule id -> variant
     customer_id: str | None = None
     changed: bool = True  # whether the cookie must be written again
+    # What context.py derives from this cookie, shared by the codec's cached copy
+    # of a verified cookie and every copy made from it (never in the cookie).
+    derived: list[Any] | None = field(default=None, compare=False, repr=False)
 
     @staticmethod
     def fresh(now: int) -> Visitor:
@@ -87,6 +90,7 @@ class Visitor:
             dict(self.buckets),
             self.customer_id,
             self.changed,
+            self.derived,
         )
 
 
@@ -147,6 +151,7 @@ class CookieCodec:
             cached = self._verify(value)
             if cached is None:
                 return None
+            cached.derived = []
             self._cache[value] = cached
         if (now if now is not None else int(time.time())) - cached.seen > self.max_age:
             return None
