@@ -6,9 +6,13 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
+from starlette.testclient import TestClient
 
+from shopwindow import shop as shop_module
 from tests.conftest import LiveServer
 
 VALID_A = "- id: home-a\n  then:\n    path: /a/\n"
@@ -132,3 +136,57 @@ def test_sighup_reloads_what_the_watcher_cannot_see(
         assert http.get("/").headers["location"] == "/a/"
         server.signal(signal.SIGHUP)
         wait_for(lambda: http.get("/").headers["location"] == "/z/")
+
+
+# --- a file read while it is being written ----------------------------------------------
+
+
+def _home(client: TestClient) -> str:
+    return client.get("/", follow_redirects=False).headers["location"]
+
+
+def test_a_file_caught_half_written_never_goes_live(
+    rules_dir: Path, make_client: Callable[..., TestClient]
+) -> None:
+    """An editor that truncates a file, then fills it: the watcher once read the empty
+    file in between, and a shop with no homepage rules went live until the next valid edit."""
+    homepage = rules_dir / "homepage.yaml"
+    homepage.write_text(VALID_A)
+    client = make_client()
+    shop = client.app.state.shop  # type: ignore[attr-defined]
+    assert _home(client) == "/a/"
+
+    homepage.write_text("")  # truncated: the editor has not written yet
+    settling = shop.poll(None)
+    assert settling is not None and _home(client) == "/a/"  # seen, not read yet
+    time.sleep(0.01)
+    homepage.write_text(VALID_B)  # now it has
+    settling = shop.poll(settling)
+    assert settling is not None and _home(client) == "/a/"  # changed again: wait again
+    assert shop.poll(settling) is None  # stood still for one look: read
+    assert _home(client) == "/b/"
+    assert shop.poll(None) is None  # nothing new
+
+
+def test_a_file_that_changes_while_it_is_read_is_read_again(
+    rules_dir: Path, make_client: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    homepage = rules_dir / "homepage.yaml"
+    homepage.write_text(VALID_A)
+    client = make_client()
+    shop = client.app.state.shop  # type: ignore[attr-defined]
+    homepage.write_text(VALID_B)
+    real = shop_module.compile_all
+
+    def edited_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        compiled = real(*args, **kwargs)
+        time.sleep(0.01)
+        homepage.write_text(VALID_B + "# and one more line\n")
+        return compiled
+
+    monkeypatch.setattr(shop_module, "compile_all", edited_meanwhile)
+    assert not shop.reload_if_changed()
+    assert _home(client) == "/a/"  # what was read is not what is on disk: not taken
+    monkeypatch.setattr(shop_module, "compile_all", real)
+    assert shop.reload_if_changed()
+    assert _home(client) == "/b/"

@@ -4,7 +4,8 @@ uvicorn's httptools protocol reads a request head of any size and waits for it
 forever; the protocol here counts the head as it arrives (a 431 or 414 once it
 is over the limit, before the rest is buffered) and closes a connection that
 has not sent its head in time (slowloris). The Guard middleware (limits.py)
-checks the same limits again inside the app, whatever server runs it.
+checks the same limits again inside the app, whatever server runs it. An
+answer's head and body leave in one write (CoalescedWrites).
 """
 
 from __future__ import annotations
@@ -32,6 +33,58 @@ def worker_limits() -> Limits:
     return Limits.from_environment()
 
 
+FLUSH_AT = 64 * 1024  # bytes held back at most before they are written anyway
+
+
+class CoalescedWrites:
+    """A connection's transport whose writes in one turn of the event loop go out as one.
+
+    uvicorn writes an answer's head when it starts and its body when it comes:
+    two system calls and, with TCP_NODELAY, two packets for every answer with a
+    body. Held until the end of the loop's turn (or FLUSH_AT bytes), they are
+    one. Closing writes what is held first; writes to a closing connection are
+    dropped, as the transport's own are.
+    """
+
+    __slots__ = ("_held", "_loop", "_size", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: list[bytes] = []
+        self._size = 0
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        if not self._held:
+            self._loop.call_soon(self.flush)
+        self._held.append(data)
+        self._size += len(data)
+        if self._size >= FLUSH_AT:
+            self.flush()  # a large answer: flow control sees it at once
+
+    def writelines(self, chunks: list[bytes]) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    def flush(self) -> None:
+        held, self._held, self._size = self._held, [], 0
+        if held and not self._transport.is_closing():
+            self._transport.write(held[0] if len(held) == 1 else b"".join(held))
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        # pause_reading, resume_reading, get_extra_info, abort, ...: the transport's own.
+        return getattr(self._transport, name)
+
+
 class HeadTooLarge(Exception):
     pass
 
@@ -54,6 +107,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.transport = CoalescedWrites(transport, self.loop)  # type: ignore[assignment]
         self._arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -187,6 +187,8 @@ class Shop:
             if fresh is not None:
                 catalog, catalog_errors = fresh, fresh_errors
         ruleset, errors = compile_all(self.settings, catalog)
+        if fingerprint(self.settings.rules) != rules_print:
+            return False  # edited while being read: read again once it stands still
         if errors and catalog is not current.catalog:
             # A new catalog while the rules on disk are broken: it goes live with the
             # last good rules (stock and prices must not wait for the rules' fix).
@@ -240,14 +242,31 @@ class Shop:
         log.info("catalog reloaded with the last good rules: %d products", len(catalog))
         return False  # the edit to the rules did not go live
 
+    def poll(self, settling: DiskState | None) -> DiskState | None:
+        """One look at the files for the watcher: reload what changed once it stands still.
+
+        An edit is read when two looks in a row find the files the same: a file
+        being written (truncated, then filled) must not go live half-read. Returns
+        what to compare the next look with.
+        """
+        seen = (fingerprint(self.settings.rules), _mtime(self.settings.catalog))
+        current = self.snapshot
+        if current is None or seen == (current.rules_print, current.catalog_mtime):
+            return None
+        if seen != settling:
+            return seen
+        self.reload_if_changed()
+        return None
+
     def start_watching(self, interval: float = 0.5) -> None:
         if self._watcher is not None:
             return
 
         def watch() -> None:
+            settling: DiskState | None = None
             while not self._stop.wait(interval):
                 try:
-                    self.reload_if_changed()
+                    settling = self.poll(settling)
                 except Exception:  # a reload must never kill the watcher
                     log.exception("reload failed")
 
@@ -261,6 +280,9 @@ class Shop:
             self._watcher = None
         if self.geoip is not None:
             self.geoip.close()
+
+
+DiskState = tuple[Fingerprint, float]  # the rule files' fingerprint, the catalog's mtime
 
 
 def _mtime(path: str) -> float:
