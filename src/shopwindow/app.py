@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shopwindow import metrics, origin
+from shopwindow import heap, metrics, origin
 from shopwindow import settings as settings_mod
 from shopwindow.fastlane import FastLane, ShopApp, lane_table
 from shopwindow.lastgood import LastGoodRules
@@ -161,7 +161,10 @@ def _handler(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     return handle
 
 
-def create_app(settings: Settings, *, shop: Shop | None = None, watch: bool = True) -> Starlette:
+def create_app(
+    settings: Settings, *, shop: Shop | None = None, watch: bool = True, settle: bool = False
+) -> Starlette:
+    """The application. `settle` (a served worker): what it loaded is frozen once started (heap.py)."""
     shop = shop or Shop(settings)
     if shop.snapshot is None:
         errors = shop.load()
@@ -199,6 +202,8 @@ def create_app(settings: Settings, *, shop: Shop | None = None, watch: bool = Tr
             _reload_on_sighup(shop)
         for start in shop.extensions.get("on_start", ()):
             await start(shop)
+        if settle:
+            heap.settle()
         try:
             yield
         finally:
@@ -246,4 +251,4 @@ def from_environment() -> Starlette:
     else:
         settings = settings_mod.load()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    return create_app(settings, shop=Shop(settings, LastGoodRules.from_environment()))
+    return create_app(settings, shop=Shop(settings, LastGoodRules.from_environment()), settle=True)

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from shopwindow import metrics
+from shopwindow import heap, metrics
 from shopwindow.catalog import Catalog, CatalogError, build_catalog, load_catalog
 from shopwindow.context import Edge
 from shopwindow.errors import RuleError
@@ -216,6 +216,7 @@ class Shop:
             ruleset, catalog, tuple(catalog_errors), (), rules_print, catalog_mtime
         )
         self.last_good.save(self.settings.rules, rules_print)
+        heap.resettle()
         metrics.RELOADS.inc()
         metrics.RULE_ERRORS.set(0)
         log.info("rules reloaded: %d rules, %d products", len(ruleset.all_rules()), len(catalog))
@@ -237,6 +238,7 @@ class Shop:
         self.snapshot = Snapshot(
             ruleset, catalog, tuple(catalog_errors), tuple(errors), rules_print, catalog_mtime
         )
+        heap.resettle()
         metrics.RELOAD_FAILURES.inc()
         metrics.RULE_ERRORS.set(len(errors))
         log.info("catalog reloaded with the last good rules: %d products", len(catalog))
