@@ -242,6 +242,30 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
+def http_scope(
+    method: str,
+    path: str,
+    query: bytes = b"",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    server: str = "testserver",
+) -> dict[str, Any]:
+    """An HTTP request's ASGI scope, as a server hands it to the app."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode("utf-8", "surrogateescape"),
+        "query_string": query,
+        "root_path": "",
+        "headers": headers or [],
+        "client": ("203.0.113.9", 5000),
+        "server": (server, 80),
+    }
+
+
 def steady_visitor_cookie(rule_id: str = "gender-home") -> str:
     """A fresh visitor's cookie whose id is outside the demo split's holdout.
 

@@ -11,6 +11,8 @@ from starlette.testclient import TestClient
 
 from shopwindow.responses import safe_path
 
+from .conftest import http_scope
+
 OFF_SITE = [
     "//evil.example",
     "//evil.example/path",
@@ -241,20 +243,7 @@ def test_raw_requests_never_500_and_never_raise(
     headers: list[tuple[bytes, bytes]],
     body: bytes,
 ) -> None:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path + suffix,
-        "raw_path": (path + suffix).encode("utf-8", "surrogateescape"),
-        "query_string": query,
-        "root_path": "",
-        "headers": [(k.lower(), v) for k, v in headers],
-        "client": ("203.0.113.9", 5000),
-        "server": ("testserver", 80),
-    }
+    scope = http_scope(method, path + suffix, query, [(k.lower(), v) for k, v in headers])
     status, content = asgi_answer(fuzz_client.app, scope, body)
     assert status < 500, (status, content[:300])
     assert b"Traceback" not in content

@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 from shopwindow.app import create_app
 from shopwindow.settings import Settings
 
-from .conftest import steady_visitor_cookie
+from .conftest import http_scope, steady_visitor_cookie
 
 EVENTS = orjson.dumps(
     [
@@ -83,24 +83,12 @@ def test_an_answer_leaves_no_cycles(
 
         async def requests(n: int) -> None:
             for _ in range(n):
-                scope = {
-                    "type": "http",
-                    "asgi": {"version": "3.0"},
-                    "http_version": "1.1",
-                    "method": method,
-                    "scheme": "http",
-                    "path": raw_path,
-                    "raw_path": raw_path.encode(),
-                    "query_string": query.encode(),
-                    "root_path": "",
-                    "headers": [
-                        (b"host", b"shop.example"),
-                        (b"content-type", b"application/json"),
-                        (b"cookie", f"sw={cookie}".encode()),
-                    ],
-                    "client": ("203.0.113.9", 5000),
-                    "server": ("shop.example", 80),
-                }
+                headers = [
+                    (b"host", b"shop.example"),
+                    (b"content-type", b"application/json"),
+                    (b"cookie", f"sw={cookie}".encode()),
+                ]
+                scope = http_scope(method, raw_path, query.encode(), headers, "shop.example")
                 await app(scope, receive, send)  # type: ignore[arg-type]
 
         loop.run_until_complete(requests(20))  # caches warmed
