@@ -69,18 +69,17 @@ def extensions() -> list[Extension]:
     # Half the compile time of the default -O3 -g, no slower to run; generated C, so no warnings.
     flags = [] if os.name == "nt" else ["-O2", "-g0", "-w"]
     modules = [
-        # optional: a failed C build leaves that module in pure Python, not a failed install.
-        Extension(
-            f"shopwindow.{name}",
-            [f"src/shopwindow/{name}.py"],
-            optional=True,
-            extra_compile_args=flags,
-        )
+        Extension(f"shopwindow.{name}", [f"src/shopwindow/{name}.py"], extra_compile_args=flags)
         for name in COMPILED
     ]
-    return cythonize(
+    built: list[Extension] = cythonize(
         modules, compiler_directives=DIRECTIVES, quiet=True, nthreads=os.cpu_count() or 1
     )
+    for extension in built:
+        # A failed C build (no compiler) leaves that module in pure Python, not a failed
+        # install. Set here: cythonize's extensions do not keep `optional`.
+        extension.optional = True
+    return built
 
 
 setup(
