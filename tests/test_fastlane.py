@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -76,6 +77,23 @@ def test_remembered_pattern_paths_are_bounded(client: TestClient) -> None:
     for n in range(MAX_FOUND + 10):
         lane.route_for({**probe, "path": f"/x{n}/"})
     assert len(lane._found) <= MAX_FOUND
+
+
+def test_a_decorated_endpoint_keeps_its_decorator_in_the_lane(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the wrapper app.request_handlers gives a compiled endpoint is skipped."""
+    route = client.app.lane.table["/_sw/popup"]  # type: ignore[attr-defined]
+    inner = getattr(route.endpoint, "compiled_endpoint", route.endpoint)
+
+    @functools.wraps(inner)
+    async def marked(request: Any) -> Any:
+        response = await inner(request)
+        response.raw_headers.append((b"x-decorated", b"yes"))
+        return response
+
+    monkeypatch.setattr(route, "endpoint", marked)
+    assert client.get("/_sw/popup?trigger=exit").headers.get("x-decorated") == "yes"
 
 
 @pytest.mark.parametrize(("method", "path", "body"), REQUESTS)

@@ -158,6 +158,7 @@ def _handler(endpoint: Callable[..., Any]) -> Callable[..., Any]:
         response: Response = await endpoint(request)
         return response
 
+    handle.compiled_endpoint = endpoint  # type: ignore[attr-defined]  # the fast lane calls it
     return handle
 
 

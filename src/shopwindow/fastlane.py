@@ -145,8 +145,9 @@ class FastLane:
             endpoint = route.endpoint
             scope["endpoint"] = endpoint
             scope["path_params"] = dict(params)
-            # A compiled endpoint is called directly, not through its route's wrapper (app.py).
-            endpoint = getattr(endpoint, "__wrapped__", endpoint)
+            # A compiled endpoint is called directly, not through the wrapper its route
+            # has for Starlette (app.request_handlers); any other decorator still runs.
+            endpoint = getattr(endpoint, "compiled_endpoint", endpoint)
             try:
                 response = await endpoint(Request(scope, receive, send))
             except Exception:

@@ -103,9 +103,9 @@ class CookieCodec:
 
     Format: ``<version>.<base64url payload>.<base64url tag>``: the payload is
     orjson (raw-deflated from COMPRESS_FROM bytes when that is shorter, flagged
-    by a leading "z"); the
-    tag is the first 16 bytes of HMAC-SHA256(key, "<version>.<payload>") with
-    the key derived once from the secret. Anything that does not verify —
+    by a leading "z"); the tag is the first 16 bytes of
+    HMAC-SHA256(key, "<version>.<payload>") with the key derived once from the
+    secret. Anything that does not verify —
     tampered, truncated, expired, another version or garbage — reads as None:
     the caller starts a new visitor. Verified cookies are cached (bounded LRU),
     so a returning visitor's unchanged cookie is not verified and parsed again.
