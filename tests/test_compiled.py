@@ -38,6 +38,14 @@ PATHS = [
     "/lp/summer-sandals",
     "/p/w-run-001",
     "/healthz",
+    # What a visitor controls: both builds answer it alike, never with a 500,
+    # never echoing markup, never redirecting off the site.
+    "/?utm_source=%3Cscript%3Ealert(1)%3C%2Fscript%3E&utm_campaign=x&utm_term=%ZZ",
+    "/_sw/popup?trigger=%3Cscript%3E&product=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+    "/_sw/fragments/recommendations?product_id=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+    "/de/women",
+    "//evil.example/%2e%2e/",
+    "/lp/%3Cscript%3Ealert(1)%3C%2Fscript%3E",
 ]
 
 # Run in a fresh interpreter: answers to PATHS for one cookie, and what ran compiled.
@@ -56,7 +64,12 @@ for path in paths:
     client.cookies.clear()
     r = client.get(path, headers={"Cookie": f"sw={cookie}"})
     headers = sorted((k, v) for k, v in r.headers.items() if k not in ("set-cookie", "date"))
-    out[path] = [r.status_code, headers, hashlib.sha256(r.content).hexdigest()]
+    out[path] = [
+        r.status_code,
+        headers,
+        hashlib.sha256(r.content).hexdigest(),
+        b"<script>alert(1)" in r.content,
+    ]
 print(json.dumps({"compiled": shopwindow.compiled_modules(), "answers": out}))
 """
 
@@ -127,6 +140,10 @@ def test_compiled_and_source_give_the_same_answers(rules_dir: Path, client: Test
     statuses = {path: answer[0] for path, answer in source["answers"].items()}  # type: ignore[attr-defined, index]
     assert statuses["/"] == 302 and statuses["/_sw/popup?trigger=exit"] == 200
     assert statuses["/de/women/"] == 200 and statuses["/healthz"] == 200
+    for path, (status, headers, _digest, markup) in source["answers"].items():  # type: ignore[attr-defined]
+        assert status < 500 and not markup, path
+        location = dict(headers).get("location", "/")
+        assert location.startswith("/") and not location.startswith(("//", "/\\")), path
 
 
 def _fake_package(root: Path) -> Path:
