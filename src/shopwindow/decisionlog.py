@@ -18,6 +18,7 @@ SAMPLE_SEED = "decision-log"
 MAX_TEXT = 200
 MAX_ITEMS = 20
 MAX_PASSED_OVER = 20
+MAX_REMEMBERED = 16_384  # visitors whose sampling is remembered (a hash each otherwise)
 
 
 class DecisionLog:
@@ -28,11 +29,21 @@ class DecisionLog:
         self._rules: RuleSet | None = None
         self._by_id: dict[str, Rule] = {}
         self._keys: dict[str, list[str]] = {}
+        self._sampled: dict[str, bool] = {}
 
     def sampled(self, visitor_id: str) -> bool:
         if self.threshold <= 0:
             return False
-        return self.threshold >= BUCKETS or bucket_of(SAMPLE_SEED, visitor_id) < self.threshold
+        if self.threshold >= BUCKETS:
+            return True
+        found = self._sampled.get(visitor_id)
+        if found is None:
+            if len(self._sampled) >= MAX_REMEMBERED:
+                self._sampled.clear()
+            found = self._sampled[visitor_id] = (
+                bucket_of(SAMPLE_SEED, visitor_id) < self.threshold
+            )
+        return found
 
     def trace(
         self,

@@ -159,13 +159,26 @@ def write_cookie(response: Response, shop: Shop, visit: Visit) -> None:
     secure = s.cookie_secure == "always"
     if s.cookie_secure == "auto":
         secure = shop.extensions.get("https", False) or visit.ctx.get("scheme") == "https"
+    name, attributes, secure_attributes = _cookie_parts(s.cookie_name, s.cookie_days)
     # The codec's output is base64url and dots only, so it needs no quoting
     # (and http.cookies' SimpleCookie costs more than the encoding itself).
-    attributes = f"; Max-Age={s.cookie_days * 86400}; Path=/; HttpOnly; SameSite=Lax"
-    if secure:
-        attributes += "; Secure"
-    value = f"{s.cookie_name}={shop.codec.encode(visitor)}{attributes}"
-    response.raw_headers.append((b"set-cookie", value.encode("latin-1")))
+    value = shop.codec.encode_bytes(visitor)
+    response.raw_headers.append(
+        (b"set-cookie", name + value + (secure_attributes if secure else attributes))
+    )
+
+
+_cookie_attributes: dict[tuple[str, int], tuple[bytes, bytes, bytes]] = {}
+
+
+def _cookie_parts(name: str, days: int) -> tuple[bytes, bytes, bytes]:
+    """`name=`, and the attributes without and with Secure: the same for every answer."""
+    parts = _cookie_attributes.get((name, days))
+    if parts is None:
+        attributes = f"; Max-Age={days * 86400}; Path=/; HttpOnly; SameSite=Lax".encode()
+        parts = (f"{name}=".encode("latin-1"), attributes, attributes + b"; Secure")
+        _cookie_attributes[(name, days)] = parts
+    return parts
 
 
 def wants_json(request: Request) -> bool:

@@ -90,7 +90,7 @@ class Trace:
 Record = Exposure | Click | Purchase | Trace
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, as Exposure: one is made per record counted
 class Tally:
     """What applying a batch counted, for the Prometheus counters."""
 
