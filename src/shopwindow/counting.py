@@ -250,7 +250,7 @@ def counted(visit: Visit) -> bool:
     return visit.consent and visit.device != "bot"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, as Exposure: made per answer for sampled visitors
 class PendingTrace:
     """What a decision-log trace is built from, queued as it was at answer time."""
 

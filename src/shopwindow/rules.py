@@ -125,7 +125,7 @@ class Rule:
         return f"{self.file}:{self.line}:{self.column}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per answer, and frozen ones cost 3× to build
 class Decision:
     """The winning rule (if any), its variant and the merged `then` it asks for."""
 
