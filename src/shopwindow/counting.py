@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -66,8 +67,9 @@ class Recorder:
         self.decisions = DecisionLog(float(settings.decision_log_rate))
         self._opener = opener
         self._store: StatsStore | None = None
-        self._pending: list[Record | PendingTrace] = []
-        self._lock = threading.Lock()
+        # Answers append and the flusher takes from the front: each deque operation is
+        # safe across threads on its own, so the request side takes no lock.
+        self._pending: deque[Record | PendingTrace] = deque()
         self._flushing = threading.Lock()  # one writer at a time, whichever thread asks
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -80,15 +82,14 @@ class Recorder:
 
     # --- the request side: append only -------------------------------------------------
 
-    def add(self, records: Iterable[Record | PendingTrace]) -> None:
-        with self._lock:
-            room = MAX_PENDING - len(self._pending)
-            batch = list(records)
-            if len(batch) > room:
-                metrics.STATS_DROPPED.inc(len(batch) - max(room, 0))
-                batch = batch[: max(room, 0)]
-            self._pending.extend(batch)
-            backlog = len(self._pending)
+    def add(self, records: Sequence[Record | PendingTrace]) -> None:
+        pending = self._pending
+        room = MAX_PENDING - len(pending)
+        if len(records) > room:
+            metrics.STATS_DROPPED.inc(len(records) - max(room, 0))
+            records = records[: max(room, 0)]
+        pending.extend(records)
+        backlog = len(pending)
         if backlog <= WAKE_AT or self._thread is None or self._stopping.is_set():
             return
         if not self._wake.is_set():
@@ -161,8 +162,8 @@ class Recorder:
     def _flush(self) -> int:
         written = 0
         while True:
-            with self._lock:
-                batch, self._pending = self._pending[:BATCH], self._pending[BATCH:]
+            pending = self._pending  # this thread alone takes from the front
+            batch = [pending.popleft() for _ in range(min(BATCH, len(pending)))]
             if not batch:
                 return written
             try:
@@ -187,11 +188,10 @@ class Recorder:
         return record
 
     def add_front(self, batch: Sequence[Record | PendingTrace]) -> None:
-        with self._lock:
-            keep = list(batch)[: max(0, MAX_PENDING - len(self._pending))]
-            if len(keep) < len(batch):
-                metrics.STATS_DROPPED.inc(len(batch) - len(keep))
-            self._pending[:0] = keep
+        keep = list(batch)[: max(0, MAX_PENDING - len(self._pending))]
+        if len(keep) < len(batch):
+            metrics.STATS_DROPPED.inc(len(batch) - len(keep))
+        self._pending.extendleft(reversed(keep))
 
     def _maybe_prune(self) -> None:
         now = time.time()

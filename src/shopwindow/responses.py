@@ -25,6 +25,8 @@ _PLAIN_PATH = re.compile(r"/[A-Za-z0-9._~/-]*(?:\?[A-Za-z0-9._~=&%+-]*)?")
 _UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")
 # Decoded, a space is only text ("red%20socks"); controls and backslashes stay refused.
 _UNSAFE_DECODED = re.compile(r"[\x00-\x1f\x7f\\]")
+MAX_PLAIN_PATHS = 4096
+_plain_paths: set[str] = set()
 
 
 def safe_path(target: str, allowed_hosts: Collection[str] = (), fallback: str = "/") -> str:
@@ -35,8 +37,15 @@ def safe_path(target: str, allowed_hosts: Collection[str] = (), fallback: str = 
     """
     if not target or len(target) > 2000:
         return fallback
+    if target in _plain_paths:
+        return target
     if _PLAIN_PATH.fullmatch(target) and not target.startswith("//"):
-        return target  # the common case: a plain local path, nothing to decode
+        # The common case: a plain local path, nothing to decode. The same few
+        # (homepages, popup links) come back on every answer: remember them.
+        if len(_plain_paths) >= MAX_PLAIN_PATHS:
+            _plain_paths.clear()
+        _plain_paths.add(target)
+        return target
     decoded = target
     for _ in range(3):  # catch %2F%2F and double encoding
         decoded = unquote(decoded)

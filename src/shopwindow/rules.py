@@ -286,11 +286,19 @@ class RuleSet:
     def placement(self, name: str) -> Placement:
         return self.placements.get(name) or Placement(name, ())
 
-    def decide(self, name: str, ctx: Context, visitor_id: str = "", **kw: Any) -> Decision:
+    def decide(
+        self,
+        name: str,
+        ctx: Context,
+        visitor_id: str = "",
+        *,
+        accept: Accept | None = None,
+        assigned: Mapping[str, str] | None = None,
+    ) -> Decision:
         placement = self.placements.get(name)
         if placement is None:
             return NO_DECISION
-        return placement.decide(ctx, visitor_id, **kw)
+        return placement.decide(ctx, visitor_id, accept=accept, assigned=assigned)
 
     def rule(self, rule_id: str) -> Rule | None:
         for placement in self.placements.values():

@@ -309,9 +309,10 @@ def read_post(shop: Shop, visit: Visit, snap: Snapshot) -> None:
     ctx = visit.ctx
     post = None
     path: str = ctx["path"]
-    prefix = shop.settings.landing_prefix.rstrip("/") + "/post/"
-    if path.startswith(prefix):
-        post = posts.get(path[len(prefix) :].strip("/"))
+    if "/post/" in path:  # most requests are not for a post's page
+        prefix = shop.settings.landing_prefix.rstrip("/") + "/post/"
+        if path.startswith(prefix):
+            post = posts.get(path[len(prefix) :].strip("/"))
     if post is None and visit.campaign.content:
         post = posts.get(visit.campaign.content)
     if post is not None:
