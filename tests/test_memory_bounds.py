@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from cachetools import Cache
+from lru import LRU
 from starlette.testclient import TestClient
 
 import shopwindow
@@ -33,6 +34,20 @@ def shopwindow_modules() -> Iterator[Any]:
 
 def is_lru_function(value: Any) -> bool:
     return callable(value) and hasattr(value, "cache_info") and hasattr(value, "cache_clear")
+
+
+def cache_size(value: Any) -> float | None:
+    """The most a cache object holds (cachetools or lru-dict), None for anything else."""
+    if isinstance(value, Cache):
+        return float(value.maxsize)
+    if isinstance(value, LRU):
+        return float(value.get_size())
+    return None
+
+
+def smaller(cache: Any, size: int) -> Any:
+    """An empty cache of the same kind holding at most `size` entries."""
+    return LRU(size) if isinstance(cache, LRU) else type(cache)(maxsize=size)
 
 
 def metric_children(counter: Any) -> int:
@@ -61,9 +76,9 @@ def test_every_module_level_cache_is_an_lru_with_a_size() -> None:
     found = []
     for module in shopwindow_modules():
         for name, value in vars(module).items():
-            if isinstance(value, Cache):
+            if (size := cache_size(value)) is not None:
                 found.append(f"{module.__name__}.{name}")
-                assert value.maxsize and value.maxsize < float("inf"), name
+                assert size and size < float("inf"), name
             elif is_lru_function(value) and getattr(value, "__module__", "") == module.__name__:
                 found.append(f"{module.__name__}.{name}")
                 assert value.cache_info().maxsize is not None, f"{module.__name__}.{name}"
@@ -87,7 +102,7 @@ def instance_caches(root: Any, depth: int = 3) -> Iterator[tuple[str, Any]]:
         if id(obj) in seen or level > depth:
             return
         seen.add(id(obj))
-        if isinstance(obj, Cache) or is_lru_function(obj):
+        if cache_size(obj) is not None or is_lru_function(obj):
             yield path, obj
             return
         if isinstance(obj, dict):
@@ -116,8 +131,8 @@ def test_every_cache_the_shop_holds_has_a_size(client: TestClient) -> None:
     caches = dict(instance_caches(shop))
     assert any(path.startswith("shop.codec") for path in caches), caches
     for path, cache in caches.items():
-        if isinstance(cache, Cache):
-            assert cache.maxsize < float("inf"), path
+        if (size := cache_size(cache)) is not None:
+            assert size < float("inf"), path
         else:
             assert cache.cache_info().maxsize is not None, path
 
@@ -170,8 +185,8 @@ def container_sizes(roots: dict[str, Any], depth: int = 4) -> dict[str, int]:
         seen.add(id(obj))
         if isinstance(obj, str | bytes | int | float | bool | type(None)):
             return
-        if isinstance(obj, Cache):
-            sizes[f"{path} (lru {obj.maxsize})"] = len(obj)  # evicts at its maxsize
+        if (size := cache_size(obj)) is not None:
+            sizes[f"{path} (lru {int(size)})"] = len(obj)  # evicts at its maxsize
             return
         if isinstance(obj, dict | list | set | frozenset):
             sizes[path] = len(obj)
@@ -205,7 +220,7 @@ def roots_of(client: TestClient) -> dict[str, Any]:
         for name, value in vars(module).items():
             if name.startswith("__") or isinstance(value, type):
                 continue
-            holds_state = isinstance(value, dict | list | set | Cache) or type(
+            holds_state = isinstance(value, dict | list | set | Cache | LRU) or type(
                 value
             ).__module__.startswith(("shopwindow", "prometheus_client"))
             if holds_state or is_lru_function(value):
@@ -227,13 +242,13 @@ def small_caches(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any], None]:
         monkeypatch.setattr("shopwindow.responses.MAX_PLAIN_PATHS", SMALL)
         for module in shopwindow_modules():
             for name, value in list(vars(module).items()):
-                if isinstance(value, Cache):
-                    monkeypatch.setattr(module, name, type(value)(maxsize=SMALL))
+                if cache_size(value) is not None:
+                    monkeypatch.setattr(module, name, smaller(value, SMALL))
                 elif is_lru_function(value) and getattr(value, "__module__", "") == module.__name__:
                     monkeypatch.setattr(
                         module, name, functools.lru_cache(maxsize=SMALL)(value.__wrapped__)
                     )
-        shop.codec._cache = type(shop.codec._cache)(maxsize=SMALL)
+        shop.codec._cache = smaller(shop.codec._cache, SMALL)
         proxies = shop.edge.proxies
         proxies._cached_is_trusted = functools.lru_cache(maxsize=SMALL)(proxies._lookup)
 

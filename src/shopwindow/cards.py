@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from cachetools import LRUCache
+from lru import LRU
 from markupsafe import Markup
 
 from shopwindow.catalog import Product
 from shopwindow.shop import Shop, Snapshot
 
-_cards: LRUCache[tuple[int, str, str | None, bool], Markup] = LRUCache(maxsize=50_000)
+_cards: LRU[tuple[int, str, str | None, bool], Markup] = LRU(50_000)
 
 
 def card(

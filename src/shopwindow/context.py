@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -81,7 +82,11 @@ def build_visit(
     for_rules: bool = True,
 ) -> Visit:
     """The visit; `for_rules=False` leaves out the rules' context (the beacon decides nothing)."""
-    now = now or datetime.now(UTC)
+    minute = None
+    if now is None:
+        epoch = time.time()
+        now = datetime.fromtimestamp(epoch, UTC)
+        minute = int(epoch) // 60  # what now.timestamp() would say, without asking it
     ip = edge.proxies.client_ip(peer, headers.get("x-forwarded-for"))
     trusted = peer is not None and edge.proxies.is_trusted(peer)
     country, source = country_of(
@@ -125,6 +130,7 @@ def build_visit(
             referrer=referrer_host(referrer),
             path=path,
             host=headers.get("host", "").split(":")[0].lower()[:255],
+            minute=minute,
         )
         if "gender" in preview:
             ctx["visitor.gender"] = preview["gender"]
@@ -161,9 +167,13 @@ def context_for(
     referrer: str | None = None,
     path: str = "/",
     host: str = "",
+    minute: int | None = None,
 ) -> dict[str, Any]:
-    """The flat context rules test: request facts, the visitor, their cart."""
-    hour, weekday, day = _clock(now, tz)
+    """The flat context rules test: request facts, the visitor, their cart.
+
+    `minute` is `now` in whole minutes since the epoch, when the caller has it.
+    """
+    hour, weekday, day = _clock(now, tz, minute)
     cart = visitor.cart if cart is None else cart
     (
         cart_items,
@@ -263,13 +273,13 @@ def _derived(
 _clocks: dict[tuple[int, tzinfo], tuple[int, str, int]] = {}
 
 
-def _clock(now: datetime, tz: tzinfo) -> tuple[int, str, int]:
+def _clock(now: datetime, tz: tzinfo, minute: int | None = None) -> tuple[int, str, int]:
     """(hour, weekday, day of month) in the shop's time zone; looked up once a minute.
 
     Time-zone offsets change on whole minutes, so every request within one UTC
     minute shares the answer.
     """
-    key = (int(now.timestamp()) // 60, tz)
+    key = (int(now.timestamp()) // 60 if minute is None else minute, tz)
     found = _clocks.get(key)
     if found is None:
         local = now.astimezone(tz)

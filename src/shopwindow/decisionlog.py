@@ -40,9 +40,7 @@ class DecisionLog:
         if found is None:
             if len(self._sampled) >= MAX_REMEMBERED:
                 self._sampled.clear()
-            found = self._sampled[visitor_id] = (
-                bucket_of(SAMPLE_SEED, visitor_id) < self.threshold
-            )
+            found = self._sampled[visitor_id] = bucket_of(SAMPLE_SEED, visitor_id) < self.threshold
         return found
 
     def trace(

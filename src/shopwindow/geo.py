@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import maxminddb
-from cachetools import LRUCache
+from lru import LRU
 
 from shopwindow.network import canonical_ip
 
@@ -64,6 +63,9 @@ def _record_country(record: object) -> str | None:
     return None
 
 
+_NOT_CACHED: Any = object()
+
+
 class GeoCacheInfo(NamedTuple):
     hits: int
     misses: int
@@ -79,11 +81,9 @@ class GeoIP:
         self._reader: Any = None
         if self.path is not None:
             self._reader = maxminddb.open_database(self.path, maxminddb.MODE_AUTO)
-        self._cache: LRUCache[str, str | None] = LRUCache(maxsize=cache_size)
-        # cachetools caches are not thread-safe, and Starlette runs sync code in threads.
-        self._lock = threading.Lock()
-        self._hits = 0
-        self._misses = 0
+        # lru-dict's operations are each one C call, whole under the GIL: the threads
+        # Starlette runs sync code in share the cache without a lock.
+        self._cache: LRU[str, str | None] = LRU(cache_size)
 
     def __enter__(self) -> GeoIP:
         return self
@@ -105,18 +105,9 @@ class GeoIP:
         """The ISO alpha-2 country of ip, upper case, or None when unknown or not an IP."""
         if self._reader is None or len(ip) > _MAX_IP_CHARS:
             return None
-        with self._lock:
-            try:
-                found = self._cache[ip]
-            except KeyError:
-                pass
-            else:
-                self._hits += 1
-                return found
-        found = self._lookup(ip)
-        with self._lock:
-            self._misses += 1
-            self._cache[ip] = found
+        found = self._cache.get(ip, _NOT_CACHED)
+        if found is _NOT_CACHED:
+            found = self._cache[ip] = self._lookup(ip)
         return found
 
     def _lookup(self, ip: str) -> str | None:
@@ -132,18 +123,15 @@ class GeoIP:
         return _record_country(record)
 
     def cache_info(self) -> GeoCacheInfo:
-        with self._lock:
-            return GeoCacheInfo(
-                self._hits, self._misses, int(self._cache.maxsize), len(self._cache)
-            )
+        hits, misses = self._cache.get_stats()
+        return GeoCacheInfo(hits, misses, self._cache.get_size(), len(self._cache))
 
     def close(self) -> None:
         """Release the database; later lookups answer None. Safe to call twice."""
         reader, self._reader = self._reader, None
         if reader is not None:
             reader.close()
-        with self._lock:
-            self._cache.clear()
+        self._cache.clear()
 
 
 def country_of(

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cachetools import LRUCache
+from lru import LRU
 from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -34,8 +34,8 @@ _PLACEHOLDER = re.compile(r"\{(country|gender|category|language)\}")
 _COUNTRY = re.compile(r"^[a-z]{2}$")
 STRIP_MARK = "<!--sw:personal-->"
 # A segment's page, encoded, split where the visitor's own parts go.
-_shells: LRUCache[tuple[Any, ...], tuple[bytes, bytes]] = LRUCache(maxsize=2048)
-_picks: LRUCache[tuple[Any, ...], str] = LRUCache(maxsize=4096)
+_shells: LRU[tuple[Any, ...], tuple[bytes, bytes]] = LRU(2048)
+_picks: LRU[tuple[Any, ...], str] = LRU(4096)
 
 
 _PLACEHOLDER_KEYS = {

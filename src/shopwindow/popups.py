@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
-from cachetools import LRUCache
+from lru import LRU
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -136,13 +136,13 @@ class PopupState:
         self.limits = limits
         self._snap: Snapshot | None = None
         self.plans: Mapping[str, Plan] = {}
-        self.rendered: LRUCache[tuple[Any, ...], bytes] = LRUCache(maxsize=4096)
+        self.rendered: LRU[tuple[Any, ...], bytes] = LRU(4096)
 
     def for_snapshot(self, snap: Snapshot) -> PopupState:
         if self._snap is not snap:
             # A reload may change rules, stock and templates: start afresh.
             self.plans = {r.id: Plan.of(r) for r in snap.rules.placement(PLACEMENT).rules}
-            self.rendered = LRUCache(maxsize=4096)
+            self.rendered = LRU(4096)
             self._snap = snap
         return self
 

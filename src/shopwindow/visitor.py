@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from cachetools import LRUCache
+from lru import LRU
 
 VERSION = 1
 MAX_VIEWED = 12
@@ -122,7 +122,7 @@ class CookieCodec:
         self._prefix = f"{VERSION}."
         self._signed_prefix = self._prefix.encode()
         self.max_age = max_age_days * 86400
-        self._cache: LRUCache[str, Visitor] = LRUCache(maxsize=cache_size)
+        self._cache: LRU[str, Visitor] = LRU(cache_size)
 
     def _tag(self, signed: bytes) -> bytes:
         inner = self._inner.copy()
