@@ -235,6 +235,8 @@ def channel_of(campaign: Campaign, referrer: str | None, own_hosts: Collection[s
     referrer, which browsers often strip. Paid clicks that name no social network
     count as paid search: there is no display channel, and "cpc" mostly means search.
     """
+    if campaign is NO_CAMPAIGN and not referrer:
+        return DIRECT  # no tagging and no referrer: most returning visitors' requests
     medium = (campaign.medium or "").lower()
     source = (campaign.source or "").lower()
     source_kind = _source_kind(source) if source else None
