@@ -147,7 +147,11 @@ class SqliteStatsStore:
             )
             if traces:
                 self._keep_traces(db, traces)
-        return tallies
+        # One tally per series: the Prometheus counters need no more (counting.count).
+        return [
+            Tally(metric, rule, variant, day, amount)
+            for (rule, variant, day, metric), amount in sums.items()
+        ]
 
     def _first_time(self, db: sqlite3.Connection, purchase: Purchase) -> bool:
         if not purchase.order_id:
