@@ -11,9 +11,11 @@ import zlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shopwindow import popupcaps
 from shopwindow.catalog import build_catalog
 from shopwindow.catalog_gen import generate_catalog
 from shopwindow.events import Event, Weights, apply, record_popup
+from shopwindow.profiles import share_popups
 from shopwindow.visitor import COMPRESS_FROM, VERSION, CookieCodec, Visitor
 
 codec = CookieCodec("secret-a", 365)
@@ -104,9 +106,60 @@ def test_decoded_visitors_are_independent_copies() -> None:
     token = codec.encode(Visitor.fresh(int(time.time())))
     first = codec.decode(token)
     assert first is not None
-    first.viewed.append("mutated")
+    record_popup(first, "welcome", "popup_shown", int(time.time()))
+    first.buckets["exp"] = "b"
     second = codec.decode(token)
-    assert second is not None and second.viewed == []
+    assert second is not None and second.popups == {} and second.buckets == {}
+
+
+def test_changing_a_copy_every_way_the_service_does_leaves_the_cached_cookie_alone() -> None:
+    """A copy shares the lists and scores that are only ever replaced (Visitor's docstring).
+
+    Every changer of a visitor runs on a decoded copy; the codec's cached original
+    must still equal the cookie read afresh by another codec.
+    """
+    catalog = build_catalog(generate_catalog(200, seed=5))
+    ids = list(catalog.products)
+    now = int(time.time())
+    weights = Weights()
+    start = Visitor.fresh(now)
+    for event in (
+        Event("view", product_id=ids[0]),
+        Event("add_to_cart", product_id=ids[1]),
+        Event("add_to_cart", product_id=ids[2]),
+        Event("search", query="red socks"),
+        Event("purchase", items=((ids[3], 10.0, True),)),
+    ):
+        apply(start, event, catalog, weights, now)
+    record_popup(start, "welcome", "popup_shown", now)
+    start.buckets["exp"] = "a"
+    token = codec.encode(start)
+
+    copy = codec.decode(token)
+    assert copy is not None
+    later = now + 40 * 86400  # past a half-life step: the scores decay as well
+    for event in (
+        Event("view", product_id=ids[4]),
+        Event("add_to_cart", product_id=ids[1]),  # a line already in the cart
+        Event("add_to_cart", product_id=ids[5]),
+        Event("remove_from_cart", product_id=ids[2]),
+        Event("search", query="blue socks"),
+        Event("purchase", items=((ids[5], 20.0, True),)),
+        Event("identify", customer_id="c-2"),
+        Event("popup_dismissed", rule="welcome"),
+    ):
+        apply(copy, event, catalog, weights, later)
+    popupcaps.record_show(copy, "welcome", later)
+    popupcaps.record_close(copy, later)
+    share_popups(copy, {"exit-offer": [1, 0, 0, later // 86400, 1, 0]})
+    copy.buckets["exp"] = "b"
+    copy.touch(later, 1800)
+
+    cached = codec.decode(token)
+    afresh = CookieCodec("secret-a", 365).decode(token)
+    assert cached is not None and afresh is not None
+    assert cached == afresh
+    assert copy != afresh  # the changes above did happen, on the copy
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)

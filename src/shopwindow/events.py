@@ -148,10 +148,12 @@ def apply(visitor: Visitor, event: Event, catalog: Catalog, weights: Weights, no
         pid = event.product_id or ""
         product = catalog.get(pid)
         price = event.price if event.price is not None else float(product.price)
-        for line in visitor.cart:
-            if line[0] == pid:
-                line[1] = min(99, line[1] + event.quantity)
-                break
+        # A new list, never a change in place: copies of a visitor share it (Visitor).
+        if any(line[0] == pid for line in visitor.cart):
+            visitor.cart = [
+                [line[0], min(99, line[1] + event.quantity), line[2]] if line[0] == pid else line
+                for line in visitor.cart
+            ]
         else:
             visitor.cart = [*visitor.cart, [pid, event.quantity, price]][-MAX_CART:]
         _affinity(visitor, product, weights.cart, weights, now)
@@ -207,14 +209,15 @@ def _affinity(visitor: Visitor, product: Any, weight: float, weights: Weights, n
                 k: v * factor for k, v in visitor.category.items() if v * factor > 0.05
             }
     visitor.affinity_at = now
+    # New dicts, never a change in place: copies of a visitor share them (Visitor).
     gender = product.gender
     if gender in ("women", "men", "kids"):
-        visitor.gender[gender] = visitor.gender.get(gender, 0.0) + weight
+        visitor.gender = {**visitor.gender, gender: visitor.gender.get(gender, 0.0) + weight}
     cat = product.category
-    visitor.category[cat] = visitor.category.get(cat, 0.0) + weight
-    if len(visitor.category) > MAX_CATEGORIES:
-        weakest = min(visitor.category, key=visitor.category.__getitem__)
-        del visitor.category[weakest]
+    scores = {**visitor.category, cat: visitor.category.get(cat, 0.0) + weight}
+    if len(scores) > MAX_CATEGORIES:
+        del scores[min(scores, key=scores.__getitem__)]
+    visitor.category = scores
 
 
 def weights_from(settings: Any) -> Weights:

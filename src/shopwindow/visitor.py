@@ -33,6 +33,14 @@ COMPRESS_FROM = 512
 
 @dataclass(slots=True)
 class Visitor:
+    """One shopper as the cookie remembers them.
+
+    viewed, gender, category, searches, full_price and cart are replaced when they
+    change, never changed in place (events.apply), so a copy may share them with
+    the codec's cached original; popups and buckets are changed in place and
+    copied. tests/test_visitor_cookie.py holds every changer to this.
+    """
+
     id: str
     new: bool = True
     sessions: int = 1
@@ -72,20 +80,20 @@ class Visitor:
             self.changed = True
 
     def copy(self) -> Visitor:
-        """An independent copy (the codec's cache keeps the original)."""
+        """A copy to change (the codec's cache keeps the original); see the class docstring."""
         return Visitor(
             self.id,
             self.new,
             self.sessions,
             self.seen,
-            list(self.viewed),
-            dict(self.gender),
-            dict(self.category),
+            self.viewed,
+            self.gender,
+            self.category,
             self.affinity_at,
-            list(self.searches),
+            self.searches,
             self.orders,
-            list(self.full_price),
-            [list(line) for line in self.cart],
+            self.full_price,
+            self.cart,
             self.purchase_session,
             {k: list(v) for k, v in self.popups.items()},
             dict(self.buckets),
