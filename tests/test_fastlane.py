@@ -82,13 +82,13 @@ def test_remembered_pattern_paths_are_bounded(client: TestClient) -> None:
 def test_a_decorated_endpoint_keeps_its_decorator_in_the_lane(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Only the wrapper app.request_handlers gives a compiled endpoint is skipped."""
+    """Only the wrapper app.request_handlers gives an endpoint is skipped."""
     route = client.app.lane.table["/_sw/popup"]  # type: ignore[attr-defined]
-    inner = getattr(route.endpoint, "compiled_endpoint", route.endpoint)
+    inner = route.endpoint.immediate_endpoint  # the popup answers at once (web.immediate)
 
     @functools.wraps(inner)
     async def marked(request: Any) -> Any:
-        response = await inner(request)
+        response = inner(request)
         response.raw_headers.append((b"x-decorated", b"yes"))
         return response
 

@@ -135,20 +135,27 @@ def request_handlers(routes: list[BaseRoute]) -> list[BaseRoute]:
     out: list[BaseRoute] = []
     for route in routes:
         endpoint = getattr(route, "endpoint", None)
-        if (
+        if type(route) is Route and getattr(endpoint, "immediate", False):
+            handler = _immediate_handler(endpoint)  # web.immediate: never the thread pool
+        elif (
             type(route) is Route
             and route.app is endpoint
             and not inspect.isfunction(endpoint)
             and inspect.iscoroutinefunction(endpoint)
         ):
-            route = Route(
+            handler = _handler(endpoint)
+        else:
+            out.append(route)
+            continue
+        out.append(
+            Route(
                 route.path,
-                _handler(endpoint),
+                handler,
                 methods=route.methods,
                 name=route.name,
                 include_in_schema=route.include_in_schema,
             )
-        out.append(route)
+        )
     return out
 
 
@@ -159,6 +166,16 @@ def _handler(endpoint: Callable[..., Any]) -> Callable[..., Any]:
         return response
 
     handle.compiled_endpoint = endpoint  # type: ignore[attr-defined]  # the fast lane calls it
+    return handle
+
+
+def _immediate_handler(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(endpoint)
+    async def handle(request: Request) -> Response:
+        response: Response = endpoint(request)
+        return response
+
+    handle.immediate_endpoint = endpoint  # type: ignore[attr-defined]  # the fast lane calls it
     return handle
 
 

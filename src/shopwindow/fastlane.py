@@ -145,11 +145,16 @@ class FastLane:
             endpoint = route.endpoint
             scope["endpoint"] = endpoint
             scope["path_params"] = dict(params)
-            # A compiled endpoint is called directly, not through the wrapper its route
-            # has for Starlette (app.request_handlers); any other decorator still runs.
-            endpoint = getattr(endpoint, "compiled_endpoint", endpoint)
+            # A compiled or immediate endpoint is called directly, not through the
+            # wrapper its route has for Starlette (app.request_handlers); any other
+            # decorator still runs. An immediate one (web.immediate) needs no coroutine.
+            immediate = getattr(endpoint, "immediate_endpoint", None)
             try:
-                response = await endpoint(Request(scope, receive, send))
+                if immediate is not None:
+                    response = immediate(Request(scope, receive, send))
+                else:
+                    endpoint = getattr(endpoint, "compiled_endpoint", endpoint)
+                    response = await endpoint(Request(scope, receive, send))
             except Exception:
                 # As Starlette's ServerErrorMiddleware: a plain 500, then the server logs it.
                 await send(outgoing(scope, dict(_ERROR_HEAD)))

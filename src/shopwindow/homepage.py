@@ -27,7 +27,7 @@ from shopwindow.responses import (
 )
 from shopwindow.rules import Decision, Rule
 from shopwindow.shop import Shop, Snapshot
-from shopwindow.web import query_of, shop_of, snapshot_of, visit_of
+from shopwindow.web import immediate, query_of, shop_of, snapshot_of, visit_of
 
 GENDERS = ("women", "men", "kids")
 _PLACEHOLDER = re.compile(r"\{(country|gender|category|language)\}")
@@ -304,7 +304,8 @@ def _alternative(catalog: Catalog, product: Product, taken: set[str]) -> Product
     return near[0] if near else None
 
 
-async def recently_viewed_fragment(request: Request) -> Response:
+@immediate
+def recently_viewed_fragment(request: Request) -> Response:
     shop = shop_of(request)
     snap = snapshot_of(request)
     visit = visit_of(request, snap)

@@ -40,7 +40,7 @@ from shopwindow.responses import (
 from shopwindow.rules import NO_DECISION, Decision, Rule
 from shopwindow.searchpicks import SearchMatch, match_search
 from shopwindow.shop import Shop, Snapshot
-from shopwindow.web import query_of, shop_of, snapshot_of, visit_of
+from shopwindow.web import immediate, query_of, shop_of, snapshot_of, visit_of
 
 PLACEMENT = "popups"
 TRIGGERS = ("exit",)
@@ -329,7 +329,8 @@ def _template(shop: Shop, name: str) -> jinja2.Template:
         return shop.templates.from_string(FALLBACK_TEMPLATE)
 
 
-async def popup_endpoint(request: Request) -> Response:
+@immediate
+def popup_endpoint(request: Request) -> Response:
     shop = shop_of(request)
     snap = snapshot_of(request)
     params = query_of(request)
