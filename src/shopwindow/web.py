@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from http.cookies import _unquote
 from collections.abc import Callable
+from http.cookies import _unquote
 from typing import Any, TypeVar
 from urllib.parse import unquote_plus
 
