@@ -137,7 +137,8 @@ class CookieCodec:
         inner.update(signed)
         outer = self._outer.copy()
         outer.update(inner.digest())
-        return _b64(outer.digest()[:16])
+        # 16 bytes are 22 base64url characters and two of padding.
+        return binascii.b2a_base64(outer.digest()[:16], newline=False)[:22].translate(_URLSAFE)
 
     def encode(self, visitor: Visitor) -> str:
         return self.encode_bytes(visitor).decode()
@@ -195,8 +196,19 @@ def _b64(data: bytes) -> bytes:
     return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
 
 
+class Cents(dict[str, float]):
+    """Scores as a cookie held them: already to two decimals, so not rounded again.
+
+    A visitor's copy shares them until an event replaces them (Visitor's docstring).
+    """
+
+    __slots__ = ()
+
+
 def _cents(scores: dict[str, float]) -> dict[str, float]:
     """Scores to two decimals, as the cookie keeps them (round(x, 2) costs 5× more)."""
+    if type(scores) is Cents:
+        return scores
     return {k: round(x * 100) / 100 for k, x in scores.items()}
 
 
@@ -274,7 +286,7 @@ def _scores(x: Any, cap: int) -> dict[str, float]:
         return {}
     if not isinstance(x, dict):
         raise TypeError(x)
-    return {str(k)[:MAX_ID_LEN]: float(v) for k, v in list(x.items())[:cap]}
+    return Cents({str(k)[:MAX_ID_LEN]: float(v) for k, v in list(x.items())[:cap]})
 
 
 def _cart(x: Any) -> list[list[Any]]:
