@@ -244,6 +244,26 @@ def test_the_decision_log_says_why_a_visitor_got_their_page(
     assert passed["gender-home"] == {"rule": "gender-home", "matched": True}
 
 
+def test_an_answer_repeated_within_seconds_is_traced_once(
+    make_client: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page reloaded in a loop cannot push everyone else out of the log."""
+    client = make_client(stats_token=TOKEN, decision_log_rate=1.0)
+    as_visitor(client, "visitor-12")
+    for _ in range(5):
+        client.get("/")
+
+    def traced() -> list[str]:
+        response = client.get("/_sw/stats/decisions", params={"visitor": "visitor-12"}, headers=AUTH)
+        return [entry["path"] for entry in response.json()["decisions"]]
+
+    assert traced() == ["/"]
+    monkeypatch.setattr("shopwindow.decisionlog.REPEAT_SECONDS", 0.0)
+    for _ in range(3):
+        client.get("/")
+    assert traced() == ["/"] * 4
+
+
 def test_no_decisions_are_logged_at_rate_zero(make_client: Callable[..., TestClient]) -> None:
     client = make_client(stats_token=TOKEN, decision_log_rate=0.0)
     as_visitor(client, "visitor-12")

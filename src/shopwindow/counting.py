@@ -272,11 +272,17 @@ def record_exposures(shop: Shop, visit: Visit, labels: list[str]) -> None:
         rule, _, variant = label.partition(":")
         records.append(Exposure(now, visitor, rule, variant or NO_SPLIT))
     snap = shop.snapshot
-    if snap is not None and recorder.pending <= WAKE_AT and recorder.decisions.sampled(visitor):
+    decisions = recorder.decisions
+    if (
+        snap is not None
+        and recorder.pending <= WAKE_AT
+        and decisions.sampled(visitor)
+        and not decisions.repeated(visitor, visit.ctx.get("path", ""), traced := tuple(labels), now)
+    ):
         # The context dict is not touched after the answer, so the flusher may read it
         # later. A trace costs the flusher far more than a count: while it is behind,
         # traces (a sample already) are left out and counts are kept.
-        records.append(PendingTrace(snap.rules, visit.ctx, visitor, tuple(labels), now))
+        records.append(PendingTrace(snap.rules, visit.ctx, visitor, traced, now))
     recorder.add(records)
 
 

@@ -2,6 +2,9 @@
 
 Sampling is by visitor, not by request: a sampled visitor has every answer
 traced, so "why did this shopper get this popup" has a whole story or none.
+An answer repeated within REPEAT_SECONDS (the same rules for the same path) is
+traced once: a page reloaded in a loop, or a client hammering one URL, cannot
+push every other shopper's traces out of the log, or cost a trace each time.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ MAX_TEXT = 200
 MAX_ITEMS = 20
 MAX_PASSED_OVER = 20
 MAX_REMEMBERED = 16_384  # visitors whose sampling is remembered (a hash each otherwise)
+REPEAT_SECONDS = 10.0  # the same answer to the same visitor is traced once in this time
 
 
 class DecisionLog:
@@ -30,6 +34,7 @@ class DecisionLog:
         self._by_id: dict[str, Rule] = {}
         self._keys: dict[str, list[str]] = {}
         self._sampled: dict[str, bool] = {}
+        self._traced: dict[tuple[str, str, tuple[str, ...]], float] = {}
 
     def sampled(self, visitor_id: str) -> bool:
         if self.threshold <= 0:
@@ -42,6 +47,17 @@ class DecisionLog:
                 self._sampled.clear()
             found = self._sampled[visitor_id] = bucket_of(SAMPLE_SEED, visitor_id) < self.threshold
         return found
+
+    def repeated(self, visitor_id: str, path: str, labels: tuple[str, ...], at: float) -> bool:
+        """Whether this answer was traced for this visitor less than REPEAT_SECONDS ago."""
+        key = (visitor_id, path, labels)
+        last = self._traced.get(key)
+        if last is not None and 0 <= at - last < REPEAT_SECONDS:
+            return True
+        if len(self._traced) >= MAX_REMEMBERED:
+            self._traced.clear()
+        self._traced[key] = at
+        return False
 
     def trace(
         self,

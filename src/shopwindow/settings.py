@@ -253,7 +253,7 @@ DECLARATIONS: tuple[Setting, ...] = (
         "decision_log_rate",
         "float",
         0.1,
-        "share of visitors (0 to 1) whose every answer is traced in the decision log",
+        "share of visitors (0 to 1) whose answers are traced in the decision log",
         None,
     ),
     Setting(
