@@ -254,7 +254,9 @@ def test_an_answer_repeated_within_seconds_is_traced_once(
         client.get("/")
 
     def traced() -> list[str]:
-        response = client.get("/_sw/stats/decisions", params={"visitor": "visitor-12"}, headers=AUTH)
+        response = client.get(
+            "/_sw/stats/decisions", params={"visitor": "visitor-12"}, headers=AUTH
+        )
         return [entry["path"] for entry in response.json()["decisions"]]
 
     assert traced() == ["/"]

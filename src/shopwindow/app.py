@@ -135,7 +135,7 @@ def request_handlers(routes: list[BaseRoute]) -> list[BaseRoute]:
     out: list[BaseRoute] = []
     for route in routes:
         endpoint = getattr(route, "endpoint", None)
-        if type(route) is Route and getattr(endpoint, "immediate", False):
+        if type(route) is Route and endpoint is not None and getattr(endpoint, "immediate", False):
             handler = _immediate_handler(endpoint)  # web.immediate: never the thread pool
         elif (
             type(route) is Route
