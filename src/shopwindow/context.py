@@ -174,18 +174,7 @@ def context_for(
     `minute` is `now` in whole minutes since the epoch, when the caller has it.
     """
     hour, weekday, day = _clock(now, tz, minute)
-    cart = visitor.cart if cart is None else cart
-    (
-        cart_items,
-        cart_value,
-        cart_categories,
-        categories,
-        gender,
-        gender_strength,
-        category,
-        category_strength,
-    ) = _derived(visitor, catalog, lead, cart)
-    return {
+    ctx = {
         "country": country,
         "device": device,
         "language": language,
@@ -205,43 +194,26 @@ def context_for(
         "campaign.click_id": campaign.click_id,
         "campaign.click_kind": campaign.click_kind,
         "campaign.present": campaign.present,
-        "visitor.id": visitor.id,
-        "visitor.new": visitor.new,
-        "visitor.sessions": visitor.sessions,
-        "visitor.orders": visitor.orders,
-        "visitor.gender": gender,
-        "visitor.gender_strength": gender_strength,
-        "visitor.category": category,
-        "visitor.category_strength": category_strength,
-        "visitor.categories": list(categories),
-        "visitor.viewed": visitor.viewed,
-        "visitor.searches": visitor.searches,
-        "visitor.bought_full_price": visitor.full_price,
-        "visitor.purchased_this_session": bool(
-            visitor.purchase_session and visitor.purchase_session == visitor.sessions
-        ),
-        "visitor.customer_id": visitor.customer_id,
-        "cart.items": cart_items,
-        "cart.value": cart_value,
-        "cart.categories": list(cart_categories),
-        "cart.products": [line[0] for line in cart],
     }
+    ctx.update(_visitor_keys(visitor, catalog, lead, visitor.cart if cart is None else cart))
+    return ctx
 
 
-def _derived(
+def _visitor_keys(
     visitor: Visitor, catalog: Catalog, lead: float, cart: list[list[Any]]
-) -> tuple[Any, ...]:
-    """The cart's totals and the visitor's leading affinities, as rules see them.
+) -> dict[str, Any]:
+    """The visitor.* and cart.* keys: the cart's totals, the leading affinities, the lists.
 
     Worked out once per verified cookie: an unchanged visitor (the codec's copy
     of a cookie it verified, before anything changed it) keeps them in
-    `visitor.derived`, with the catalog and lead they were worked out for.
+    `visitor.derived`, with the catalog and lead they were worked out for. Every
+    answer for that cookie shares them, read only, as the rest of the context.
     """
     memo = visitor.derived
     if memo is not None and (visitor.changed or cart is not visitor.cart):
         memo = None  # a changed visitor, or the site's own cart: work it out afresh
     if memo and memo[0] == catalog.serial and memo[1] == lead:
-        found: tuple[Any, ...] = memo[2]
+        found: dict[str, Any] = memo[2]
         return found
     cart_categories: list[str] = []
     cart_value = 0.0
@@ -255,19 +227,31 @@ def _derived(
     scores = visitor.category
     gender, gender_strength = _top(visitor.gender, lead)
     category, category_strength = _top(scores, lead)
-    derived = (
-        cart_items,
-        round(cart_value, 2),
-        tuple(cart_categories),
-        tuple(sorted(scores, key=scores.__getitem__, reverse=True)) if scores else (),
-        gender,
-        gender_strength,
-        category,
-        category_strength,
-    )
+    keys = {
+        "visitor.id": visitor.id,
+        "visitor.new": visitor.new,
+        "visitor.sessions": visitor.sessions,
+        "visitor.orders": visitor.orders,
+        "visitor.gender": gender,
+        "visitor.gender_strength": gender_strength,
+        "visitor.category": category,
+        "visitor.category_strength": category_strength,
+        "visitor.categories": sorted(scores, key=scores.__getitem__, reverse=True),
+        "visitor.viewed": visitor.viewed,
+        "visitor.searches": visitor.searches,
+        "visitor.bought_full_price": visitor.full_price,
+        "visitor.purchased_this_session": bool(
+            visitor.purchase_session and visitor.purchase_session == visitor.sessions
+        ),
+        "visitor.customer_id": visitor.customer_id,
+        "cart.items": cart_items,
+        "cart.value": round(cart_value, 2),
+        "cart.categories": cart_categories,
+        "cart.products": [line[0] for line in cart],
+    }
     if memo is not None:
-        memo[:] = (catalog.serial, lead, derived)
-    return derived
+        memo[:] = (catalog.serial, lead, keys)
+    return keys
 
 
 _clocks: dict[tuple[int, tzinfo], tuple[int, str, int]] = {}
