@@ -275,8 +275,8 @@ def record_exposures(shop: Shop, visit: Visit, labels: list[str]) -> None:
     decisions = recorder.decisions
     if (
         snap is not None
-        and recorder.pending <= WAKE_AT
         and decisions.sampled(visitor)
+        and recorder.pending <= WAKE_AT
         and not decisions.repeated(visitor, visit.ctx.get("path", ""), traced := tuple(labels), now)
     ):
         # The context dict is not touched after the answer, so the flusher may read it

@@ -113,30 +113,33 @@ def personalize(
     segment: str | None = None,
 ) -> Response:
     """Name the deciding rules, keep the answer per visitor (or per segment), write the cookie."""
-    labels = list(labels)
+    names = labels if isinstance(labels, list) else list(labels)
     raw = response.raw_headers
     # Appended as raw pairs: each is set exactly once here, and MutableHeaders'
     # per-assignment scan showed up in profiles of the hot endpoints.
     _drop(raw, (b"cache-control", b"vary"))
-    if labels:
-        raw.append((b"x-shopwindow-rules", ", ".join(labels).encode("latin-1", "replace")))
-        remember_buckets(visit, labels)
+    if names:
+        raw.append((b"x-shopwindow-rules", ", ".join(names).encode("latin-1", "replace")))
+        remember_buckets(visit, names)
         for sink in shop.extensions.get("exposure_sinks", ()):
-            sink(shop, visit, labels)
+            sink(shop, visit, names)
     if segment is not None:
         # A CDN may cache this answer for everyone with the same segment key.
         raw.append((SEGMENT_HEADER, segment.encode("latin-1", "replace")))
         raw.append((b"cache-control", b"public, max-age=60"))
         raw.append((b"vary", b"X-Shopwindow-Segment"))
     else:
-        raw.append((b"cache-control", b"private, no-store"))
-        raw.append((b"vary", b"Cookie"))
+        raw.extend(_PER_VISITOR)
     write_cookie(response, shop, visit)
     if visit.preview_changed:
         # The dev preview switch sticks for the browser session (never in production).
         value = "&".join(f"sw_{k}={v}" for k, v in sorted(visit.preview.items()))
         response.set_cookie("sw_preview", value, path="/", httponly=True, samesite="lax")
     return response
+
+
+# This visitor's answer: no shared cache may keep it, and it differs by cookie.
+_PER_VISITOR = ((b"cache-control", b"private, no-store"), (b"vary", b"Cookie"))
 
 
 def remember_buckets(visit: Visit, labels: list[str]) -> None:
