@@ -14,9 +14,10 @@ Lua scripts (statsstore_redis.py), and one shared test suite holds both to it.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
-from shopwindow.statsstore import Click, Exposure, Limits, Purchase, Tally
+from shopwindow.statsstore import Click, Exposure, Limits, Purchase
 
 
 @dataclass(slots=True)
@@ -30,47 +31,47 @@ class Entry:
 
 
 Log = dict[str, Entry]  # rule id -> entry, for one visitor
+# What a batch counted: (rule, variant, cohort day, metric) -> amount.
+Counts = defaultdict[tuple[str, str, str, str], float]
 
 
-def expose(log: Log, exposure: Exposure, limits: Limits) -> list[Tally]:
-    entry = log.get(exposure.rule)
+def expose(log: Log, exposure: Exposure, limits: Limits, counts: Counts) -> None:
+    """Counts an exposure: one more, and one more visitor when it opens an entry."""
+    rule = exposure.rule
+    entry = log.get(rule)
     at = exposure.at
-    tallies = []
     if (
         entry is None
         or entry.variant != exposure.variant
         or at - entry.last_at > limits.retention_seconds
     ):
         entry = Entry(exposure.variant, limits.day(at), at, at)
-        log[exposure.rule] = entry
-        tallies.append(Tally("visitors", exposure.rule, entry.variant, entry.day))
+        log[rule] = entry
+        counts[(rule, entry.variant, entry.day, "visitors")] += 1
     elif at > entry.last_at:
         entry.last_at = at
-    tallies.append(Tally("exposures", exposure.rule, entry.variant, entry.day))
-    return tallies
+    counts[(rule, entry.variant, entry.day, "exposures")] += 1
 
 
-def attribute(log: Log, event: Click | Purchase, limits: Limits) -> list[Tally]:
-    """Counts for a click or a (not yet seen) purchase against the visitor's exposures."""
+def attribute(log: Log, event: Click | Purchase, limits: Limits, counts: Counts) -> None:
+    """Counts a click or a (not yet seen) purchase against the visitor's exposures."""
     only = event.rule if isinstance(event, Click) else None
-    tallies: list[Tally] = []
     for rule, entry in log.items():
         if only is not None and rule != only:
             continue
         if not in_window(entry, event.at, limits):
             continue
         if isinstance(event, Click):
-            tallies.append(Tally("clicks", rule, entry.variant, entry.day))
+            counts[(rule, entry.variant, entry.day, "clicks")] += 1
             if not entry.clicked:
                 entry.clicked = True
-                tallies.append(Tally("clickers", rule, entry.variant, entry.day))
+                counts[(rule, entry.variant, entry.day, "clickers")] += 1
         else:
-            tallies.append(Tally("orders", rule, entry.variant, entry.day))
-            tallies.append(Tally("revenue", rule, entry.variant, entry.day, event.revenue))
+            counts[(rule, entry.variant, entry.day, "orders")] += 1
+            counts[(rule, entry.variant, entry.day, "revenue")] += event.revenue
             if not entry.converted:
                 entry.converted = True
-                tallies.append(Tally("converters", rule, entry.variant, entry.day))
-    return tallies
+                counts[(rule, entry.variant, entry.day, "converters")] += 1
 
 
 def in_window(entry: Entry, at: float, limits: Limits) -> bool:

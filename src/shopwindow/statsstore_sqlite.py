@@ -16,7 +16,7 @@ from pathlib import Path
 
 import orjson
 
-from shopwindow.attribution import Entry, Log, attribute, expose
+from shopwindow.attribution import Counts, Entry, Log, attribute, expose
 from shopwindow.statsstore import (
     Click,
     Exposure,
@@ -95,7 +95,7 @@ class SqliteStatsStore:
         self.db.execute("COMMIT")
 
     def apply(self, batch: Sequence[Record]) -> list[Tally]:
-        tallies: list[Tally] = []
+        counts: Counts = defaultdict(float)
         traces: list[Trace] = []
         with self._writing() as db:
             # Every visitor's log in a few queries, not one per visitor: each query
@@ -112,9 +112,9 @@ class SqliteStatsStore:
                 if log is None:
                     log = logs[record.visitor] = stored.get(record.visitor, {})
                 if isinstance(record, Exposure):
-                    tallies.extend(expose(log, record, self.limits))
+                    expose(log, record, self.limits, counts)
                 elif isinstance(record, Click | Purchase):
-                    tallies.extend(attribute(log, record, self.limits))
+                    attribute(log, record, self.limits, counts)
             rows = [
                 (
                     visitor,
@@ -137,20 +137,17 @@ class SqliteStatsStore:
                     f"INSERT OR REPLACE INTO stats_exposure VALUES {values}",
                     [value for row in chunk for value in row],
                 )
-            sums: dict[tuple[str, str, str, str], float] = defaultdict(float)
-            for t in tallies:
-                sums[(t.rule, t.variant, t.day, t.metric)] += t.amount
             db.executemany(
                 "INSERT INTO stats_count VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (rule, variant, day, metric) DO UPDATE SET amount = amount + excluded.amount",
-                [(*key, amount) for key, amount in sums.items()],
+                [(*key, amount) for key, amount in counts.items()],
             )
             if traces:
                 self._keep_traces(db, traces)
         # One tally per series: the Prometheus counters need no more (counting.count).
         return [
             Tally(metric, rule, variant, day, amount)
-            for (rule, variant, day, metric), amount in sums.items()
+            for (rule, variant, day, metric), amount in counts.items()
         ]
 
     def _first_time(self, db: sqlite3.Connection, purchase: Purchase) -> bool:
