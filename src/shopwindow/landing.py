@@ -30,7 +30,7 @@ from starlette.types import Receive, Scope, Send
 
 from shopwindow import metrics
 from shopwindow.catalog import UNISEX, Catalog
-from shopwindow.channel import Campaign
+from shopwindow.channel import NO_CAMPAIGN, Campaign
 from shopwindow.context import Visit
 from shopwindow.drops import NextDrop, next_drop
 from shopwindow.homepage import GENDERS, recently_viewed_cards, render_recently_viewed
@@ -226,7 +226,7 @@ def read_campaign(shop: Shop, visit: Visit, snap: Snapshot) -> None:
     """Context hook: campaign.gender/category/attributes and landing.slug, for ad clicks only."""
     ctx = visit.ctx
     slug = slug_of(ctx["path"], shop.settings.landing_prefix)
-    if not visit.campaign.present and slug is None:
+    if slug is None and (visit.campaign is NO_CAMPAIGN or not visit.campaign.present):
         return  # most requests: nothing to read
     match = state_of(shop, snap).match(visit.campaign, slug)
     ctx["campaign.gender"] = match.gender

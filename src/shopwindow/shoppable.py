@@ -303,18 +303,21 @@ def state_of(shop: Shop, snap: Snapshot) -> ShoppableState:
 
 def read_post(shop: Shop, visit: Visit, snap: Snapshot) -> None:
     """Context hook: post.id and post.channel when the URL names a post (path, else utm_content)."""
+    ctx = visit.ctx
+    path: str = ctx["path"]
+    content = visit.campaign.content
+    if not content and "/post/" not in path:
+        return  # most requests name no post
     posts = posts_of(snap)
     if not posts:
         return
-    ctx = visit.ctx
     post = None
-    path: str = ctx["path"]
-    if "/post/" in path:  # most requests are not for a post's page
+    if "/post/" in path:
         prefix = shop.settings.landing_prefix.rstrip("/") + "/post/"
         if path.startswith(prefix):
             post = posts.get(path[len(prefix) :].strip("/"))
-    if post is None and visit.campaign.content:
-        post = posts.get(visit.campaign.content)
+    if post is None and content:
+        post = posts.get(content)
     if post is not None:
         ctx["post.id"] = post.id
         ctx["post.channel"] = post.channel
