@@ -115,3 +115,14 @@ def test_the_sites_own_cart_is_never_taken_from_the_kept_figures() -> None:
         cart=site_cart,
     )
     assert ctx["cart.items"] == 3 and ctx["cart.value"] == 30.0
+
+
+def test_the_context_has_every_key_once_in_order() -> None:
+    """context_for fills a copy of its key list: no key may be missed or added on the side."""
+    from shopwindow.context import _ALL_KEYS, _VISITOR_KEYS, _visitor_keys
+
+    shopper = _shopper()
+    ctx = _ctx(shopper)
+    assert list(ctx) == list(_ALL_KEYS)
+    assert list(_visitor_keys(shopper, CATALOG, 0.5, shopper.cart)) == list(_VISITOR_KEYS)
+    assert ctx["country"] == "" and ctx["path"] == "/" and ctx["visitor.id"]

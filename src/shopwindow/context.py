@@ -174,29 +174,77 @@ def context_for(
     `minute` is `now` in whole minutes since the epoch, when the caller has it.
     """
     hour, weekday, day = _clock(now, tz, minute)
-    ctx = {
-        "country": country,
-        "device": device,
-        "language": language,
-        "channel": channel,
-        "referrer": referrer,
-        "path": path,
-        "host": host,
-        "time": now,
-        "hour": hour,
-        "weekday": weekday,
-        "day": day,
-        "campaign.source": campaign.source,
-        "campaign.medium": campaign.medium,
-        "campaign.name": campaign.name,
-        "campaign.term": campaign.term,
-        "campaign.content": campaign.content,
-        "campaign.click_id": campaign.click_id,
-        "campaign.click_kind": campaign.click_kind,
-        "campaign.present": campaign.present,
-    }
+    # A copy of a dict with every key already in place is one allocation; setting
+    # and updating keys it has never grows (and rehashes) the table.
+    ctx = _ALL_KEYS.copy()
+    ctx["country"] = country
+    ctx["device"] = device
+    ctx["language"] = language
+    ctx["channel"] = channel
+    ctx["referrer"] = referrer
+    ctx["path"] = path
+    ctx["host"] = host
+    ctx["time"] = now
+    ctx["hour"] = hour
+    ctx["weekday"] = weekday
+    ctx["day"] = day
+    ctx["campaign.source"] = campaign.source
+    ctx["campaign.medium"] = campaign.medium
+    ctx["campaign.name"] = campaign.name
+    ctx["campaign.term"] = campaign.term
+    ctx["campaign.content"] = campaign.content
+    ctx["campaign.click_id"] = campaign.click_id
+    ctx["campaign.click_kind"] = campaign.click_kind
+    ctx["campaign.present"] = campaign.present
     ctx.update(_visitor_keys(visitor, catalog, lead, visitor.cart if cart is None else cart))
     return ctx
+
+
+_VISITOR_KEYS = (
+    "visitor.id",
+    "visitor.new",
+    "visitor.sessions",
+    "visitor.orders",
+    "visitor.gender",
+    "visitor.gender_strength",
+    "visitor.category",
+    "visitor.category_strength",
+    "visitor.categories",
+    "visitor.viewed",
+    "visitor.searches",
+    "visitor.bought_full_price",
+    "visitor.purchased_this_session",
+    "visitor.customer_id",
+    "cart.items",
+    "cart.value",
+    "cart.categories",
+    "cart.products",
+)
+# Every key context_for sets, in its order (each is set on every call).
+_ALL_KEYS: dict[str, Any] = dict.fromkeys(
+    (
+        "country",
+        "device",
+        "language",
+        "channel",
+        "referrer",
+        "path",
+        "host",
+        "time",
+        "hour",
+        "weekday",
+        "day",
+        "campaign.source",
+        "campaign.medium",
+        "campaign.name",
+        "campaign.term",
+        "campaign.content",
+        "campaign.click_id",
+        "campaign.click_kind",
+        "campaign.present",
+        *_VISITOR_KEYS,
+    )
+)
 
 
 def _visitor_keys(
