@@ -12,6 +12,7 @@ import orjson
 
 from shopwindow.catalog import Catalog, Product
 from shopwindow.channel import NO_CAMPAIGN, Campaign, campaign_of, channel_of, referrer_host
+from shopwindow.contextkeys import KEYS
 from shopwindow.device import device_of, language_of
 from shopwindow.geo import GeoIP, country_of
 from shopwindow.network import TrustedProxies
@@ -220,7 +221,11 @@ _VISITOR_KEYS = (
     "cart.categories",
     "cart.products",
 )
-# Every key context_for sets, in its order (each is set on every call).
+# Keys every visit gets right after context_for (web.visit_of, explain, associate):
+# the scheme, and profile.* from profiles.context_hook. In the copy too, they make
+# its table big enough, once, for all an answer adds (hooks, popup.*, product.*).
+_SET_AFTER = ("scheme", *(key for key in KEYS if key.startswith("profile.")))
+# Every key context_for sets, in its order (each is set on every call), then those.
 _ALL_KEYS: dict[str, Any] = dict.fromkeys(
     (
         "country",
@@ -243,6 +248,7 @@ _ALL_KEYS: dict[str, Any] = dict.fromkeys(
         "campaign.click_kind",
         "campaign.present",
         *_VISITOR_KEYS,
+        *_SET_AFTER,
     )
 )
 
