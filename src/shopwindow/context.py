@@ -59,6 +59,9 @@ class Visit:
     preview_changed: bool = False  # the preview switch was used on this request (dev only)
 
 
+_NO_PREVIEW: dict[str, str] = {}
+
+
 def declined(edge: Edge, headers: Mapping[str, str], cookies: Mapping[str, str]) -> bool:
     """Whether the visitor said no to personalization (site consent cookie or Sec-GPC)."""
     if edge.consent_cookie:
@@ -102,7 +105,7 @@ def build_visit(
     campaign = campaign_of(query) if query else NO_CAMPAIGN
     referrer = headers.get("referer")
     channel = channel_of(campaign, referrer, edge.own_hosts)
-    preview: dict[str, str] = {}
+    preview: dict[str, str] = _NO_PREVIEW  # read only: a preview is a dict of its own
     preview_changed = False
     if edge.dev:
         preview = _preview(query, cookies)

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from shopwindow.context import Visit
+from shopwindow.limits import NOSNIFF
 from shopwindow.shop import Shop
 from shopwindow.visitor import MAX_BUCKETS
 from shopwindow.web import headers_of
@@ -95,7 +96,8 @@ class RawAnswer(Response):
         self.status_code = status_code
         self.body = body
         self.background = None
-        self.raw_headers = [*headers, (b"content-length", str(len(body)).encode())]
+        # nosniff up front: limits.outgoing finds it at once, and copies nothing.
+        self.raw_headers = [NOSNIFF, *headers, (b"content-length", str(len(body)).encode())]
 
 
 def redirect(shop: Shop, target: str, status: int = 302) -> Response:
