@@ -119,22 +119,23 @@ def build_visit(
     if not for_rules:
         ctx = {"path": path, "country": country, "device": device}
     else:
+        # Positional (in context_for's order): keyword calls cost a name match each.
         ctx = context_for(
             visitor,
             catalog,
-            lead=edge.lead,
-            tz=edge.timezone,
-            now=now,
-            cart=cart,
-            country=country,
-            device=device,
-            language=language_of(headers.get("accept-language")),
-            channel=channel,
-            campaign=campaign,
-            referrer=referrer_host(referrer),
-            path=path,
-            host=headers.get("host", "").split(":")[0].lower()[:255],
-            minute=minute,
+            edge.lead,
+            edge.timezone,
+            now,
+            cart,
+            country,
+            device,
+            language_of(headers.get("accept-language")),
+            channel,
+            campaign,
+            referrer_host(referrer),
+            path,
+            headers.get("host", "").partition(":")[0].lower()[:255],
+            minute,
         )
         if "gender" in preview:
             ctx["visitor.gender"] = preview["gender"]
@@ -158,7 +159,6 @@ def build_visit(
 def context_for(
     visitor: Visitor,
     catalog: Catalog,
-    *,
     lead: float,
     tz: tzinfo,
     now: datetime,
