@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -46,9 +45,12 @@ _PLACEHOLDER_KEYS = {
 }
 
 
-@functools.lru_cache(maxsize=1024)
+# Each path template split once, looked up in one C call per answer.
+_parts: LRU[str, tuple[tuple[str, bool], ...]] = LRU(1024)
+
+
 def _path_parts(template: str) -> tuple[tuple[str, bool], ...]:
-    """A path template split into literal text and context keys, once per template."""
+    """A path template split into literal text and context keys."""
     parts: list[tuple[str, bool]] = []
     pos = 0
     for m in _PLACEHOLDER.finditer(template):
@@ -61,8 +63,11 @@ def _path_parts(template: str) -> tuple[tuple[str, bool], ...]:
 
 def fill_path(template: str, ctx: Mapping[str, Any]) -> str | None:
     """A homepage path with its placeholders filled, or None when one is unknown."""
+    parts = _parts.get(template)
+    if parts is None:
+        parts = _parts[template] = _path_parts(template)
     out = []
-    for text, is_key in _path_parts(template):
+    for text, is_key in parts:
         if is_key:
             value = ctx.get(text)
             if not value:

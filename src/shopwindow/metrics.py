@@ -81,6 +81,19 @@ class Tally:
         pending[1][bisect.bisect_left(bounds, value)] += 1
         self._soon()
 
+    def count_and_observe(
+        self, counter: Any, histogram: Any, bounds: tuple[float, ...], value: float
+    ) -> None:
+        """count(counter) and observe(histogram, bounds, value) in one call (every request)."""
+        self.counts[counter] = self.counts.get(counter, 0) + 1
+        pending = self.observed.get(histogram)
+        if pending is None:
+            pending = self.observed[histogram] = [0.0, [0] * len(bounds)]
+        pending[0] += value
+        pending[1][bisect.bisect_left(bounds, value)] += 1
+        if not self.scheduled:
+            self._soon()
+
     def _soon(self) -> None:
         if self.scheduled:
             return
@@ -118,8 +131,7 @@ def observe_request(route: str, status: int, seconds: float) -> None:
         children = (REQUESTS.labels(route, str(status)), LATENCY.labels(route))
         if len(_request_children) < 10_000:
             _request_children[(route, status)] = children
-    TALLY.count(children[0])
-    TALLY.observe(children[1], _LATENCY_BOUNDS, seconds)
+    TALLY.count_and_observe(children[0], children[1], _LATENCY_BOUNDS, seconds)
 
 
 _event_children: dict[tuple[str, str], Any] = {}
