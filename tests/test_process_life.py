@@ -46,7 +46,10 @@ def workers_of(server: LiveServer) -> set[int]:
             continue
         if len(fields) < 2 or int(fields[1]) != pid or fields[0] == "Z":
             continue  # another's process, or killed and not yet collected by the supervisor
-        if b"spawn_main" in command and b"resource_tracker" not in command:
+        # uvicorn spawns its workers (multiprocessing), granian forks them (the same command)
+        if b"resource_tracker" not in command and (
+            b"spawn_main" in command or b"shopwindow serve" in command
+        ):
             found.add(int(entry.name))
     return found
 
