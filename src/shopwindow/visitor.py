@@ -137,8 +137,7 @@ class CookieCodec:
         inner.update(signed)
         outer = self._outer.copy()
         outer.update(inner.digest())
-        # 16 bytes are 22 base64url characters and two of padding.
-        return binascii.b2a_base64(outer.digest()[:16], newline=False)[:22].translate(_URLSAFE)
+        return _b64(outer.digest()[:16])
 
     def encode(self, visitor: Visitor) -> str:
         return self.encode_bytes(visitor).decode()
