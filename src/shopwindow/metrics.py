@@ -74,11 +74,7 @@ class Tally:
         self._soon()
 
     def observe(self, child: Any, bounds: tuple[float, ...], value: float) -> None:
-        pending = self.observed.get(child)
-        if pending is None:
-            pending = self.observed[child] = [0.0, [0] * len(bounds)]
-        pending[0] += value
-        pending[1][bisect.bisect_left(bounds, value)] += 1
+        self._add_observation(child, bounds, value)
         self._soon()
 
     def count_and_observe(
@@ -86,13 +82,15 @@ class Tally:
     ) -> None:
         """count(counter) and observe(histogram, bounds, value) in one call (every request)."""
         self.counts[counter] = self.counts.get(counter, 0) + 1
-        pending = self.observed.get(histogram)
+        self._add_observation(histogram, bounds, value)
+        self._soon()
+
+    def _add_observation(self, child: Any, bounds: tuple[float, ...], value: float) -> None:
+        pending = self.observed.get(child)
         if pending is None:
-            pending = self.observed[histogram] = [0.0, [0] * len(bounds)]
+            pending = self.observed[child] = [0.0, [0] * len(bounds)]
         pending[0] += value
         pending[1][bisect.bisect_left(bounds, value)] += 1
-        if not self.scheduled:
-            self._soon()
 
     def _soon(self) -> None:
         if self.scheduled:
