@@ -237,8 +237,7 @@ def small_caches(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any], None]:
         # The counting queues are capped too (their flushers drain them meanwhile).
         monkeypatch.setattr("shopwindow.counting.MAX_PENDING", SMALL)
         monkeypatch.setattr("shopwindow.unmatched.MAX_PENDING", SMALL)
-        # Bounded dicts and sets that empty themselves when full.
-        monkeypatch.setattr("shopwindow.decisionlog.MAX_REMEMBERED", SMALL)
+        # A bounded set that empties itself when full.
         monkeypatch.setattr("shopwindow.responses.MAX_PLAIN_PATHS", SMALL)
         for module in shopwindow_modules():
             for name, value in list(vars(module).items()):

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from lru import LRU
+
 from shopwindow.rules import BUCKETS, HOLDOUT, Rule, RuleSet, bucket_of
 from shopwindow.statsstore import Trace
 
@@ -21,7 +23,7 @@ SAMPLE_SEED = "decision-log"
 MAX_TEXT = 200
 MAX_ITEMS = 20
 MAX_PASSED_OVER = 20
-MAX_REMEMBERED = 16_384  # visitors whose sampling is remembered (a hash each otherwise)
+MAX_REMEMBERED = 16_384  # visitors (and their answers) remembered for sampling and repeats
 REPEAT_SECONDS = 10.0  # the same answer to the same visitor is traced once in this time
 
 
@@ -33,8 +35,8 @@ class DecisionLog:
         self._rules: RuleSet | None = None
         self._by_id: dict[str, Rule] = {}
         self._keys: dict[str, list[str]] = {}
-        self._sampled: dict[str, bool] = {}
-        self._traced: dict[tuple[str, str, tuple[str, ...]], float] = {}
+        self._sampled: LRU[str, bool] = LRU(MAX_REMEMBERED)
+        self._traced: LRU[tuple[str, str, tuple[str, ...]], float] = LRU(MAX_REMEMBERED)
 
     def sampled(self, visitor_id: str) -> bool:
         if self.threshold <= 0:
@@ -43,8 +45,6 @@ class DecisionLog:
             return True
         found = self._sampled.get(visitor_id)
         if found is None:
-            if len(self._sampled) >= MAX_REMEMBERED:
-                self._sampled.clear()
             found = self._sampled[visitor_id] = bucket_of(SAMPLE_SEED, visitor_id) < self.threshold
         return found
 
@@ -54,8 +54,6 @@ class DecisionLog:
         last = self._traced.get(key)
         if last is not None and 0 <= at - last < REPEAT_SECONDS:
             return True
-        if len(self._traced) >= MAX_REMEMBERED:
-            self._traced.clear()
         self._traced[key] = at
         return False
 
