@@ -131,6 +131,34 @@ def test_a_failing_hot_endpoint_is_a_plain_500_and_is_counted(
     assert 'shopwindow_requests_total{route="/_sw/popup",status="500"}' in metrics
 
 
+@pytest.mark.parametrize("lane", [True, False])
+def test_a_failing_immediate_endpoint_is_a_plain_500(
+    make_client: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch, lane: bool
+) -> None:
+    """A plain-function endpoint (web.immediate) that raises: the lane's 500, or the router's."""
+    from shopwindow.app import request_handlers
+    from shopwindow.web import immediate
+
+    client = make_client()
+    if not lane:
+        _full_stack(client)
+    quiet = TestClient(client.app, raise_server_exceptions=False, follow_redirects=False)
+
+    @immediate
+    def broken(request: Any) -> Any:
+        raise RuntimeError("boom")
+
+    for route in client.app.router.routes:  # type: ignore[attr-defined]
+        if getattr(route, "path", None) == "/_sw/popup":
+            (wrapped,) = request_handlers([type(route)(route.path, broken, methods=["GET"])])
+            monkeypatch.setattr(route, "endpoint", wrapped.endpoint)
+            monkeypatch.setattr(route, "app", wrapped.app)
+    response = quiet.get("/_sw/popup?trigger=exit")
+    assert response.status_code == 500
+    assert response.text == "Internal Server Error"
+    assert "boom" not in response.text
+
+
 def test_head_limits_hold_on_the_lane(client: TestClient) -> None:
     response = client.get("/?" + "a=b&" * 5000)
     assert response.status_code == 414
@@ -157,7 +185,14 @@ HOSTILE_QUERIES = [
 @pytest.mark.parametrize("cookie", HOSTILE_COOKIES)
 @pytest.mark.parametrize("query", HOSTILE_QUERIES)
 @pytest.mark.parametrize(
-    "path", ["/", "/_sw/popup", "/_sw/fragments/recommendations", "/de/women/"]
+    "path",
+    [
+        "/",
+        "/_sw/popup",
+        "/_sw/fragments/recommendations",
+        "/_sw/fragments/recently-viewed",
+        "/de/women/",
+    ],
 )
 def test_hostile_cookies_and_queries_answer_as_the_full_stack(
     make_client: Callable[..., TestClient], path: str, query: str, cookie: str
