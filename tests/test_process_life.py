@@ -179,7 +179,7 @@ def test_a_connection_accepted_just_before_sigterm_still_gets_its_answer(
 ) -> None:
     """uvicorn closed connections whose request had not been read yet when the shutdown
     began: a request already on its way was lost (seen in rolling SIGHUP restarts)."""
-    server = live_server()
+    server = live_server("--server", "uvicorn")  # httpserver.py; granian closes it
     with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
         with httpx.Client(base_url=server.url) as http:
             assert http.get("/healthz").status_code == 200  # the connection above is accepted

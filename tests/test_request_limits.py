@@ -136,14 +136,36 @@ def read_answer(sock: socket.socket) -> bytes:
     return data
 
 
+def known_gap(request: pytest.FixtureRequest, reason: str) -> None:
+    """What granian does not do yet (docs/performance.md, "Which server"): the test must
+    fail on it. Once a granian release does it, the test passes and so fails here (strict):
+    time to update that page, and to ask again which server should be the default."""
+    request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+
+
 def status_of(answer: bytes) -> int:
     return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
 
 
+# Both servers `serve` offers. Where they differ, each test says how (docs/performance.md,
+# "Which server"): granian's HTTP layer is its own, outside shopwindow's reach.
+SERVERS = ("uvicorn", "granian")
+HEAD_TIMEOUT = 1.0
+
+
+@pytest.fixture(params=SERVERS)
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def server(live_server: Callable[..., LiveServer]) -> Iterator[LiveServer]:
+def server(live_server: Callable[..., LiveServer], kind: str) -> Iterator[LiveServer]:
     running = live_server(
-        env={"SHOPWINDOW_HEAD_TIMEOUT_SECONDS": "1", "SHOPWINDOW_MAX_CONNECTIONS": "8"}
+        env={
+            "SHOPWINDOW_SERVER": kind,
+            "SHOPWINDOW_HEAD_TIMEOUT_SECONDS": str(HEAD_TIMEOUT),
+            "SHOPWINDOW_MAX_CONNECTIONS": "8",
+        }
     )
     yield running
     # Whatever was refused, nothing escaped into the server's log as a traceback.
@@ -171,10 +193,12 @@ def test_real_server_refuses_too_many_headers(server: LiveServer) -> None:
         assert status_of(read_answer(sock)) == 431
 
 
-def test_real_server_refuses_a_huge_url(server: LiveServer) -> None:
+def test_real_server_refuses_a_huge_url(server: LiveServer, kind: str) -> None:
     with raw(server) as sock:
         sock.sendall(b"GET /?q=" + b"a" * (LIMITS.max_header_bytes + 10) + b" HTTP/1.1\r\n")
-        assert status_of(read_answer(sock)) == 414
+        # Refused before the rest is buffered. uvicorn (httpserver.py) names the request
+        # line; granian's buffer, sized to the same limit, counts it as part of the head.
+        assert status_of(read_answer(sock)) == {"uvicorn": 414, "granian": 431}[kind]
 
 
 def test_real_server_refuses_a_long_query_in_a_small_head(server: LiveServer) -> None:
@@ -185,25 +209,51 @@ def test_real_server_refuses_a_long_query_in_a_small_head(server: LiveServer) ->
         assert status_of(read_answer(sock)) == 414
 
 
-def test_real_server_closes_a_connection_whose_head_never_finishes(server: LiveServer) -> None:
-    with raw(server) as sock:
+def test_real_server_closes_a_connection_whose_head_never_finishes(
+    server: LiveServer, kind: str
+) -> None:
+    with raw(server, timeout=HEAD_TIMEOUT + 5) as sock:
+        started = time.monotonic()
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # and then nothing (slowloris)
         answer = read_answer(sock)  # returns: the server closed the connection
+        assert time.monotonic() - started < HEAD_TIMEOUT + 3  # closed, not timed out here
+        assert sock.recv(1) == b""
+    # uvicorn says why (408); granian closes without a word.
+    assert status_of(answer) == {"uvicorn": 408, "granian": 0}[kind]
+
+
+def test_real_server_closes_a_connection_that_never_sends_a_byte(
+    server: LiveServer, kind: str, request: pytest.FixtureRequest
+) -> None:
+    if kind == "granian":
+        known_gap(
+            request,
+            "granian 2.8 starts its head deadline at the first byte: a connection that "
+            "sends nothing is never closed",
+        )
+    with raw(server, timeout=HEAD_TIMEOUT + 5) as sock:
+        started = time.monotonic()
+        answer = read_answer(sock)
+        assert time.monotonic() - started < HEAD_TIMEOUT + 3
     assert status_of(answer) == 408
-    with raw(server) as sock:  # a connection that never sends a byte is closed the same way
-        assert status_of(read_answer(sock)) == 408
 
 
 def test_real_server_caps_connections_and_recovers(
-    live_server: Callable[..., LiveServer],
+    live_server: Callable[..., LiveServer], kind: str, request: pytest.FixtureRequest
 ) -> None:
-    server = live_server(env={"SHOPWINDOW_MAX_CONNECTIONS": "8"})
+    if kind == "granian":
+        known_gap(
+            request,
+            "granian 2.8 counts connections against the cap and keeps the ones beyond it "
+            "waiting, unanswered, until a held one closes",
+        )
+    server = live_server(env={"SHOPWINDOW_SERVER": kind, "SHOPWINDOW_MAX_CONNECTIONS": "8"})
     # Idle half-sent heads occupy connections; beyond max_connections a request gets 503.
     held = [socket.create_connection(("127.0.0.1", server.port), timeout=15) for _ in range(8)]
     try:
         for sock in held:
             sock.sendall(b"GET / HTTP/1.1\r\n")
-        assert eventually_status(server, 503)
+        assert eventually_status(server, 503, timeout=4, wait=2)
     finally:
         for sock in held:
             sock.close()
@@ -211,10 +261,12 @@ def test_real_server_caps_connections_and_recovers(
     assert "Traceback" not in server.log.read_text()
 
 
-def eventually_status(server: LiveServer, wanted: int, timeout: float = 10) -> bool:
+def eventually_status(
+    server: LiveServer, wanted: int, timeout: float = 10, wait: float = 15
+) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with raw(server) as sock:
+        with raw(server, timeout=wait) as sock:
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             if status_of(read_answer(sock)) == wanted:
                 return True

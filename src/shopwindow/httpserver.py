@@ -254,7 +254,10 @@ def granian_options(settings: Settings) -> dict[str, Any]:
     return {
         "http1_settings": HTTP1Settings(
             header_read_timeout=int(limits.head_timeout * 1000),
-            max_buffer_size=max(limits.max_header_bytes, 8192) * 4,
+            # The read buffer is what bounds the head: granian answers 431 once a head
+            # outgrows it, and a larger one would wait for the deadline instead
+            # (granian's own floor is 8192 bytes). Bodies are read in pieces.
+            max_buffer_size=max(limits.max_header_bytes, 8192),
         ),
         "backpressure": settings.max_connections,
         "respawn_failed_workers": True,
