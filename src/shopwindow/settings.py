@@ -54,7 +54,7 @@ DECLARATIONS: tuple[Setting, ...] = (
         "server",
         "choice",
         "uvicorn",
-        "HTTP server: uvicorn (its shutdown, restarts and limits are held by the tests) or granian (faster here; see docs/performance.md)",
+        "HTTP server: uvicorn (its shutdown, restarts and limits are held by the tests) or granian (faster; only behind a proxy that times out idle connections, see docs/performance.md)",
         "--server",
         ("uvicorn", "granian"),
     ),
