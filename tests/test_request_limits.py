@@ -1,7 +1,8 @@
 """Limits: head size, header count, query length, body size, events per call, slow heads, connections.
 
 In process (the Guard middleware, whatever server runs the app) and against the
-real server (the limited httptools protocol: refused while the head arrives).
+real server, each of the two `serve` offers (uvicorn with the limited httptools
+protocol, and granian): refused while the head arrives.
 """
 
 from __future__ import annotations
