@@ -38,6 +38,8 @@ def test_every_bench_row_is_produced(tmp_path: Path) -> None:
     flood = rows["20,000 distinct visitors: memory growth over the second half"]
     assert flood["extra"]["peak_rss_mb"] > 0
     assert all(int(status) < 500 for status in flood["extra"]["statuses"]), flood
+    for who in ("one visitor repeating", "1,000 visitors"):
+        assert rows[f"stats flush to SQLite, {who}"]["value"] > 0
     for name, _module, _fn in bench.SCALED:
         assert any(key.startswith(name) for key in rows), name
     assert "budget" in proc.stdout and "ratio" in proc.stdout

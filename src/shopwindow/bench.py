@@ -689,7 +689,55 @@ def visitor_flood_rows(min_time: float, smoke: bool) -> list[Row]:
 
 
 # Other benchmark rows contributed by modules: functions (min_time, smoke) -> rows.
-EXTRA_ROWS: list[Callable[[float, bool], list[Row]]] = [recommendation_rows, visitor_flood_rows]
+def stats_flush_rows(min_time: float, smoke: bool) -> list[Row]:
+    """What the stats flusher spends per exposure on SQLite: one visitor repeating (what
+    the HTTP rows' single cookie costs it) and many visitors (what a shop's traffic costs)."""
+    from shopwindow.statsstore import Exposure, Limits
+    from shopwindow.statsstore_sqlite import SqliteStatsStore
+
+    limits = Limits(7 * 86400, 90 * 86400, 1000, 86400, UTC)
+    size = 1_000 if smoke else 5_000
+    rows: list[Row] = []
+    for visitors in (1, 1_000):
+        with tempfile.TemporaryDirectory(prefix="shopwindow-bench-stats-") as tmp:
+            store = SqliteStatsStore(Path(tmp) / "stats.sqlite3", limits)
+            try:
+                now = time.time()
+                # Every visitor already has a log, as a shop's returning visitors do.
+                store.apply([Exposure(now, f"v{i}", "bag-discount", "a") for i in range(visitors)])
+                best = float("inf")
+                spent = 0.0
+                while spent < max(min_time, 0.2) or best == float("inf"):
+                    now += 1
+                    batch = [
+                        Exposure(now + i * 1e-4, f"v{i % visitors}", "bag-discount", "a")
+                        for i in range(size)
+                    ]
+                    started = time.perf_counter()
+                    store.apply(batch)
+                    took = time.perf_counter() - started
+                    spent += took
+                    best = min(best, took / size * 1e6)
+            finally:
+                store.close()
+        who = "one visitor repeating" if visitors == 1 else f"{visitors:,} visitors"
+        rows.append(
+            Row(
+                f"stats flush to SQLite, {who}",
+                "micro",
+                best,
+                "µs",
+                note=f"per exposure, batches of {size:,}",
+            )
+        )
+    return rows
+
+
+EXTRA_ROWS: list[Callable[[float, bool], list[Row]]] = [
+    recommendation_rows,
+    visitor_flood_rows,
+    stats_flush_rows,
+]
 
 
 def proxy_rows(seconds: float, server: str, threads: int, connections: int) -> list[Row]:
