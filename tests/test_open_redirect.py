@@ -41,6 +41,18 @@ def test_safe_path_never_lets_a_payload_leave(target: str) -> None:
     assert stays_on_site(safe_path(target, {"shop.example"}))
 
 
+def test_safe_paths_remembered_never_change_an_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """safe_path remembers the plain paths it passed: that memory, full or emptied,
+    never lets a payload through, nor turns a plain path away."""
+    monkeypatch.setattr("shopwindow.responses.MAX_PLAIN_PATHS", 8)
+    plain = [f"/de/women/{n}/" for n in range(20)]
+    for _ in range(2):  # the second time round, from memory (and past its bound)
+        for path in plain:
+            assert safe_path(path, {"shop.example"}) == path
+            for target in OFF_SITE:
+                assert stays_on_site(safe_path(target, {"shop.example"}))
+
+
 def redirected_to(response: Any) -> str:
     assert response.status_code in REDIRECTS, (response.status_code, response.text[:200])
     location: str = response.headers["location"]
