@@ -31,6 +31,8 @@ def test_every_bench_row_is_produced(tmp_path: Path) -> None:
         assert row["value"] and row["value"] > 0, row
         assert row["ratio"] and row["ratio"] > 0, row
         assert row["p99_ms"] is not None, row
+        # CPU per answer, read from the OS, for the row and its plain-Starlette baseline
+        assert row["extra"]["cpu_us"] > 0 and row["extra"]["empty_cpu_us"] > 0, row
     for n in ("10", "100", "1,000", "10,000"):
         assert rows[f"rule evaluation, {n} rules"]["value"] > 0
     assert rows["rule evaluation, 10,000 vs 10 rules"]["ratio"] > 0

@@ -1,10 +1,12 @@
 """`make bench`: every speed budget, measured as ratios within one run on this machine.
 
 In-process micro benchmarks (rule evaluation, cookie codec, catalog filters) and
-HTTP benchmarks (wrk against the real server, each endpoint paired with the
-empty endpoint /healthz served by the same server just before it, in rounds:
-the median pair's ratio counts). Prints one table, writes bench-results.json,
-exits 1 when a budget is missed.
+HTTP benchmarks: wrk against the real server, each row measured as the server
+processes' CPU time per answer (user + system, read from /proc, so the load
+generator's share of the cores does not count) and compared with a plain
+Starlette endpoint run by the same server with the same options, in pairs of
+runs (the empty endpoint, then the row): the median pair's ratio counts.
+Prints one table, writes bench-results.json, exits 1 when a budget is missed.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import timeit
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -376,6 +379,7 @@ _LATENCY = re.compile(r"^\s*(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.M)
 _RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
 _NON2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
 _ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+_REQUESTS = re.compile(r"(\d+) requests in ")
 
 
 def wrk(
@@ -406,6 +410,8 @@ def wrk(
         os.unlink(lua)
     rps = _RPS.search(out)
     result: dict[str, float] = {"rps": float(rps.group(1)) if rps else 0.0}
+    if m := _REQUESTS.search(out):
+        result["requests"] = float(m.group(1))
     for pct, value, unit in _LATENCY.findall(out):
         scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
         result[f"p{pct}"] = float(value) * scale
@@ -417,12 +423,18 @@ def wrk(
 
 
 class Server:
+    """A server process in its own session, so its CPU time (workers included) can be read."""
+
     def __init__(self, port: int, extra: list[str], env: dict[str, str]) -> None:
         self.url = f"http://127.0.0.1:{port}"
         self.log = Path(tempfile.mkdtemp(prefix="shopwindow-bench-")) / "server.log"
+        if extra[:1] == ["--empty"]:
+            command = ["-m", "shopwindow.bench", "--serve-empty", str(port), *extra[1:]]
+        else:
+            command = ["-m", "shopwindow", "serve", "--port", str(port), *extra]
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "shopwindow", "serve", "--port", str(port), *extra],
+                [sys.executable, *command],
                 env={**os.environ, "SHOPWINDOW_SECRET": SECRET, **env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -440,6 +452,10 @@ class Server:
             time.sleep(0.2)
         raise RuntimeError("server not ready")
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of every process in the server's session, so far."""
+        return session_cpu_seconds(self.proc.pid)
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
@@ -448,6 +464,68 @@ class Server:
             self.proc.kill()
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def session_cpu_seconds(session: int) -> float:
+    """CPU seconds of the live processes of one session (Linux /proc: utime + stime, all threads)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name is in parentheses and may hold spaces: fields start after it.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[3]) == session:  # field 6, the session id
+            total += int(fields[11]) + int(fields[12])  # fields 14 and 15
+    return total / _TICKS
+
+
+def measured(
+    srv: Server,
+    url: str,
+    target: Target,
+    cookie: str,
+    seconds: float,
+    threads: int,
+    connections: int,
+) -> dict[str, float]:
+    """wrk's figures, plus the server's CPU microseconds per answer during the run."""
+    before = srv.cpu_seconds()
+    result = wrk(url, target, cookie, seconds, threads, connections)
+    spent = srv.cpu_seconds() - before
+    answers = result.get("requests", 0.0)
+    result["cpu_us"] = spent / answers * 1e6 if answers else float("inf")
+    return result
+
+
+def empty_app() -> Any:
+    """The baseline: a plain Starlette endpoint, with nothing of shopwindow's in front of it."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def empty(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    return Starlette(routes=[Route("/", empty), Route("/readyz", empty)])
+
+
+def serve_empty(port: int, workers: int) -> None:
+    """Run empty_app with the server options shopwindow's own `serve` uses."""
+    import uvicorn
+
+    from shopwindow.httpserver import uvicorn_options
+    from shopwindow.settings import load
+
+    settings = load({"port": port, "workers": workers}, environ={"SHOPWINDOW_SECRET": SECRET})
+    uvicorn.run("shopwindow.bench:empty_app", **uvicorn_options(settings))
 
 
 def prepared_cookies(url: str) -> dict[str, str]:
@@ -492,7 +570,12 @@ def http_rows(
                 note="wrk is not installed (apt-get install -y wrk)",
             )
         ]
+    if server != "uvicorn":
+        # granian serves shopwindow's app only: the baseline is the same app's /healthz.
+        return [Row("HTTP benchmarks", "http", note="the CPU method needs --server uvicorn")]
     srv = Server(free_port(), ["--server", server, "--workers", str(workers)], {})
+    empty = Server(free_port(), ["--empty", str(workers)], {})
+    how = (seconds, threads, connections)
     rows: list[Row] = []
     try:
         cookies = prepared_cookies(srv.url)
@@ -512,50 +595,99 @@ def http_rows(
                     )
                 )
                 continue
-            # Each round is a pair: the empty endpoint, then the row, back to back. The
-            # machine drifts by more than a budget's margin between runs seconds apart,
-            # so the row's ratio is the median of its pairs' ratios, and the figures
-            # shown are the median pair's.
-            pairs = []
-            for _ in range(rounds):
-                base = wrk(
-                    srv.url + "/healthz",
-                    Target("empty", "/healthz", None),
-                    "",
-                    seconds,
-                    threads,
-                    connections,
-                )
-                got = wrk(srv.url + path, target, cookie, seconds, threads, connections)
-                pairs.append((got["rps"] / base["rps"] if base["rps"] else 0.0, got, base))
-            pairs.sort(key=lambda pair: pair[0])
-            ratio, got, base = pairs[len(pairs) // 2]
-            ok = None if target.budget is None else ratio >= target.budget
-            if any(pair[1].get("errors") for pair in pairs):
-                ok = False
-            note = f"empty endpoint {base['rps']:,.0f} req/s, p99 {base.get('p99', 0):.2f} ms"
-            if len(pairs) > 1:
-                note += "; ratios " + " ".join(f"{pair[0]:.2f}" for pair in pairs)
-            non2xx = sum(pair[1].get("non2xx", 0) for pair in pairs)
-            if non2xx and target.expect == (200,):
-                ok, note = False, note + f"; {non2xx:.0f} non-2xx"
             rows.append(
-                Row(
-                    target.name,
-                    "http",
-                    got["rps"],
-                    "req/s",
-                    got.get("p50"),
-                    got.get("p99"),
-                    ratio,
-                    _fmt_budget(target.budget),
-                    ok,
-                    note,
-                    {"empty_rps": base["rps"]},
+                _paired_row(
+                    target,
+                    partial(measured, empty, empty.url + "/", EMPTY, "", *how),
+                    partial(measured, srv, srv.url + path, target, cookie, *how),
+                    rounds,
                 )
             )
     finally:
         srv.stop()
+        empty.stop()
+    return rows
+
+
+EMPTY = Target("empty", "/", None)
+
+
+def _paired_row(
+    target: Target,
+    base_run: Callable[[], dict[str, float]],
+    row_run: Callable[[], dict[str, float]],
+    rounds: int,
+) -> Row:
+    """Pairs of runs (the baseline, then the row), back to back: the median pair's ratio
+    of CPU per answer counts, and the figures shown are that pair's. The machine drifts
+    by more than a budget's margin between runs seconds apart; within a pair it mostly
+    does not."""
+    pairs = []
+    for _ in range(rounds):
+        base = base_run()
+        got = row_run()
+        pairs.append((base["cpu_us"] / got["cpu_us"] if got["cpu_us"] else 0.0, got, base))
+    pairs.sort(key=lambda pair: pair[0])
+    ratio, got, base = pairs[len(pairs) // 2]
+    ok = None if target.budget is None else ratio >= target.budget
+    if any(pair[1].get("errors") for pair in pairs):
+        ok = False
+    note = (
+        f"{got['cpu_us']:.0f} µs CPU/answer vs {base['cpu_us']:.0f} µs empty"
+        f" ({base['rps']:,.0f} req/s)"
+    )
+    if len(pairs) > 1:
+        note += "; ratios " + " ".join(f"{pair[0]:.2f}" for pair in pairs)
+    non2xx = sum(pair[1].get("non2xx", 0) for pair in pairs)
+    if non2xx and target.expect == (200,):
+        ok, note = False, note + f"; {non2xx:.0f} non-2xx"
+    return Row(
+        target.name,
+        "http",
+        got["rps"],
+        "req/s",
+        got.get("p50"),
+        got.get("p99"),
+        ratio,
+        _fmt_budget(target.budget),
+        ok,
+        note,
+        {"empty_rps": base["rps"], "cpu_us": got["cpu_us"], "empty_cpu_us": base["cpu_us"]},
+    )
+
+
+def build_rows(seconds: float, threads: int, connections: int, rounds: int) -> list[Row]:
+    """The compiled request path against the plain Python one (SHOPWINDOW_PURE=1), same run:
+    CPU per answer on `GET /` and the popup, in pairs; the ratio is pure / compiled."""
+    if not shopwindow.compiled_files():
+        return [Row("compiled vs plain Python", "info", note="no compiled build (make compile)")]
+    compiled = Server(free_port(), [], {})
+    pure = Server(free_port(), [], {"SHOPWINDOW_PURE": "1"})
+    rows: list[Row] = []
+    try:
+        cookies = prepared_cookies(compiled.url)
+        for target in targets()[:4:3]:  # GET / and the popup
+            cookie = cookies.get(target.cookie, "")
+            how = (seconds, threads, connections)
+            row = _paired_row(
+                Target(target.name, target.path, None),
+                partial(measured, compiled, compiled.url + target.path, target, cookie, *how),
+                partial(measured, pure, pure.url + target.path, target, cookie, *how),
+                rounds,
+            )
+            # _paired_row divides the first run's CPU by the second's: compiled / pure.
+            saved = 1 - (row.ratio or 0.0)
+            rows.append(
+                Row(
+                    f"compiled vs plain Python: {target.name}",
+                    "info",
+                    ratio=row.ratio,
+                    note=f"compiled saves {saved:.0%} CPU per answer; {row.note}",
+                )
+            )
+    finally:
+        compiled.stop()
+        pure.stop()
     return rows
 
 
@@ -622,7 +754,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--only", choices=["micro", "http"], default=None)
     parser.add_argument("--out", default="bench-results.json")
+    parser.add_argument(
+        "--compare-builds",
+        action="store_true",
+        help="also measure the compiled request path against plain Python (SHOPWINDOW_PURE=1)",
+    )
+    parser.add_argument("--serve-empty", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.serve_empty:
+        serve_empty(*args.serve_empty)
+        return 0
     min_time = 0.05 if args.smoke else 0.5
     seconds = 1.0 if args.smoke else args.seconds
     rows: list[Row] = []
@@ -639,6 +780,8 @@ def main(argv: list[str] | None = None) -> int:
             seconds, args.server, args.workers, args.threads, args.connections, rounds
         )
         rows += proxy_rows(seconds, args.server, args.threads, args.connections)
+        if args.compare_builds:
+            rows += build_rows(seconds, args.threads, args.connections, rounds)
     print(table(rows))
     print(f"request path: {shopwindow.build()}")
     report = {
