@@ -2,48 +2,55 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+SERVE_STAMP := $(VENV)/.serve
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint bench loadtest docs clean compile
+.PHONY: serve test lint bench loadtest docs clean first-run-check
 
-$(STAMP): pyproject.toml
+# What serving needs, and nothing else: a first `make serve` answers within two minutes.
+$(SERVE_STAMP): pyproject.toml
+	@echo "shopwindow: setting up $(VENV) with what serving needs (first run only)..."
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(PIP) install --progress-bar off -e .
+	touch $(SERVE_STAMP)
+
+# The test and benchmark tools (pytest, ruff, mypy, Playwright, locust, ...).
+$(STAMP): $(SERVE_STAMP)
+	@echo "shopwindow: installing the test tools into $(VENV)..."
+	$(PIP) install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The request path's modules, compiled with Cython (setup.py); only what changed is rebuilt.
-# SHOPWINDOW_PURE=1 skips it (and runs the plain Python source).
-compile: $(STAMP)
-	$(BIN)/python setup.py --quiet build_ext --inplace
-
-serve: compile
+serve: $(SERVE_STAMP)
 	$(BIN)/shopwindow serve --dev
 
 lint: $(STAMP)
-	$(BIN)/ruff check setup.py src tests loadtests
-	$(BIN)/ruff format --check setup.py src tests loadtests
+	$(BIN)/ruff check src tests loadtests bench
+	$(BIN)/ruff format --check src tests loadtests bench
 	$(BIN)/mypy
 
-test: lint compile
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The peer engines the benchmark compares with, installed once.
 $(VENV)/.bench: pyproject.toml | $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(PIP) install --quiet -e '.[dev,bench]'
 	touch $@
 
-bench: $(VENV)/.bench compile
+bench: $(VENV)/.bench
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || true
 	$(BIN)/python -m shopwindow.bench $(BENCH_ARGS)
 
-loadtest: compile
+loadtest: $(STAMP)
 	$(BIN)/python loadtests/run.py $(LOADTEST_ARGS)
 	$(BIN)/python loadtests/rule_edits.py $(RULE_EDITS_ARGS)
+
+# How long a new user waits: a fresh clone, an empty pip cache, `make serve` until it answers.
+first-run-check:
+	$(PYTHON) bench/first_run.py $(FIRST_RUN_ARGS)
 
 docs: $(STAMP)
 	$(BIN)/shopwindow docs settings > docs/settings.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench-results.json build
-	rm -f src/shopwindow/*.c src/shopwindow/*.so

@@ -35,7 +35,6 @@ from typing import Any
 import httpx
 import yaml
 
-import shopwindow
 from shopwindow.settings import PROJECT_ROOT
 
 SECRET = "bench-secret-not-for-production"
@@ -656,44 +655,6 @@ def _paired_row(
     )
 
 
-def build_rows(seconds: float, threads: int, connections: int, rounds: int) -> list[Row]:
-    """The compiled request path against the plain Python one (SHOPWINDOW_PURE=1), same run:
-    CPU per answer on `GET /` and the popup, in pairs; the ratio is pure / compiled."""
-    if not shopwindow.compiled_files():
-        return [Row("compiled vs plain Python", "info", note="no compiled build (make compile)")]
-    compiled = Server(free_port(), [], {})
-    pure = Server(free_port(), [], {"SHOPWINDOW_PURE": "1"})
-    rows: list[Row] = []
-    try:
-        cookies = prepared_cookies(compiled.url)
-        for target in targets()[:4:3]:  # GET / and the popup
-            cookie = cookies.get(target.cookie, "")
-            how = (seconds, threads, connections)
-            row = _paired_row(
-                Target(target.name, target.path, None),
-                partial(measured, compiled, compiled.url + target.path, target, cookie, *how),
-                partial(measured, pure, pure.url + target.path, target, cookie, *how),
-                rounds,
-            )
-            # _paired_row divides the first run's CPU by the second's: compiled / pure.
-            saved = 1 - (row.ratio or 0.0)
-            rows.append(
-                Row(
-                    f"compiled vs plain Python: {target.name}",
-                    "info",
-                    ratio=row.ratio,
-                    note=(
-                        f"compiled {row.extra['empty_cpu_us']:.0f} µs, pure"
-                        f" {row.extra['cpu_us']:.0f} µs CPU per answer: compiled saves {saved:.0%}"
-                    ),
-                )
-            )
-    finally:
-        compiled.stop()
-        pure.stop()
-    return rows
-
-
 def _probe(url: str, target: Target, cookie: str) -> int:
     headers = dict(target.headers)
     if cookie:
@@ -715,6 +676,19 @@ def _first_sold_out() -> str:
 
 def _fmt_budget(b: float | None) -> str:
     return f"≥ {b:g}" if b is not None else ""
+
+
+def _commit() -> str:
+    """The checkout's commit, so a figure can be reproduced (empty outside a git checkout)."""
+    try:
+        return subprocess.run(
+            ["git", "-C", str(PROJECT_ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
 
 
 # --- report -----------------------------------------------------------------------
@@ -755,13 +729,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--only", choices=["micro", "http", "builds"], default=None)
+    parser.add_argument("--only", choices=["micro", "http"], default=None)
     parser.add_argument("--out", default="bench-results.json")
-    parser.add_argument(
-        "--compare-builds",
-        action="store_true",
-        help="also measure the compiled request path against plain Python (SHOPWINDOW_PURE=1)",
-    )
     parser.add_argument("--serve-empty", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_empty:
@@ -783,11 +752,7 @@ def main(argv: list[str] | None = None) -> int:
             seconds, args.server, args.workers, args.threads, args.connections, rounds
         )
         rows += proxy_rows(seconds, args.server, args.threads, args.connections)
-    if args.compare_builds or args.only == "builds":
-        rounds = 1 if args.smoke else max(1, args.rounds)
-        rows += build_rows(seconds, args.threads, args.connections, rounds)
     print(table(rows))
-    print(f"request path: {shopwindow.build()}")
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -797,7 +762,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "server": args.server,
         "workers": args.workers,
-        "build": shopwindow.build(),
+        "commit": _commit(),
         "smoke": args.smoke,
         "rows": [asdict(r) for r in rows],
     }

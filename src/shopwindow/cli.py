@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 import click
 import orjson
 
-import shopwindow
 from shopwindow import settings as settings_mod
 from shopwindow.settings import DEV_SECRET, Settings, SettingsError
 
@@ -119,7 +118,7 @@ def run_server(settings: Settings) -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="shopwindow-metrics-")
     click.echo(
         f"shopwindow serving on http://{settings.host}:{settings.port}"
-        f" ({settings.server}; {shopwindow.build()})",
+        f" ({settings.server}, {settings.workers} worker{'s' if settings.workers > 1 else ''})",
         err=True,
     )
     from shopwindow import httpserver
