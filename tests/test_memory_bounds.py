@@ -215,7 +215,11 @@ def container_sizes(roots: dict[str, Any], depth: int = 4) -> dict[str, int]:
 
 def roots_of(client: TestClient) -> dict[str, Any]:
     shop = client.app.state.shop  # type: ignore[attr-defined]
-    roots: dict[str, Any] = {"shop.extensions": shop.extensions, "shop.codec": shop.codec}
+    roots: dict[str, Any] = {
+        "shop.services": shop.services,
+        "shop.hooks": shop.hooks,
+        "shop.codec": shop.codec,
+    }
     for module in shopwindow_modules():
         for name, value in vars(module).items():
             if name.startswith("__") or isinstance(value, type):

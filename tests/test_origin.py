@@ -297,7 +297,7 @@ def test_fragment_labels_name_the_rules_and_make_the_page_private(
     async def hero(*args: Any) -> tuple[str, list[str]]:
         return "<h2>Rain jackets for Hamburg</h2>", ["rainy-hero:b"]
 
-    client.app.state.shop.extensions["fragments"]["hero"] = hero  # type: ignore[attr-defined]
+    client.app.state.shop.hooks.fragments["hero"] = hero  # type: ignore[attr-defined]
     response = client.get("/de/women/")
     assert (
         '<section data-sw-slot="hero"><h2>Rain jackets for Hamburg</h2></section>' in response.text
@@ -312,7 +312,7 @@ def test_fragment_text_is_written_in_the_pages_charset(proxy: Callable[..., Test
     async def greeting(*args: Any) -> tuple[str, list[str]]:
         return "Schöne Grüße – 10 € off", []
 
-    client.app.state.shop.extensions["fragments"]["greeting"] = greeting  # type: ignore[attr-defined]
+    client.app.state.shop.hooks.fragments["greeting"] = greeting  # type: ignore[attr-defined]
     response = client.get("/latin1/")
     raw = response.content
     assert "Grüße".encode("latin-1") in raw
@@ -375,7 +375,7 @@ def test_failing_fragment_serves_the_origin_page_untouched(
     async def broken(*args: Any) -> tuple[str, list[str]]:
         raise RuntimeError("recommendation store down")
 
-    client.app.state.shop.extensions["fragments"]["hero"] = broken  # type: ignore[attr-defined]
+    client.app.state.shop.hooks.fragments["hero"] = broken  # type: ignore[attr-defined]
     before = metric(client, "shopwindow_degraded_total", part="slots")
     response = client.get("/de/women/")
     assert response.status_code == 200
@@ -399,7 +399,7 @@ def test_late_fragment_serves_the_origin_page_untouched(
         outcome.append("finished")
         return "too late", []
 
-    client.app.state.shop.extensions["fragments"]["hero"] = late  # type: ignore[attr-defined]
+    client.app.state.shop.hooks.fragments["hero"] = late  # type: ignore[attr-defined]
     before = metric(client, "shopwindow_degraded_total", part="slots")
     response = client.get("/de/women/")
     assert outcome == ["cancelled at the slot budget"]

@@ -337,7 +337,7 @@ def test_the_recommendations_slot_reads_the_product_from_the_query(
     shop = shop_of(client)
     snap = shop.snapshot
     assert snap is not None
-    slot = shop.extensions["fragments"]["recommendations"]
+    slot = shop.hooks.fragments["recommendations"]
 
     path = {"value": "/p/w-run-004"}
 

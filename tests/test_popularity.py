@@ -117,7 +117,7 @@ def test_bots_declined_consent_and_unknown_products_do_not_count(
     make_client: Callable[..., TestClient],
 ) -> None:
     client = make_client()
-    store = client.app.state.shop.extensions["popularity"]  # type: ignore[attr-defined]
+    store = client.app.state.shop.services.outofstock.popularity  # type: ignore[attr-defined]
     hoodie = quiet_hoodie(client)
     view = {"type": "view", "product_id": hoodie}
     bot = {"user-agent": "Googlebot/2.1 (+http://www.google.com/bot.html)"}

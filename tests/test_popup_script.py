@@ -79,7 +79,7 @@ def test_script_speaks_the_documented_api() -> None:
 
 def test_popup_script_fragment_is_the_versioned_tag(client: TestClient) -> None:
     shop = client.app.state.shop  # type: ignore[attr-defined]
-    fragment = shop.extensions["fragments"]["popup-script"]
+    fragment = shop.hooks.fragments["popup-script"]
     html, labels = asyncio.run(fragment(None, shop, shop.snapshot, None))
     assert html == f'<script src="/_sw/sw.js?v={SCRIPT.version}" defer></script>'
     assert labels == []

@@ -139,7 +139,7 @@ def test_first_order_offer_leaves_out_customers_the_profile_store_knows_ordered(
         if profile_orders is not None:
             visit.ctx["profile.orders"] = profile_orders
 
-    client.app.state.shop.extensions.setdefault("context_hooks", []).append(profile)  # type: ignore[attr-defined]
+    client.app.state.shop.hooks.context.append(profile)  # type: ignore[attr-defined]
     send(client, {"type": "view", "product_id": "w-run-001"})
     next_session(clock)
     r = ask(client)

@@ -267,7 +267,7 @@ def test_a_popup_recorded_when_served_is_shared_through_the_exposure_sinks(
     visitor = visitor_of(cookie(client))
     record_popup(visitor, "first-order", "popup_shown", int(time.time()))
     visit = SimpleNamespace(visitor=visitor, consent=True)
-    assert exposure_sink in shop.extensions["exposure_sinks"]
+    assert exposure_sink in shop.hooks.exposures
     exposure_sink(shop, visit, ["first-order:a", "gender-home"])  # type: ignore[arg-type]
     popups = eventually(lambda: (show(rules_dir, backend, "c12") or {}).get("popups"))
     assert list(popups) == ["first-order"] and popups["first-order"][0] == 1

@@ -1,14 +1,9 @@
-"""The Starlette application: the request path starts here.
-
-Each placement module contributes its routes (and may attach itself to the
-shop at start); read them in the order listed in PLACEMENT_MODULES.
-"""
+"""The Starlette application: placements installed in a written order, one routes table."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
 import inspect
 import logging
 import os
@@ -25,9 +20,25 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shopwindow import heap, metrics, origin
+from shopwindow import (
+    apidoc,
+    beacon,
+    heap,
+    homepage,
+    landing,
+    metrics,
+    origin,
+    outofstock,
+    popups,
+    product,
+    profiles,
+    shoppable,
+    staff,
+    statsweb,
+)
 from shopwindow import settings as settings_mod
 from shopwindow.fastlane import FastLane, ShopApp, lane_table
+from shopwindow.hooks import Hooks
 from shopwindow.lastgood import LastGoodRules
 from shopwindow.limits import Guard, Limits
 from shopwindow.responses import json_body
@@ -49,20 +60,51 @@ HOT_PATHS = [
 # Pattern routes that take the fast lane too: the storefront's pages.
 HOT_PATTERNS = ["/{country}/", "/{country}/{gender}/", "/{country}/{gender}/{category}/"]
 
-PLACEMENT_MODULES = [
-    "shopwindow.beacon",
-    "shopwindow.outofstock",
-    "shopwindow.product",
-    "shopwindow.statsweb",
-    "shopwindow.popups",
-    "shopwindow.landing",
-    "shopwindow.profiles",
-    "shopwindow.shoppable",
-    "shopwindow.staff",
-    "shopwindow.homepage",
-    "shopwindow.origin",
-    "shopwindow.apidoc",
-]
+
+def install_placements(shop: Shop) -> Hooks:
+    """Each placement's hooks and state, installed in this order (the reasons beside it).
+
+    A new Hooks each time, so an app built again around the same shop does not
+    call a hook twice; the services a placement keeps open are handed back to it.
+    """
+    hooks = Hooks()
+    services = shop.services
+    # Hooks run in the order installed. Out-of-stock first: its event sink records
+    # a product view before the stats and the profile hear of the same events.
+    services.outofstock = outofstock.install(shop, hooks)
+    services.stats = statsweb.install(shop, hooks)
+    # Popups before profiles: a closed popup is remembered on the visitor first.
+    services.popups = popups.install(shop, hooks)
+    # Landing before shoppable: shoppable wraps the explainer landing registered,
+    # and answers first (hooks.landing_first) inside landing's answer.
+    services.landing = landing.install(shop, hooks)
+    services.profiles = profiles.install(shop, hooks)
+    services.shoppable = shoppable.install(shop, hooks)
+    services.staff = staff.install(shop, hooks)
+    homepage.install(shop, hooks)
+    # Origin last: it only opens and closes its connection pool.
+    services.origin = origin.install(shop, hooks)
+    shop.hooks = hooks
+    return hooks
+
+
+def placement_routes() -> list[BaseRoute]:
+    """Every placement's routes; the order only matters among overlapping paths (see create_app)."""
+    return [
+        *beacon.routes,
+        *outofstock.routes,
+        *product.routes,
+        *statsweb.routes,
+        *popups.routes,
+        *landing.routes,
+        *profiles.routes,
+        *shoppable.routes,
+        *staff.routes,
+        # The storefront's catch-all /{country}/ patterns: after every fixed path.
+        *homepage.routes,
+        *origin.routes,
+        *apidoc.routes,
+    ]
 
 
 async def healthz(request: Request) -> Response:
@@ -188,17 +230,13 @@ def create_app(
         errors = shop.load()
         if errors:
             raise StartupError(errors)
-    modules = [importlib.import_module(name) for name in PLACEMENT_MODULES]
-    for module in modules:
-        attach = getattr(module, "attach", None)
-        if attach is not None:
-            attach(shop)
+    hooks = install_placements(shop)
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
-    placed = [route for module in modules for route in module.routes]
+    placed = placement_routes()
     # Fixed paths first: the router tries routes in order, and `/` or
     # `/_sw/popup` should not be compared with every storefront pattern first.
     fixed = [r for r in placed if "{" not in getattr(r, "path", "{")]
@@ -218,14 +256,14 @@ def create_app(
         if watch:
             shop.start_watching()
             _reload_on_sighup(shop)
-        for start in shop.extensions.get("on_start", ()):
+        for start in hooks.on_start:
             await start(shop)
         if settle:
             heap.settle()
         try:
             yield
         finally:
-            for stop in shop.extensions.get("on_stop", ()):
+            for stop in hooks.on_stop:
                 await stop(shop)
             shop.stop()
             metrics.TALLY.flush()

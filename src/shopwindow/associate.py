@@ -8,18 +8,17 @@ nothing: no cookie, no exposure, no popup shown.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
 from shopwindow.catalog import Catalog
 from shopwindow.context import build_visit
+from shopwindow.hooks import ContextHook
 from shopwindow.profile import Order, Profile
 from shopwindow.shop import Shop, Snapshot
 from shopwindow.visitor import MAX_FULL_PRICE, Visitor
-
-ContextHook = Callable[[Shop, Any, Snapshot], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +210,7 @@ def open_offer(
     """The popup the customer would get on exit intent now, or None; nothing is recorded."""
     from shopwindow.popups import cta_url_for, decide_popup, popup_view
 
-    if "popups" not in shop.extensions:
+    if shop.services.popups is None:
         return None
     visitor = visitor_for(profile, now)
     visit = build_visit(
@@ -226,7 +225,7 @@ def open_offer(
         catalog=snap.catalog,
         now=datetime.fromtimestamp(now, shop.tz),
     )
-    for hook in shop.extensions.get("context_hooks", ()):
+    for hook in shop.hooks.context:
         if hook not in skip:
             hook(shop, visit, snap)
     visit.ctx.update(profile_context(profile))

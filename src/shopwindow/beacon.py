@@ -54,7 +54,7 @@ async def events_endpoint(request: Request) -> Response:
         accepted.append(event)
         metrics.count_event(event.type, "accepted")
     if visit.consent:
-        for sink in shop.extensions.get("event_sinks", ()):
+        for sink in shop.hooks.events:
             sink(shop, visit, accepted)
     body_out = {"accepted": len(accepted), "errors": errors}
     response = RawAnswer(400 if errors else 200, [JSON_TYPE], json_body(body_out))

@@ -241,8 +241,7 @@ def count(tallies: Iterable[Tally]) -> None:
 
 
 def recorder_of(shop: Shop) -> Recorder | None:
-    recorder = shop.extensions.get("stats")
-    return recorder if isinstance(recorder, Recorder) else None
+    return shop.services.stats
 
 
 def counted(visit: Visit) -> bool:

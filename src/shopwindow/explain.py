@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from shopwindow.app import install_placements
 from shopwindow.context import Visit, build_visit
 from shopwindow.homepage import fill_path
 from shopwindow.network import TrustedProxies
@@ -53,15 +54,8 @@ def explain_url(
 
 
 def attach_placements(shop: Shop) -> None:
-    """Let the placement modules register their context hooks, as the server does at start."""
-    import importlib
-
-    from shopwindow.app import PLACEMENT_MODULES
-
-    for name in PLACEMENT_MODULES:
-        attach = getattr(importlib.import_module(name), "attach", None)
-        if attach is not None:
-            attach(shop)
+    """The placements' context hooks and state, installed as the server installs them at start."""
+    install_placements(shop)
 
 
 def explain_visit(
@@ -103,7 +97,7 @@ def explain_visit(
         catalog=snap.catalog,
         now=now,
     )
-    for hook in shop.extensions.get("context_hooks", ()):
+    for hook in shop.hooks.context:
         hook(shop, visit, snap)
     placement_name = placement_for(path, visit.campaign.present, shop.settings.landing_prefix)
     if placement_name == "out-of-stock":
@@ -130,7 +124,7 @@ def explain_visit(
     else:
         answer["then"] = dict(decision.then)
     # A placement may say what its answer would show (the landing page's filter, a drop's date).
-    describe = shop.extensions.get("explain", {}).get(placement_name)
+    describe = shop.hooks.explain.get(placement_name)
     if describe is not None:
         answer["shows"] = describe(shop, snap, visit)
         # What answers before the rules (a shoppable post) names itself in X-Shopwindow-Rules.

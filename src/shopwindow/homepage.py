@@ -16,6 +16,7 @@ from shopwindow import metrics
 from shopwindow.cards import card, cards
 from shopwindow.catalog import Catalog, Product
 from shopwindow.context import Visit
+from shopwindow.hooks import Hooks
 from shopwindow.responses import (
     HTML_TYPE,
     JSONAnswer,
@@ -98,7 +99,7 @@ async def root(request: Request) -> Response:
     shop = shop_of(request)
     snap = snapshot_of(request)
     visit = visit_of(request, snap)
-    if visit.campaign.present and (landing := shop.extensions.get("landing")) is not None:
+    if visit.campaign.present and (landing := shop.hooks.landing) is not None:
         response: Response = await landing(request, shop, snap, visit)
         return response
     decision, path = decide_homepage(snap, visit)
@@ -338,8 +339,8 @@ async def recently_viewed_slot(
     ), []
 
 
-def attach(shop: Shop) -> None:
-    shop.extensions.setdefault("fragments", {})["recently-viewed"] = recently_viewed_slot
+def install(shop: Shop, hooks: Hooks) -> None:
+    hooks.fragments["recently-viewed"] = recently_viewed_slot
 
 
 routes = [

@@ -34,6 +34,7 @@ from shopwindow.channel import NO_CAMPAIGN, Campaign
 from shopwindow.context import Visit
 from shopwindow.drops import NextDrop, next_drop
 from shopwindow.homepage import GENDERS, recently_viewed_cards, render_recently_viewed
+from shopwindow.hooks import Hooks
 from shopwindow.keywords import (
     NO_MATCH,
     NO_SYNONYMS,
@@ -60,9 +61,6 @@ LANDING_TEMPLATE = "landing.html"
 TEASER_TEMPLATE = "teaser.html"
 GRID_TEMPLATE = "_landing_grid.html"
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
-_STATE = "landing.state"
-_STORE = "unmatched_campaigns"
-_WARMER = "landing.upkeep"  # the task that warms new snapshots and writes the counts
 WARM_SECONDS = 0.25
 _GENDER_TITLE = {"women": "Women's", "men": "Men's", "kids": "Kids'"}
 
@@ -170,7 +168,8 @@ def state_of(shop: Shop, snap: Snapshot) -> LandingState:
     large catalog): the running service builds those off the event loop, and until
     they are ready answers from the previous snapshot, whole.
     """
-    state: LandingState | None = shop.extensions.get(_STATE)
+    service = service_of(shop)
+    state = service.state
     if state is not None and state.snap is snap:
         return state
     if (
@@ -179,11 +178,11 @@ def state_of(shop: Shop, snap: Snapshot) -> LandingState:
         and state.synonyms == synonyms_of(snap)
     ):
         state = LandingState(snap, state.vocabulary)
-    elif state is not None and _WARMER in shop.extensions:
+    elif state is not None and service.warmer is not None:
         return state
     else:
         state = LandingState(snap)
-    shop.extensions[_STATE] = state
+    service.state = state
     return state
 
 
@@ -448,9 +447,9 @@ def landing_header(plan: Plan, page: Page) -> str:
 
 async def answer(request: Request, shop: Shop, snap: Snapshot, visit: Visit) -> Response:
     """The landing answer for this visit: a page, a teaser, or a redirect the rule asks for."""
-    # shop.extensions["landing_first"]: answers that do not depend on the landing rules
+    # hooks.landing_first: answers that do not depend on the landing rules
     # (a shoppable post named by utm_content) come before them; None means "not mine".
-    for first in shop.extensions.get("landing_first", ()):
+    for first in shop.hooks.landing_first:
         found: Response | None = await first(request, shop, snap, visit)
         if found is not None:
             return found
@@ -460,9 +459,8 @@ async def answer(request: Request, shop: Shop, snap: Snapshot, visit: Visit) -> 
     if decision.rule is not None:
         metrics.count_match(PLACEMENT, decision.rule.id)
     else:
-        store: UnmatchedCampaigns | None = shop.extensions.get(_STORE)
-        if store is not None:
-            store.record(CampaignKey.of(visit.campaign, visit.ctx["path"]))
+        if (service := shop.services.landing) is not None:
+            service.store.record(CampaignKey.of(visit.campaign, visit.ctx["path"]))
     if isinstance(plan, str):
         response: Response = redirect(shop, plan)
         response.headers[LANDING_HEADER] = REDIRECT
@@ -499,7 +497,7 @@ def _json(plan: Plan, page: Page, headline: str, catalog: Catalog) -> bytes:
 
 
 async def landing_at_root(request: Request, shop: Shop, snap: Snapshot, visit: Visit) -> Response:
-    """shop.extensions["landing"]: GET / when the URL carries campaign parameters."""
+    """hooks.landing: GET / when the URL carries campaign parameters."""
     return await answer(request, shop, snap, visit)
 
 
@@ -599,28 +597,46 @@ def explain_landing(shop: Shop, snap: Snapshot, visit: Visit) -> dict[str, Any]:
 # --- wiring ------------------------------------------------------------------------------
 
 
+@dataclass(slots=True)
+class LandingService:
+    """The unmatched-campaign counts, the state answered from, and the task keeping it warm."""
+
+    store: UnmatchedCampaigns
+    state: LandingState | None = None
+    warmer: asyncio.Task[None] | None = None  # warms new snapshots and writes the counts
+
+
+def service_of(shop: Shop) -> LandingService:
+    service = shop.services.landing
+    if service is None:
+        service = shop.services.landing = LandingService(unmatched_store(shop))
+    return service
+
+
 async def _start(shop: Shop) -> None:
+    service = service_of(shop)
     snap = shop.snapshot
     if snap is not None:
         # Warm the filter index and vocabulary so the first ad click does not build them.
-        shop.extensions[_STATE] = await asyncio.to_thread(warm_state, snap)
-    shop.extensions[_WARMER] = asyncio.create_task(upkeep(shop))
+        service.state = await asyncio.to_thread(warm_state, snap)
+    service.warmer = asyncio.create_task(upkeep(shop))
 
 
 async def upkeep(shop: Shop) -> None:
     """Off the request path: warm each new snapshot, and write the unmatched counts."""
-    store: UnmatchedCampaigns = shop.extensions[_STORE]
+    service = service_of(shop)
+    store = service.store
     loop = asyncio.get_running_loop()
     flushed = loop.time()
     while True:
         await asyncio.sleep(WARM_SECONDS)
         try:
             snap = shop.snapshot
-            state: LandingState | None = shop.extensions.get(_STATE)
+            state = service.state
             if snap is not None and (state is None or state.snap is not snap):
                 fresh = await asyncio.to_thread(warm_state, snap)
                 if shop.snapshot is snap:
-                    shop.extensions[_STATE] = fresh
+                    service.state = fresh
             if loop.time() - flushed >= FLUSH_SECONDS:
                 flushed = loop.time()
                 batch = store.take()
@@ -631,13 +647,13 @@ async def upkeep(shop: Shop) -> None:
 
 
 async def _stop(shop: Shop) -> None:
-    task: asyncio.Task[None] | None = shop.extensions.pop(_WARMER, None)
+    service = service_of(shop)
+    task, service.warmer = service.warmer, None
     if task is not None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    store: UnmatchedCampaigns = shop.extensions[_STORE]
-    await asyncio.to_thread(store.flush)
+    await asyncio.to_thread(service.store.flush)
 
 
 def unmatched_store(shop: Shop) -> UnmatchedCampaigns:
@@ -645,15 +661,14 @@ def unmatched_store(shop: Shop) -> UnmatchedCampaigns:
     return UnmatchedCampaigns(s.campaigns_db or default_path(s.rules, s.profile_db))
 
 
-def attach(shop: Shop) -> None:
-    ext = shop.extensions
-    ext["landing"] = landing_at_root
-    ext.setdefault(_STORE, unmatched_store(shop))
-    ext.setdefault("context_hooks", []).append(read_campaign)
-    ext.setdefault("fragments", {})["landing-products"] = landing_products
-    ext.setdefault("explain", {})[PLACEMENT] = explain_landing
-    ext.setdefault("on_start", []).append(_start)
-    ext.setdefault("on_stop", []).append(_stop)
+def install(shop: Shop, hooks: Hooks) -> LandingService:
+    hooks.landing = landing_at_root
+    hooks.context.append(read_campaign)
+    hooks.fragments["landing-products"] = landing_products
+    hooks.explain[PLACEMENT] = explain_landing
+    hooks.on_start.append(_start)
+    hooks.on_stop.append(_stop)
+    return shop.services.landing or LandingService(unmatched_store(shop))
 
 
 routes = [

@@ -40,6 +40,7 @@ from shopwindow.forwarding import (
     vary_key,
 )
 from shopwindow.homepage import decide_homepage
+from shopwindow.hooks import Hooks
 from shopwindow.responses import personalize, redirect, safe_path
 from shopwindow.settings import Settings
 from shopwindow.shop import Shop
@@ -288,7 +289,7 @@ class OriginProxy:
         labels: Sequence[str],
     ) -> Response:
         """The page with this visitor's fragments in its slots; as the origin sent it if that fails."""
-        fragments: dict[str, Any] = shop.extensions.get("fragments", {})
+        fragments = shop.hooks.fragments
         wanted = [name for name in page.slots if name in fragments]
         try:
             if not wanted and not labels:
@@ -337,7 +338,9 @@ class OriginProxy:
 
 
 def proxy_of(shop: Shop) -> OriginProxy:
-    proxy: OriginProxy = shop.extensions["origin"]
+    proxy = shop.services.origin
+    if proxy is None:  # pragma: no cover - installed whenever origin mode routes here
+        raise RuntimeError("origin proxy not installed")
     return proxy
 
 
@@ -355,7 +358,7 @@ async def origin_home(request: Request) -> Response:
     shop = shop_of(request)
     snap = snapshot_of(request)
     visit = visit_of(request, snap)
-    landing = shop.extensions.get("landing")
+    landing = shop.hooks.landing
     if visit.campaign.present and landing is not None:
         response: Response = await landing(request, shop, snap, visit)
         return response
@@ -393,13 +396,13 @@ def front_routes(routes: Iterable[BaseRoute], settings: Settings) -> list[BaseRo
     ]
 
 
-def attach(shop: Shop) -> None:
+def install(shop: Shop, hooks: Hooks) -> OriginProxy | None:
     if not shop.settings.origin:
-        return
+        return None
     proxy = OriginProxy(shop.settings)
-    shop.extensions["origin"] = proxy
-    shop.extensions.setdefault("on_start", []).append(proxy.start)
-    shop.extensions.setdefault("on_stop", []).append(proxy.stop)
+    hooks.on_start.append(proxy.start)
+    hooks.on_stop.append(proxy.stop)
+    return proxy
 
 
 routes: list[BaseRoute] = []  # origin mode rearranges the app's routes instead (front_routes)

@@ -27,6 +27,7 @@ from shopwindow import metrics
 from shopwindow.catalog import Catalog, Product
 from shopwindow.context import Visit, product_context
 from shopwindow.events import Event
+from shopwindow.hooks import Hooks
 from shopwindow.pairings import NO_PAIRINGS, merged
 from shopwindow.popularity import PopularityStore, store_for
 from shopwindow.recommendations import ListSpec, RecommendationList, list_specs, recommend
@@ -46,7 +47,6 @@ from shopwindow.web import immediate, query_of, shop_of, snapshot_of, visit_of
 log = logging.getLogger("shopwindow")
 
 PLACEMENT: Final = "out-of-stock"
-EXTENSION: Final = "out-of-stock"
 TEMPLATE: Final = "_recommendations.html"
 SPARE: Final = 2  # extra products per list, so leaving out the visitor's cart keeps counts
 SEGMENTS: Final = 4096
@@ -268,7 +268,9 @@ class OutOfStock:
 
 
 def placement_of(shop: Shop) -> OutOfStock:
-    placement: OutOfStock = shop.extensions[EXTENSION]
+    placement = shop.services.outofstock
+    if placement is None:  # pragma: no cover - app.install_placements installs it
+        raise RuntimeError("out-of-stock placement not installed")
     return placement
 
 
@@ -329,17 +331,15 @@ async def recommendations_slot(
     return placement.html(answer), answer.labels
 
 
-def attach(shop: Shop) -> None:
+def install(shop: Shop, hooks: Hooks) -> OutOfStock:
     settings = shop.settings
     placement = OutOfStock(shop, store_for(settings.redis, settings.popular_half_life_hours))
-    extensions: dict[str, Any] = shop.extensions
-    extensions[EXTENSION] = placement
-    extensions["popularity"] = placement.popularity
-    extensions["product_recommendations"] = product_recommendations
-    extensions.setdefault("fragments", {})["recommendations"] = recommendations_slot
-    extensions.setdefault("event_sinks", []).append(placement.record)
-    extensions.setdefault("on_start", []).append(placement.start)
-    extensions.setdefault("on_stop", []).append(placement.stop)
+    hooks.product_recommendations = product_recommendations
+    hooks.fragments["recommendations"] = recommendations_slot
+    hooks.events.append(placement.record)
+    hooks.on_start.append(placement.start)
+    hooks.on_stop.append(placement.stop)
+    return placement
 
 
 routes = [

@@ -26,6 +26,7 @@ from shopwindow.clientscript import SCRIPT, SCRIPT_PATH, script_endpoint
 from shopwindow.context import Visit, product_context
 from shopwindow.events import Event
 from shopwindow.homepage import fill_path
+from shopwindow.hooks import Hooks
 from shopwindow.popupcaps import Limits
 from shopwindow.responses import (
     HTML_TYPE,
@@ -148,7 +149,9 @@ class PopupState:
 
 
 def state_of(shop: Shop) -> PopupState:
-    state: PopupState = shop.extensions["popups"]
+    state = shop.services.popups
+    if state is None:  # pragma: no cover - app.install_placements installs it
+        raise RuntimeError("popups not installed")
     return state
 
 
@@ -378,13 +381,11 @@ async def popup_script_slot(
     return SCRIPT.tag, []
 
 
-def attach(shop: Shop) -> None:
+def install(shop: Shop, hooks: Hooks) -> PopupState:
     settings = shop.settings
-    shop.extensions["popups"] = PopupState(
-        Limits(settings.popups_per_session, settings.popups_per_day)
-    )
-    shop.extensions.setdefault("fragments", {})["popup-script"] = popup_script_slot
-    shop.extensions.setdefault("event_sinks", []).append(closed_popups)
+    hooks.fragments["popup-script"] = popup_script_slot
+    hooks.events.append(closed_popups)
+    return PopupState(Limits(settings.popups_per_session, settings.popups_per_day))
 
 
 routes = [

@@ -21,7 +21,7 @@ async def product_page(request: Request) -> Response:
     visit = visit_of(request, snap)
     labels: list[str] = []
     recommendations = Markup("")
-    render_recs = shop.extensions.get("product_recommendations")
+    render_recs = shop.hooks.product_recommendations
     if render_recs is not None:
         recommendations, labels = render_recs(shop, snap, visit, product)
     strip = render_recently_viewed(

@@ -25,6 +25,7 @@ from starlette.routing import Route
 from shopwindow import metrics
 from shopwindow.context import Visit
 from shopwindow.events import Event
+from shopwindow.hooks import Hooks
 from shopwindow.profile import (
     Activity,
     Profile,
@@ -268,7 +269,7 @@ def context_hook(shop: Shop, visit: Visit, snap: Snapshot) -> None:
     """profile.* for rules; an identified customer's popup history shared across devices."""
     ctx = visit.ctx
     customer_id = visit.visitor.customer_id
-    profiles: Profiles | None = shop.extensions.get("profiles")
+    profiles = shop.services.profiles
     if not customer_id or not visit.consent or profiles is None:
         ctx.update(ANONYMOUS)
         return
@@ -347,7 +348,7 @@ def event_sink(shop: Shop, visit: Visit, events: list[Event]) -> None:
     """After `identify`, what this visitor does is the customer's: queued for the profile store."""
     visitor = visit.visitor
     customer_id = visitor.customer_id
-    profiles: Profiles | None = shop.extensions.get("profiles")
+    profiles = shop.services.profiles
     if not customer_id or not events or profiles is None:
         return
     now = int(time.time())
@@ -389,7 +390,7 @@ def event_sink(shop: Shop, visit: Visit, events: list[Event]) -> None:
 def exposure_sink(shop: Shop, visit: Visit, labels: list[str]) -> None:
     """A popup recorded when it was served (not by a beacon) is shared with other devices too."""
     customer_id = visit.visitor.customer_id
-    profiles: Profiles | None = shop.extensions.get("profiles")
+    profiles = shop.services.profiles
     if not customer_id or not visit.consent or profiles is None:
         return
     popups = visit.visitor.popups
@@ -430,28 +431,27 @@ async def store_pickup_fragment(request: Request) -> Response:
 
 
 async def _start(shop: Shop) -> None:
-    profiles: Profiles | None = shop.extensions.get("profiles")
+    profiles = shop.services.profiles
     if profiles is not None:
         profiles.start()
 
 
 async def _stop(shop: Shop) -> None:
-    profiles: Profiles | None = shop.extensions.get("profiles")
+    profiles = shop.services.profiles
     if profiles is not None:
         # The last flush may wait on the store; other shutdown work need not.
         await asyncio.to_thread(profiles.stop)
 
 
-def attach(shop: Shop) -> None:
-    if "profiles" in shop.extensions:
-        return
-    shop.extensions["profiles"] = profiles_for(shop.settings)
-    shop.extensions.setdefault("context_hooks", []).append(context_hook)
-    shop.extensions.setdefault("event_sinks", []).append(event_sink)
-    shop.extensions.setdefault("exposure_sinks", []).append(exposure_sink)
-    shop.extensions.setdefault("fragments", {})["store-pickup"] = store_pickup_slot
-    shop.extensions.setdefault("on_start", []).append(_start)
-    shop.extensions.setdefault("on_stop", []).append(_stop)
+def install(shop: Shop, hooks: Hooks) -> Profiles:
+    hooks.context.append(context_hook)
+    hooks.events.append(event_sink)
+    hooks.exposures.append(exposure_sink)
+    hooks.fragments["store-pickup"] = store_pickup_slot
+    hooks.on_start.append(_start)
+    hooks.on_stop.append(_stop)
+    # A shop installed twice (an app built again around it) keeps its open store.
+    return shop.services.profiles or profiles_for(shop.settings)
 
 
 routes = [Route("/_sw/fragments/store-pickup", store_pickup_fragment, methods=["GET"])]

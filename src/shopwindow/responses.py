@@ -123,7 +123,7 @@ def personalize(
     if names:
         raw.append((b"x-shopwindow-rules", ", ".join(names).encode("latin-1", "replace")))
         remember_buckets(visit, names)
-        for sink in shop.extensions.get("exposure_sinks", ()):
+        for sink in shop.hooks.exposures:
             sink(shop, visit, names)
     if segment is not None:
         # A CDN may cache this answer for everyone with the same segment key.
@@ -172,7 +172,7 @@ def write_cookie(response: Response, shop: Shop, visit: Visit) -> None:
     s = shop.settings
     secure = s.cookie_secure == "always"
     if s.cookie_secure == "auto":
-        secure = shop.extensions.get("https", False) or visit.ctx.get("scheme") == "https"
+        secure = visit.ctx.get("scheme") == "https"
     name, attributes, secure_attributes = _cookie_parts(s.cookie_name, s.cookie_days)
     # The codec's output is base64url and dots only, so it needs no quoting
     # (and http.cookies' SimpleCookie costs more than the encoding itself).

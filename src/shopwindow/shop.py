@@ -9,7 +9,6 @@ import threading
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -20,6 +19,7 @@ from shopwindow.context import Edge
 from shopwindow.errors import RuleError
 from shopwindow.events import Weights, weights_from
 from shopwindow.geo import DEFAULT_COUNTRY_HEADERS, GeoIP
+from shopwindow.hooks import Hooks, Services
 from shopwindow.lastgood import LastGoodRules
 from shopwindow.network import TrustedProxies
 from shopwindow.rulefiles import Fingerprint, fingerprint, load_rules
@@ -102,7 +102,9 @@ class Shop:
             lstrip_blocks=True,
         )
         self.snapshot: Snapshot | None = None
-        self.extensions: dict[str, Any] = {}  # profile store, stats, ... attached by their modules
+        # Filled by the placements' install functions (app.install_placements).
+        self.hooks = Hooks()
+        self.services = Services()
         self._stop = threading.Event()
         self._reload_lock = threading.Lock()
         self._watcher: threading.Thread | None = None

@@ -34,6 +34,7 @@ from starlette.types import Receive, Scope, Send
 from shopwindow import cards, landing, metrics
 from shopwindow.catalog import Catalog, Product
 from shopwindow.context import Visit
+from shopwindow.hooks import Hooks
 from shopwindow.outofstock import card
 from shopwindow.pairings import NO_PAIRINGS, Pairings
 from shopwindow.posts import NO_POSTS, PLACEMENT, Post, Posts
@@ -51,7 +52,6 @@ LOOK_COUNT: Final = 6
 GALLERY_DEFAULT: Final = 6
 GALLERY_MAX: Final = 12
 MAX_POSTS_PARAM: Final = 1000  # characters of ?posts= read; more is cut
-_STATE: Final = "shoppable.state"
 _SIMILAR: Final = (ListSpec("similar", 1, ""),)
 _PREMIUM: Final = (ListSpec("premium", 1, ""),)
 _ACCESSORIES: Final = (ListSpec("accessories", LOOK_COUNT, ""),)
@@ -290,11 +290,20 @@ class ShoppableState:
         return body
 
 
+@dataclass(slots=True)
+class ShoppableService:
+    """The shoppable posts' state for the snapshot answered from last."""
+
+    state: ShoppableState | None = None
+
+
 def state_of(shop: Shop, snap: Snapshot) -> ShoppableState:
-    state: ShoppableState | None = shop.extensions.get(_STATE)
+    service = shop.services.shoppable
+    if service is None:
+        service = shop.services.shoppable = ShoppableService()
+    state = service.state
     if state is None or state.snap is not snap:
-        state = ShoppableState(snap)
-        shop.extensions[_STATE] = state
+        state = service.state = ShoppableState(snap)
     return state
 
 
@@ -363,7 +372,7 @@ def answer_post(request: Request, shop: Shop, snap: Snapshot, visit: Visit, post
 async def post_landing(
     request: Request, shop: Shop, snap: Snapshot, visit: Visit
 ) -> Response | None:
-    """shop.extensions["landing_first"]: a landing URL whose utm_content names a post."""
+    """hooks.landing_first: a landing URL whose utm_content names a post."""
     post = posts_of(snap).get(visit.ctx.get("post.id"))
     if post is None:
         return None
@@ -500,12 +509,12 @@ def benchmark(n: int, seed: int = 1, tags: int = 4) -> Callable[[], int]:
     return run
 
 
-def attach(shop: Shop) -> None:
-    ext = shop.extensions
-    ext.setdefault("context_hooks", []).append(read_post)
-    ext.setdefault("landing_first", []).append(post_landing)
-    ext.setdefault("fragments", {})["shoppable"] = shoppable_slot
-    explain = ext.setdefault("explain", {})
+def install(shop: Shop, hooks: Hooks) -> ShoppableService:
+    """After landing: a post's link is a landing URL, and its answer comes before the rules'."""
+    hooks.context.append(read_post)
+    hooks.landing_first.append(post_landing)
+    hooks.fragments["shoppable"] = shoppable_slot
+    explain = hooks.explain
     rules_only = explain.get(landing.PLACEMENT)
 
     def explain_landing(shop: Shop, snap: Snapshot, visit: Visit) -> dict[str, Any]:
@@ -515,6 +524,7 @@ def attach(shop: Shop) -> None:
         return rules_only(shop, snap, visit) if rules_only is not None else {}
 
     explain[landing.PLACEMENT] = explain_landing
+    return shop.services.shoppable or ShoppableService()
 
 
 routes: list[BaseRoute] = [

@@ -24,6 +24,7 @@ import hmac
 import logging
 import re
 import time
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
@@ -35,6 +36,7 @@ from starlette.routing import Route
 
 from shopwindow import associate, profiles
 from shopwindow.associate import CustomerView
+from shopwindow.hooks import Hooks
 from shopwindow.profile import email_hash
 from shopwindow.profilestore import ProfileStore, StoreUnavailable, open_store
 from shopwindow.responses import wants_json
@@ -52,8 +54,6 @@ VIA_ID: Final = "customer id"
 VIA_EMAIL: Final = "email search"
 _CUSTOMER_ID: Final = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,64}$")  # as the beacon's identify
 _UNPRINTABLE: Final = re.compile(r"[\x00-\x1f\x7f]")
-_STORE: Final = "staff.store"
-_ACCESS: Final = "staff.access"
 HEADERS: Final = {
     "Cache-Control": "no-store",
     "X-Robots-Tag": "noindex, nofollow",
@@ -128,19 +128,34 @@ def peer_of(request: Request, shop: Shop) -> str:
 # --- the stores ---------------------------------------------------------------------------
 
 
+@dataclass(slots=True)
+class StaffService:
+    """The staff view's own store and access log, opened on first use."""
+
+    store: ProfileStore | None = None
+    access: AccessLog | None = None
+
+
+def service_of(shop: Shop) -> StaffService:
+    service = shop.services.staff
+    if service is None:
+        service = shop.services.staff = StaffService()
+    return service
+
+
 def store_of(shop: Shop) -> ProfileStore:
     """A store with patient timeouts: the staff view may wait where a shopper's page may not."""
-    store: ProfileStore | None = shop.extensions.get(_STORE)
-    if store is None:
-        store = shop.extensions[_STORE] = open_store(shop.settings, for_requests=False)
-    return store
+    service = service_of(shop)
+    if service.store is None:
+        service.store = open_store(shop.settings, for_requests=False)
+    return service.store
 
 
 def access_log_of(shop: Shop) -> AccessLog:
-    access: AccessLog | None = shop.extensions.get(_ACCESS)
-    if access is None:
-        access = shop.extensions[_ACCESS] = open_access_log(shop.settings)
-    return access
+    service = service_of(shop)
+    if service.access is None:
+        service.access = open_access_log(shop.settings)
+    return service.access
 
 
 def record(shop: Shop, who: str, customer_id: str, via: str, peer: str) -> None:
@@ -277,15 +292,18 @@ def cross_site(request: Request) -> bool:
 
 
 async def _stop(shop: Shop) -> None:
-    for name in (_STORE, _ACCESS):
-        closable = shop.extensions.pop(name, None)
+    service = service_of(shop)
+    closables: list[ProfileStore | AccessLog | None] = [service.store, service.access]
+    service.store = service.access = None
+    for closable in closables:
         if closable is not None:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(closable.close)
 
 
-def attach(shop: Shop) -> None:
-    shop.extensions.setdefault("on_stop", []).append(_stop)
+def install(shop: Shop, hooks: Hooks) -> StaffService:
+    hooks.on_stop.append(_stop)
+    return shop.services.staff or StaffService()
 
 
 routes = [

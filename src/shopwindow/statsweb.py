@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from shopwindow import report_page, results
 from shopwindow.counting import Recorder, record_events, record_exposures, recorder_of
+from shopwindow.hooks import Hooks
 from shopwindow.responses import JSONAnswer
 from shopwindow.results import Experiment, Thresholds
 from shopwindow.shop import Shop
@@ -247,14 +248,13 @@ async def _log_in(request: Request, shop: Shop) -> Response:
 # --- wiring ---------------------------------------------------------------------------
 
 
-def attach(shop: Shop) -> None:
+def install(shop: Shop, hooks: Hooks) -> Recorder:
     """Count exposures and events for every placement, flushed by a background thread."""
-    recorder = Recorder(shop.settings, Limits.from_settings(shop.settings, shop.tz))
-    shop.extensions["stats"] = recorder
-    shop.extensions.setdefault("exposure_sinks", []).append(record_exposures)
-    shop.extensions.setdefault("event_sinks", []).append(record_events)
-    shop.extensions.setdefault("on_start", []).append(_start)
-    shop.extensions.setdefault("on_stop", []).append(_stop)
+    hooks.exposures.append(record_exposures)
+    hooks.events.append(record_events)
+    hooks.on_start.append(_start)
+    hooks.on_stop.append(_stop)
+    return Recorder(shop.settings, Limits.from_settings(shop.settings, shop.tz))
 
 
 async def _start(shop: Shop) -> None:

@@ -158,6 +158,6 @@ def visit_of(request: Request, snap: Snapshot, *, for_rules: bool = True) -> Vis
         for_rules=for_rules,
     )
     visit.ctx["scheme"] = scheme_of(shop, scope, headers, peer)
-    for hook in shop.extensions.get("context_hooks", ()):
+    for hook in shop.hooks.context:
         hook(shop, visit, snap)
     return visit
