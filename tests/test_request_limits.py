@@ -1,6 +1,6 @@
 """Limits: head size, header count, query length, body size, events per call, slow heads, connections.
 
-In process (the Guard middleware, whatever server runs the app) and against the
+In process (the application's entry, entry.py, whatever server runs the app) and against the
 real server, each of the two `serve` offers (uvicorn with the limited httptools
 protocol, and granian): refused while the head arrives.
 """
@@ -16,10 +16,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from shopwindow.httpserver import uvicorn_options
-from shopwindow.limits import Limits
+from shopwindow.limits import HeadLimits
 from tests.conftest import LiveServer
 
-LIMITS = Limits()
+LIMITS = HeadLimits()
 
 
 def assert_plain_refusal(response_text: str) -> None:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import functools
-import inspect
 import logging
 import os
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +15,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopwindow import (
     apidoc,
@@ -37,18 +33,18 @@ from shopwindow import (
     statsweb,
 )
 from shopwindow import settings as settings_mod
-from shopwindow.fastlane import FastLane, ShopApp, lane_table
+from shopwindow.entry import ShopApp
 from shopwindow.hooks import Hooks
 from shopwindow.lastgood import LastGoodRules
-from shopwindow.limits import Guard, Limits
+from shopwindow.limits import HeadLimits
 from shopwindow.responses import json_body
 from shopwindow.settings import Settings
 from shopwindow.shop import Shop
 
 log = logging.getLogger("shopwindow")
 
-# Order matters only for overlapping paths: the storefront's catch-all
-# /{country}/ routes come from homepage, so it is listed last.
+# The paths most of a shop's traffic asks for, tried first by the router: `/`,
+# then the beacon and the popup.
 HOT_PATHS = [
     "/",
     "/_sw/events",
@@ -56,9 +52,6 @@ HOT_PATHS = [
     "/_sw/fragments/recently-viewed",
     "/_sw/fragments/recommendations",
 ]
-
-# Pattern routes that take the fast lane too: the storefront's pages.
-HOT_PATTERNS = ["/{country}/", "/{country}/{gender}/", "/{country}/{gender}/{category}/"]
 
 
 def install_placements(shop: Shop) -> Hooks:
@@ -134,91 +127,9 @@ async def metrics_endpoint(request: Request) -> Response:
     return Response(data, media_type=content_type)
 
 
-class Telemetry:
-    """Counts and times every request by route template (pure ASGI: no per-request task)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            route = scope.get("route")
-            name = getattr(route, "path", None) or "other"
-            metrics.observe_request(name, status, time.perf_counter() - start)
-
-
 def _heat(route: BaseRoute) -> int:
     path = getattr(route, "path", "")
     return HOT_PATHS.index(path) if path in HOT_PATHS else len(HOT_PATHS)
-
-
-def request_handlers(routes: list[BaseRoute]) -> list[BaseRoute]:
-    """The routes, with each compiled endpoint given a plain function for Starlette to call.
-
-    Starlette calls an endpoint with a Request when `inspect.isfunction` says it is a
-    function; anything else it calls as an ASGI app. A function compiled with Cython
-    (setup.py) is not one, so its route is rebuilt around a thin wrapper, with the
-    same path, methods and name.
-    """
-    out: list[BaseRoute] = []
-    for route in routes:
-        endpoint = getattr(route, "endpoint", None)
-        if type(route) is Route and endpoint is not None and getattr(endpoint, "immediate", False):
-            handler = _immediate_handler(endpoint)  # web.immediate: never the thread pool
-        elif (
-            type(route) is Route
-            and route.app is endpoint
-            and not inspect.isfunction(endpoint)
-            and inspect.iscoroutinefunction(endpoint)
-        ):
-            handler = _handler(endpoint)
-        else:
-            out.append(route)
-            continue
-        out.append(
-            Route(
-                route.path,
-                handler,
-                methods=route.methods,
-                name=route.name,
-                include_in_schema=route.include_in_schema,
-            )
-        )
-    return out
-
-
-def _handler(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(endpoint)
-    async def handle(request: Request) -> Response:
-        response: Response = await endpoint(request)
-        return response
-
-    handle.compiled_endpoint = endpoint  # type: ignore[attr-defined]  # the fast lane calls it
-    return handle
-
-
-def _immediate_handler(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(endpoint)
-    async def handle(request: Request) -> Response:
-        response: Response = endpoint(request)
-        return response
-
-    handle.immediate_endpoint = endpoint  # type: ignore[attr-defined]  # the fast lane calls it
-    return handle
 
 
 def create_app(
@@ -231,18 +142,18 @@ def create_app(
         if errors:
             raise StartupError(errors)
     hooks = install_placements(shop)
-    routes: list[BaseRoute] = [
-        Route("/healthz", healthz, methods=["GET", "HEAD"]),
-        Route("/readyz", readyz, methods=["GET"]),
-        Route("/metrics", metrics_endpoint, methods=["GET"]),
-    ]
     placed = placement_routes()
     # Fixed paths first: the router tries routes in order, and `/` or
     # `/_sw/popup` should not be compared with every storefront pattern first.
     fixed = [r for r in placed if "{" not in getattr(r, "path", "{")]
     # `/` is most of the traffic, then the beacon and the popup: try them first.
     fixed.sort(key=_heat)
-    routes.extend(fixed)
+    routes: list[BaseRoute] = [
+        *fixed,
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+    ]
     static = Path(settings.templates) / "static"
     if static.is_dir():
         routes.append(Mount("/_sw/static", app=StaticFiles(directory=static), name="static"))
@@ -268,15 +179,9 @@ def create_app(
             shop.stop()
             metrics.TALLY.flush()
 
-    routes = request_handlers(routes)
-    app = ShopApp(routes=routes, lifespan=lifespan)
+    app = ShopApp(routes, lifespan, HeadLimits.of(settings))
     app.state.shop = shop
-    app.shop = shop  # type: ignore[attr-defined]  # read per request; app.state costs a lookup
-    limits = Limits.of(settings)
-    app.add_middleware(Guard, limits=limits)
-    app.add_middleware(Telemetry)
-    # The hot routes' flat path: the same guard and telemetry, without the stack.
-    app.lane = FastLane(lane_table(routes, HOT_PATHS), limits, routes, HOT_PATTERNS)
+    app.shop = shop
     return app
 
 

@@ -27,7 +27,7 @@ from shopwindow.responses import (
 )
 from shopwindow.rules import Decision, Rule
 from shopwindow.shop import Shop, Snapshot
-from shopwindow.web import immediate, query_of, shop_of, snapshot_of, visit_of
+from shopwindow.web import query_of, shop_of, snapshot_of, visit_of
 
 GENDERS = ("women", "men", "kids")
 _PLACEHOLDER = re.compile(r"\{(country|gender|category|language)\}")
@@ -310,7 +310,7 @@ def _alternative(catalog: Catalog, product: Product, taken: set[str]) -> Product
     return near[0] if near else None
 
 
-@immediate
+# A plain function: it waits on nothing, so it answers at once (entry.Endpoint).
 def recently_viewed_fragment(request: Request) -> Response:
     shop = shop_of(request)
     snap = snapshot_of(request)

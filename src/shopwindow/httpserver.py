@@ -3,7 +3,7 @@
 uvicorn's httptools protocol reads a request head of any size and waits for it
 forever; the protocol here counts the head as it arrives (a 431 or 414 once it
 is over the limit, before the rest is buffered) and closes a connection that
-has not sent its head in time (slowloris). The Guard middleware (limits.py)
+has not sent its head in time (slowloris). The application's entry (entry.py)
 checks the same limits again inside the app, whatever server runs it. An
 answer's head and body leave in one write (CoalescedWrites).
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from shopwindow.limits import Limits
+from shopwindow.limits import HeadLimits
 from shopwindow.settings import Settings
 
 PROTOCOL = "shopwindow.httpserver:LimitedHttpToolsProtocol"
@@ -28,9 +28,9 @@ SHUTDOWN_GRACE_SECONDS = 2.0
 
 
 @functools.lru_cache(maxsize=1)
-def worker_limits() -> Limits:
+def worker_limits() -> HeadLimits:
     # Read once per worker process, from the settings `serve` handed over.
-    return Limits.from_environment()
+    return HeadLimits.from_environment()
 
 
 FLUSH_AT = 64 * 1024  # bytes held back at most before they are written anyway
@@ -222,7 +222,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """Every limit and timeout uvicorn runs with, spelled out rather than left to its defaults."""
-    limits = Limits.of(settings)
+    limits = HeadLimits.of(settings)
     return {
         "factory": True,
         "host": settings.host,
@@ -250,7 +250,7 @@ def granian_options(settings: Settings) -> dict[str, Any]:
     """The same limits for granian: head size and deadline, concurrency, failed workers restarted."""
     from granian.http import HTTP1Settings
 
-    limits = Limits.of(settings)
+    limits = HeadLimits.of(settings)
     return {
         "http1_settings": HTTP1Settings(
             header_read_timeout=int(limits.head_timeout * 1000),

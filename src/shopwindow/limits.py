@@ -1,8 +1,9 @@
 """What a request may bring (head size, header count, query length), and redirects kept on the site.
 
 The server enforces the head limits while it reads (see httpserver.py, so an
-oversize head never sits in memory); the Guard middleware enforces them again
-for any server and for in-process clients, before anything is parsed.
+oversize head never sits in memory); the application's entry (entry.py)
+enforces them again for any server and for in-process clients, before anything
+is parsed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope, Send
 
 NOSNIFF = (b"x-content-type-options", b"nosniff")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -21,18 +22,18 @@ _CONTROL = re.compile(rb"[\x00-\x20\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
+class HeadLimits:
     max_header_bytes: int = 16384
     max_headers: int = 100
     max_query_bytes: int = 8192
     head_timeout: float = 10.0
 
     @staticmethod
-    def of(values: Any) -> Limits:
+    def of(values: Any) -> HeadLimits:
         """From Settings, or from the settings' values as a worker process receives them."""
         found: dict[str, Any] = values if isinstance(values, dict) else dict(values.values)
-        default = Limits()
-        return Limits(
+        default = HeadLimits()
+        return HeadLimits(
             int(found.get("max_header_bytes", default.max_header_bytes)),
             int(found.get("max_headers", default.max_headers)),
             int(found.get("max_query_bytes", default.max_query_bytes)),
@@ -40,10 +41,10 @@ class Limits:
         )
 
     @staticmethod
-    def from_environment() -> Limits:
+    def from_environment() -> HeadLimits:
         """The limits `shopwindow serve` handed to this worker (defaults when run otherwise)."""
         raw = os.environ.get("SHOPWINDOW_SETTINGS_JSON")
-        return Limits.of(orjson.loads(raw)) if raw else Limits()
+        return HeadLimits.of(orjson.loads(raw)) if raw else HeadLimits()
 
     def refusal(self, scope: Scope) -> tuple[int, str] | None:
         """(status, reason) when the request's head is over a limit; None when it is fine."""
@@ -81,25 +82,6 @@ def refusal_response(status: int, reason: str) -> tuple[Message, Message]:
     return start, {"type": "http.response.body", "body": body}
 
 
-class Guard:
-    """Refuses oversize heads before parsing; keeps every redirect on the site; marks answers nosniff."""
-
-    def __init__(self, app: ASGIApp, limits: Limits) -> None:
-        self.app = app
-        self.limits = limits
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        refused = self.limits.refusal(scope)
-        if refused is not None:
-            for message in refusal_response(*refused):
-                await send(message)
-            return
-        await self.app(scope, receive, CheckedSend(scope, send))
-
-
 class CheckedSend:
     """`send` for an answer whose head is checked on its way out (see outgoing).
 
@@ -108,16 +90,18 @@ class CheckedSend:
     garbage collector frees.
     """
 
-    __slots__ = ("scope", "send", "status")
+    __slots__ = ("scope", "send", "started", "status")
 
     def __init__(self, scope: Scope, send: Send) -> None:
         self.scope = scope
         self.send = send
         self.status = 500
+        self.started = False
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
+            self.started = True
             message = outgoing(self.scope, message)
         await self.send(message)
 

@@ -42,7 +42,7 @@ from shopwindow.responses import (
 )
 from shopwindow.rules import Decision
 from shopwindow.shop import Shop, Snapshot
-from shopwindow.web import immediate, query_of, shop_of, snapshot_of, visit_of
+from shopwindow.web import query_of, shop_of, snapshot_of, visit_of
 
 log = logging.getLogger("shopwindow")
 
@@ -277,7 +277,7 @@ def placement_of(shop: Shop) -> OutOfStock:
 # --- HTTP ---------------------------------------------------------------------------
 
 
-@immediate
+# A plain function: it waits on nothing, so it answers at once (entry.Endpoint).
 def recommendations_fragment(request: Request) -> Response:
     """GET /_sw/fragments/recommendations?product_id=ID: HTML, or JSON with Accept: application/json."""
     shop = shop_of(request)

@@ -41,7 +41,7 @@ from shopwindow.responses import (
 from shopwindow.rules import NO_DECISION, Decision, Rule
 from shopwindow.searchpicks import SearchMatch, match_search
 from shopwindow.shop import Shop, Snapshot
-from shopwindow.web import immediate, query_of, shop_of, snapshot_of, visit_of
+from shopwindow.web import query_of, shop_of, snapshot_of, visit_of
 
 PLACEMENT = "popups"
 TRIGGERS = ("exit",)
@@ -332,7 +332,7 @@ def _template(shop: Shop, name: str) -> jinja2.Template:
         return shop.templates.from_string(FALLBACK_TEMPLATE)
 
 
-@immediate
+# A plain function: it waits on nothing, so it answers at once (entry.Endpoint).
 def popup_endpoint(request: Request) -> Response:
     shop = shop_of(request)
     snap = snapshot_of(request)

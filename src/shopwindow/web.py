@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from http.cookies import _unquote
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import unquote_plus
 
 from starlette.requests import Request
@@ -17,21 +16,6 @@ from shopwindow.visitor import Visitor
 _NO_QUERY: dict[str, str] = {}
 # Headers a proxy chain may repeat; their values are joined, as RFC 9110 allows.
 _JOINED = frozenset({"x-forwarded-for", "forwarded"})
-
-
-Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
-
-
-def immediate(endpoint: Endpoint) -> Endpoint:
-    """Marks a plain (not async) endpoint that answers at once, waiting on nothing.
-
-    It runs on the event loop as a plain call, never in the thread pool Starlette
-    keeps for sync endpoints: the fast lane calls it without a coroutine, and the
-    router through the async wrapper app.request_handlers gives it. Only for
-    endpoints without I/O (no request body, no network, no disk).
-    """
-    endpoint.immediate = True  # type: ignore[attr-defined]
-    return endpoint
 
 
 def header_map(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:

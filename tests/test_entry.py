@@ -1,8 +1,7 @@
-"""The fast lane: hot routes answered exactly as the full middleware stack answers them."""
+"""The way in (entry.py): the router's remembered routes answer exactly as its walk over the routes does."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from shopwindow.app import HOT_PATHS
+from shopwindow.entry import Endpoint
 
 EVENTS = [
     {"type": "view", "product_id": "w-run-001"},
@@ -26,7 +26,7 @@ REQUESTS = [
     ("GET", "/_sw/fragments/recommendations?product_id=w-run-001", None),
     ("GET", "/_sw/popup?trigger=%ZZ&x=%E2%82%AC", None),
     ("GET", "/_sw/events", None),  # wrong method: the router's 405
-    # The storefront's pattern routes take the lane; whatever else a path is stays with the router.
+    # The storefront's pattern routes are remembered too; whatever else a path is takes the walk.
     ("GET", "/de/", None),
     ("GET", "/de/women/", None),
     ("GET", "/de/women/running-shoes/", None),
@@ -40,8 +40,8 @@ REQUESTS = [
 
 
 def _full_stack(client: TestClient) -> TestClient:
-    """The same app with the lane switched off: every request through Starlette's stack."""
-    client.app.lane = None  # type: ignore[attr-defined]
+    """The same app with nothing remembered: every request walks the router's routes."""
+    client.app.router.route_for = lambda scope: None  # type: ignore[attr-defined]
     return client
 
 
@@ -54,50 +54,49 @@ def _answer(client: TestClient, method: str, path: str, body: Any, cookie: str) 
     return response.status_code, headers, response.content
 
 
-def test_every_hot_path_takes_the_lane_and_the_baseline_does_not(
+def test_every_hot_path_is_remembered_and_the_rest_walks_the_router(
     client: TestClient,
 ) -> None:
-    lane = client.app.lane  # type: ignore[attr-defined]
-    assert set(lane.table) == set(HOT_PATHS)
-    assert "/healthz" not in lane.table
+    router = client.app.router  # type: ignore[attr-defined]
     probe = {"type": "http", "method": "GET", "root_path": "", "app": client.app}
-    assert lane.route_for({**probe, "path": "/de/women/"})[1] == {
+    for path in HOT_PATHS:
+        found = router.route_for({**probe, "path": path})
+        assert found is not None and found[0].path == path, path
+    assert router.route_for({**probe, "path": "/de/women/"})[1] == {
         "country": "de",
         "gender": "women",
     }
-    for path in ("/healthz", "/lp/summer-sandals", "/p/w-run-001", "/de/women"):
-        assert lane.route_for({**probe, "path": path}) is None, path
+    # A landing path, the static files and an unknown path are not plain routes: the walk.
+    for path in ("/lp/summer-sandals", "/_sw/static/x.js", "/de/women"):
+        assert router.route_for({**probe, "path": path}) is None, path
 
 
-def test_remembered_pattern_paths_are_bounded(client: TestClient) -> None:
-    from shopwindow.fastlane import MAX_FOUND
+def test_remembered_paths_are_bounded(client: TestClient) -> None:
+    from shopwindow.entry import MAX_PATHS
 
-    lane = client.app.lane  # type: ignore[attr-defined]
+    router = client.app.router  # type: ignore[attr-defined]
     probe = {"type": "http", "method": "GET", "root_path": "", "app": client.app}
-    for n in range(MAX_FOUND + 10):
-        lane.route_for({**probe, "path": f"/x{n}/"})
-    assert len(lane._found) <= MAX_FOUND
+    for n in range(MAX_PATHS + 10):
+        router.route_for({**probe, "path": f"/x{n}/"})
+    assert len(router.found) <= MAX_PATHS
 
 
-def test_a_decorated_endpoint_keeps_its_decorator_in_the_lane(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Only the wrapper app.request_handlers gives an endpoint is skipped."""
-    route = client.app.lane.table["/_sw/popup"]  # type: ignore[attr-defined]
-    inner = route.endpoint.immediate_endpoint  # the popup answers at once (web.immediate)
-
-    @functools.wraps(inner)
-    async def marked(request: Any) -> Any:
-        response = inner(request)
-        response.raw_headers.append((b"x-decorated", b"yes"))
-        return response
-
-    monkeypatch.setattr(route, "endpoint", marked)
-    assert client.get("/_sw/popup?trigger=exit").headers.get("x-decorated") == "yes"
+def test_each_endpoint_record_is_built_at_start(client: TestClient) -> None:
+    """A plain function answers at once; a coroutine function is awaited."""
+    records = {
+        route.path: route.app
+        for route in client.app.router.routes  # type: ignore[attr-defined]
+        if isinstance(getattr(route, "app", None), Endpoint)
+    }
+    assert records["/_sw/popup"].immediate
+    assert records["/_sw/fragments/recently-viewed"].immediate
+    assert not records["/_sw/events"].immediate
+    assert not records["/"].immediate
+    assert client.get("/_sw/popup?trigger=exit").status_code in (200, 204)
 
 
 @pytest.mark.parametrize(("method", "path", "body"), REQUESTS)
-def test_lane_answers_as_the_full_stack_does(
+def test_remembered_routes_answer_as_the_walk_does(
     make_client: Callable[..., TestClient], method: str, path: str, body: Any
 ) -> None:
     from tests.conftest import steady_visitor_cookie
@@ -120,9 +119,10 @@ def test_a_failing_hot_endpoint_is_a_plain_500_and_is_counted(
     async def broken(request: Any) -> Any:
         raise RuntimeError("boom")
 
-    # The Route object is the popup module's own: patched for this test only.
-    route = client.app.lane.table["/_sw/popup"]  # type: ignore[attr-defined]
-    monkeypatch.setattr(route, "endpoint", broken)
+    # The popup's endpoint record: patched for this test only.
+    (route,) = [r for r in client.app.router.routes if getattr(r, "path", "") == "/_sw/popup"]  # type: ignore[attr-defined]
+    monkeypatch.setattr(route.app, "call", broken)
+    monkeypatch.setattr(route.app, "immediate", False)
     response = quiet.get("/_sw/popup?trigger=exit")
     assert response.status_code == 500
     assert response.text == "Internal Server Error"
@@ -131,42 +131,36 @@ def test_a_failing_hot_endpoint_is_a_plain_500_and_is_counted(
     assert 'shopwindow_requests_total{route="/_sw/popup",status="500"}' in metrics
 
 
-@pytest.mark.parametrize("lane", [True, False])
+@pytest.mark.parametrize("remembered", [True, False])
 def test_a_failing_immediate_endpoint_is_a_plain_500(
-    make_client: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch, lane: bool
+    make_client: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch, remembered: bool
 ) -> None:
-    """A plain-function endpoint (web.immediate) that raises: the lane's 500, or the router's."""
-    from shopwindow.app import request_handlers
-    from shopwindow.web import immediate
-
+    """A plain-function endpoint that raises: a plain 500, remembered or through the walk."""
     client = make_client()
-    if not lane:
+    if not remembered:
         _full_stack(client)
     quiet = TestClient(client.app, raise_server_exceptions=False, follow_redirects=False)
 
-    @immediate
     def broken(request: Any) -> Any:
         raise RuntimeError("boom")
 
     for route in client.app.router.routes:  # type: ignore[attr-defined]
         if getattr(route, "path", None) == "/_sw/popup":
-            (wrapped,) = request_handlers([type(route)(route.path, broken, methods=["GET"])])
-            monkeypatch.setattr(route, "endpoint", wrapped.endpoint)
-            monkeypatch.setattr(route, "app", wrapped.app)
+            monkeypatch.setattr(route, "app", Endpoint(broken))
     response = quiet.get("/_sw/popup?trigger=exit")
     assert response.status_code == 500
     assert response.text == "Internal Server Error"
     assert "boom" not in response.text
 
 
-def test_head_limits_hold_on_the_lane(client: TestClient) -> None:
+def test_head_limits_hold_on_every_route(client: TestClient) -> None:
     response = client.get("/?" + "a=b&" * 5000)
     assert response.status_code == 414
     assert 'route="/",status="414"' in client.get("/metrics").text
 
 
-# The lane reads cookies and query strings with its own parsers (web.py): hostile
-# ones must get the answers the full stack gives, and never a 500.
+# The endpoints read cookies and query strings with their own parsers (web.py):
+# hostile ones must get the same answers either way, and never a 500.
 HOSTILE_COOKIES = [
     'sw="unbalanced',
     'sw="\\\\\\"quoted\\\\"; sw_preview="a\\\\b"',
