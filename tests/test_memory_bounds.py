@@ -26,10 +26,14 @@ from tests.conftest import SECRET
 
 
 def shopwindow_modules() -> Iterator[Any]:
-    for info in pkgutil.iter_modules(shopwindow.__path__):
-        if info.name in ("__main__", "bench", "catalog_gen"):
+    for info in pkgutil.walk_packages(shopwindow.__path__, "shopwindow."):
+        if info.ispkg or info.name in (
+            "shopwindow.__main__",
+            "shopwindow.bench",
+            "shopwindow.catalog_gen",
+        ):
             continue
-        yield importlib.import_module(f"shopwindow.{info.name}")
+        yield importlib.import_module(info.name)
 
 
 def is_lru_function(value: Any) -> bool:
@@ -84,9 +88,6 @@ def test_every_module_level_cache_is_an_lru_with_a_size() -> None:
                 assert value.cache_info().maxsize is not None, f"{module.__name__}.{name}"
     # The audit saw the caches it is about (a rename would otherwise pass silently).
     for expected in (
-        "shopwindow.homepage._shells",
-        "shopwindow.homepage._picks",
-        "shopwindow.cards._cards",
         "shopwindow.network.canonical_ip",
         "shopwindow.device._classify",
         "shopwindow.channel._referrer_host",
@@ -130,6 +131,9 @@ def test_every_cache_the_shop_holds_has_a_size(client: TestClient) -> None:
     shop = client.app.state.shop  # type: ignore[attr-defined]
     caches = dict(instance_caches(shop))
     assert any(path.startswith("shop.codec") for path in caches), caches
+    # Cards, page shells and picks belong to the snapshot they were rendered from.
+    for name in ("cards", "shells", "picks"):
+        assert f"shop.snapshot.derived.{name}" in caches, caches
     for path, cache in caches.items():
         if (size := cache_size(cache)) is not None:
             assert size < float("inf"), path
@@ -230,6 +234,7 @@ def roots_of(client: TestClient) -> dict[str, Any]:
             if holds_state or is_lru_function(value):
                 roots[f"{module.__name__}.{name}"] = value
     roots["edge.proxies"] = shop.edge.proxies._cached_is_trusted
+    roots["snapshot.derived"] = shop.snapshot.derived
     return roots
 
 
@@ -252,6 +257,9 @@ def small_caches(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any], None]:
                         module, name, functools.lru_cache(maxsize=SMALL)(value.__wrapped__)
                     )
         shop.codec._cache = smaller(shop.codec._cache, SMALL)
+        derived = shop.snapshot.derived
+        for name in ("cards", "shells", "picks"):
+            setattr(derived, name, smaller(getattr(derived, name), SMALL))
         proxies = shop.edge.proxies
         proxies._cached_is_trusted = functools.lru_cache(maxsize=SMALL)(proxies._lookup)
 

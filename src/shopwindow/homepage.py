@@ -33,9 +33,6 @@ GENDERS = ("women", "men", "kids")
 _PLACEHOLDER = re.compile(r"\{(country|gender|category|language)\}")
 _COUNTRY = re.compile(r"^[a-z]{2}$")
 STRIP_MARK = "<!--sw:personal-->"
-# A segment's page, encoded, split where the visitor's own parts go.
-_shells: LRU[tuple[Any, ...], tuple[bytes, bytes]] = LRU(2048)
-_picks: LRU[tuple[Any, ...], str] = LRU(4096)
 
 
 _PLACEHOLDER_KEYS = {
@@ -162,8 +159,9 @@ def storefront(
     rule_id = decision.rule.id if decision is not None and decision.rule is not None else None
     headline, hero = then.get("headline"), then.get("hero")
     preview = tuple(sorted(visit.preview.items()))
-    key = (id(snap), country, gender, category, preview, rule_id, headline, hero)
-    split = _shells.get(key)
+    derived = snap.derived
+    key = (country, gender, category, preview, rule_id, headline, hero)
+    split = derived.shells.get(key)
     if split is None:
         if category:
             products = catalog.in_category(gender, category)
@@ -186,10 +184,10 @@ def storefront(
             rule=rule_id,
         )
         head, _, tail = shell.partition(STRIP_MARK)
-        split = _shells[key] = (head.encode(), tail.encode())
+        split = derived.shells[key] = (head.encode(), tail.encode())
     top = tuple(visit.ctx.get("visitor.categories", ())[:3])
-    picks_key = (id(snap), gender, top)
-    picks = _picks.get(picks_key)
+    picks_key = (gender, top)
+    picks = derived.picks.get(picks_key)
     if picks is None:
         # Highlights and premium picks are the same for everyone with these top categories.
         picks = shop.templates.get_template("_picks.html").render(
@@ -199,7 +197,7 @@ def storefront(
             ],
             upsell=cards(shop, snap, upsell(catalog, top, gender)),
         )
-        _picks[picks_key] = picks
+        derived.picks[picks_key] = picks
     personal = shop.templates.get_template("_personal.html").render(
         recently_viewed=recently_viewed_cards(shop, snap, visit.visitor.viewed),
         picks=Markup(picks),

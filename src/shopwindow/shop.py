@@ -16,6 +16,7 @@ import jinja2
 from shopwindow import heap, metrics
 from shopwindow.catalog import Catalog, CatalogError, build_catalog, load_catalog
 from shopwindow.context import Edge
+from shopwindow.derived import Derived
 from shopwindow.errors import RuleError
 from shopwindow.events import Weights, weights_from
 from shopwindow.geo import DEFAULT_COUNTRY_HEADERS, GeoIP
@@ -43,6 +44,8 @@ class Snapshot:
     ] = ()  # errors of a broken edit, while the last good rules serve
     rules_print: Fingerprint = field(default_factory=lambda: Fingerprint(()))
     catalog_mtime: float = 0.0
+    # Worked out from this snapshot and dropped with it; never copied to another.
+    derived: Derived = field(default_factory=Derived, init=False, repr=False, compare=False)
 
 
 def template_names(folder: str) -> frozenset[str]:
