@@ -17,6 +17,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
+sys.path.insert(0, str(HERE.parent))  # the benchmark harness, when it lives beside loadtests/
 
 from shopwindow.bench import SECRET, Server, free_port  # noqa: E402
 

@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import timeit
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -35,39 +34,13 @@ from typing import Any
 import httpx
 import yaml
 
+from shopwindow.benchrows import Row, per_call_us
 from shopwindow.settings import PROJECT_ROOT
 
 SECRET = "bench-secret-not-for-production"
 
 
-@dataclass
-class Row:
-    name: str
-    kind: str  # "http" | "micro" | "info"
-    value: float | None = None  # req/s (http) or µs per call (micro)
-    unit: str = ""
-    p50_ms: float | None = None
-    p99_ms: float | None = None
-    ratio: float | None = None
-    budget: str = ""
-    ok: bool | None = None
-    note: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 # --- in-process -------------------------------------------------------------------
-
-
-def per_call_us(fn: Callable[[], Any], min_time: float) -> float:
-    """Best of five repeats, each long enough to be timed reliably."""
-    n = 1
-    while True:
-        t = timeit.timeit(fn, number=n)
-        if t >= min_time / 5 or n > 10_000_000:
-            break
-        n *= 4
-    best = min(timeit.repeat(fn, number=n, repeat=5))
-    return best / n * 1e6
 
 
 def rule_eval_rows(min_time: float) -> list[Row]:
@@ -435,6 +408,7 @@ class Server:
             self.proc = subprocess.Popen(
                 [sys.executable, *command],
                 env={**os.environ, "SHOPWINDOW_SECRET": SECRET, **env},
+                cwd=PROJECT_ROOT,  # `-m` finds the benchmark harness from the checkout
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # the server and its workers, stopped together

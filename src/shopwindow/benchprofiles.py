@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from shopwindow.bench import Row, per_call_us
+from shopwindow.benchrows import Row, per_call_us
 
 IMPORT_SCRIPT = """
 import json, sys

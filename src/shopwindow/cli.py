@@ -334,7 +334,8 @@ def stats(
 
     from shopwindow import results
     from shopwindow.shop import compile_all
-    from shopwindow.statsstore import Limits, open_store
+    from shopwindow.statsstore import Limits
+    from shopwindow.statsstore_open import open_store
 
     settings = _load(obj, **cli)
     if since is not None:
@@ -383,7 +384,8 @@ def decisions(
     """The decision log: which rules answered a visitor, and the context they read."""
     from zoneinfo import ZoneInfo
 
-    from shopwindow.statsstore import Limits, open_store
+    from shopwindow.statsstore import Limits
+    from shopwindow.statsstore_open import open_store
     from shopwindow.visitor import CookieCodec
 
     settings = _load(obj, **cli)
@@ -469,7 +471,8 @@ def import_purchases(
     """
     from zoneinfo import ZoneInfo
 
-    from shopwindow.profilestore import StoreUnavailable, open_store
+    from shopwindow.profilestore import StoreUnavailable
+    from shopwindow.profilestore_open import open_store
     from shopwindow.purchases import ImportFileError, import_file, parse_mapping
 
     settings = _load(obj, **cli)
@@ -548,7 +551,8 @@ def profile_show(
     CUSTOMER_ID_OR_EMAIL is a customer id, or an email address (found by its keyed hash).
     """
     from shopwindow.profile import email_hash
-    from shopwindow.profilestore import StoreUnavailable, open_store
+    from shopwindow.profilestore import StoreUnavailable
+    from shopwindow.profilestore_open import open_store
 
     if bool(who) == bool(email):
         raise click.UsageError("give a CUSTOMER_ID, an EMAIL or --email, one of them")
@@ -670,7 +674,8 @@ def staff_access(
 @click.pass_obj
 def profile_forget(obj: dict[str, Any], /, customer_id: str, **cli: Any) -> None:
     """Erase everything the profile store holds on a customer (right to erasure)."""
-    from shopwindow.profilestore import StoreUnavailable, open_store
+    from shopwindow.profilestore import StoreUnavailable
+    from shopwindow.profilestore_open import open_store
 
     settings = _load(obj, **cli)
     store = open_store(settings, for_requests=False)

@@ -32,8 +32,8 @@ from shopwindow.statsstore import (
     Record,
     StatsStore,
     Tally,
-    open_store,
 )
+from shopwindow.statsstore_open import open_store
 
 log = logging.getLogger("shopwindow.stats")
 

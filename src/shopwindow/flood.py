@@ -179,7 +179,7 @@ def bench_rows(smoke: bool) -> list[Any]:
     """`make bench` rows: a fresh process floods itself; flat memory in the second half passes."""
     import subprocess
 
-    from shopwindow.bench import Row
+    from shopwindow.benchrows import Row
 
     visitors = 20_000 if smoke else 1_000_000
     proc = subprocess.run(

@@ -39,7 +39,8 @@ from shopwindow.profile import (
     order_key,
     popup_recency,
 )
-from shopwindow.profilestore import ProfileStore, StoreUnavailable, open_store
+from shopwindow.profilestore import ProfileStore, StoreUnavailable
+from shopwindow.profilestore_open import open_store
 from shopwindow.responses import personalize, wants_json
 from shopwindow.shop import Shop, Snapshot
 from shopwindow.visitor import MAX_CATEGORIES, MAX_POPUPS, MAX_VIEWED, Visitor

@@ -57,22 +57,3 @@ def profile_db_path(settings: Settings) -> str:
     if settings.profile_db:
         return str(settings.profile_db)
     return str(Path(settings.rules) / DEFAULT_DB_NAME)
-
-
-def open_store(settings: Settings, *, for_requests: bool = True) -> ProfileStore:
-    """The backend the settings name: Redis when a URL is set, else the SQLite file.
-
-    `for_requests` picks the few-millisecond timeouts of the request path; bulk
-    work (imports, the write-behind flusher) opens a store with patient timeouts.
-    """
-    half_life = float(settings.affinity_half_life_days)
-    if settings.redis:
-        from shopwindow.profile_redis import RedisProfiles
-
-        timeout = settings.redis_timeout_ms / 1000 if for_requests else 5.0
-        return RedisProfiles(settings.redis, timeout=timeout, half_life_days=half_life)
-    from shopwindow.profile_sqlite import SQLiteProfiles
-
-    return SQLiteProfiles(
-        profile_db_path(settings), half_life_days=half_life, bulk=not for_requests
-    )

@@ -38,7 +38,8 @@ from shopwindow import associate, profiles
 from shopwindow.associate import CustomerView
 from shopwindow.hooks import Hooks
 from shopwindow.profile import email_hash
-from shopwindow.profilestore import ProfileStore, StoreUnavailable, open_store
+from shopwindow.profilestore import ProfileStore, StoreUnavailable
+from shopwindow.profilestore_open import open_store
 from shopwindow.responses import wants_json
 from shopwindow.shop import Shop, Snapshot
 from shopwindow.staffaccess import Access, AccessLog, open_access_log

@@ -191,14 +191,3 @@ def sqlite_path(settings: Settings) -> Path:
     if settings.profile_db:
         return Path(settings.profile_db)
     return Path(settings.rules) / "shopwindow.sqlite3"
-
-
-def open_store(settings: Settings, limits: Limits) -> StatsStore:
-    """The backend the settings name: Redis when `redis` is set, else SQLite."""
-    if settings.redis:
-        from shopwindow.statsstore_redis import RedisStatsStore
-
-        return RedisStatsStore(settings.redis, limits)
-    from shopwindow.statsstore_sqlite import SqliteStatsStore
-
-    return SqliteStatsStore(sqlite_path(settings), limits)

@@ -29,7 +29,8 @@ from shopwindow.hooks import Hooks
 from shopwindow.responses import JSONAnswer
 from shopwindow.results import Experiment, Thresholds
 from shopwindow.shop import Shop
-from shopwindow.statsstore import Limits, Trace, open_store
+from shopwindow.statsstore import Limits, Trace
+from shopwindow.statsstore_open import open_store
 from shopwindow.web import shop_of
 
 log = logging.getLogger("shopwindow.stats")
