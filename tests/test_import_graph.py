@@ -105,5 +105,21 @@ def test_no_module_imports_itself_back() -> None:
     assert cycles(graph()) == []
 
 
+# The placements: each answers its own routes; what they share lives elsewhere.
+PLACEMENTS = {"homepage", "landing", "popups", "outofstock", "product", "shoppable", "beacon"}
+
+
+def test_placements_import_no_other_placement() -> None:
+    edges = graph()
+    placements = {name for name in edges if name.rpartition(".")[2] in PLACEMENTS}
+    assert len(placements) == len(PLACEMENTS)
+    crossing = {
+        name: sorted(edges[name] & (placements - {name}))
+        for name in sorted(placements)
+        if edges[name] & (placements - {name})
+    }
+    assert not crossing, crossing
+
+
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

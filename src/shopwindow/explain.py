@@ -9,11 +9,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 from shopwindow.app import install_placements
 from shopwindow.context import Visit, build_visit
-from shopwindow.homepage import fill_path
 from shopwindow.network import TrustedProxies
 from shopwindow.rules import HOLDOUT, Rule
 from shopwindow.settings import Settings
 from shopwindow.shop import Shop, Snapshot
+from shopwindow.storefront import fill_path
 from shopwindow.visitor import Visitor
 
 EXPLAIN_PEER = "127.0.0.1"
@@ -117,7 +117,7 @@ def explain_visit(
     decision = snap.rules.decide(placement_name, visit.ctx, visitor.id, assigned=visitor.buckets)
     answer: dict[str, Any] = {"placement": placement_name, "rules": decision.labels}
     if placement_name == "homepage":
-        from shopwindow.homepage import decide_homepage
+        from shopwindow.storefront import decide_homepage
 
         decision, target = decide_homepage(snap, visit)
         answer = {"placement": placement_name, "rules": decision.labels, "redirect": target}

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from lru import LRU
 from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from shopwindow import metrics
-from shopwindow.cards import card, cards
+from shopwindow.cards import cards
 from shopwindow.catalog import Catalog, Product
 from shopwindow.context import Visit
 from shopwindow.hooks import Hooks
+from shopwindow.recentlyviewed import recently_viewed, recently_viewed_cards, render_recently_viewed
 from shopwindow.responses import (
     HTML_TYPE,
     JSONAnswer,
@@ -25,70 +24,13 @@ from shopwindow.responses import (
     redirect,
     wants_json,
 )
-from shopwindow.rules import Decision, Rule
+from shopwindow.rules import Decision
 from shopwindow.shop import Shop, Snapshot
+from shopwindow.storefront import GENDERS, decide_homepage
 from shopwindow.web import query_of, shop_of, snapshot_of, visit_of
 
-GENDERS = ("women", "men", "kids")
-_PLACEHOLDER = re.compile(r"\{(country|gender|category|language)\}")
 _COUNTRY = re.compile(r"^[a-z]{2}$")
 STRIP_MARK = "<!--sw:personal-->"
-
-
-_PLACEHOLDER_KEYS = {
-    "country": "country",
-    "gender": "visitor.gender",
-    "category": "visitor.category",
-    "language": "language",
-}
-
-
-# Each path template split once, looked up in one C call per answer.
-_parts: LRU[str, tuple[tuple[str, bool], ...]] = LRU(1024)
-
-
-def _path_parts(template: str) -> tuple[tuple[str, bool], ...]:
-    """A path template split into literal text and context keys."""
-    parts: list[tuple[str, bool]] = []
-    pos = 0
-    for m in _PLACEHOLDER.finditer(template):
-        parts.append((template[pos : m.start()], False))
-        parts.append((_PLACEHOLDER_KEYS[m.group(1)], True))
-        pos = m.end()
-    parts.append((template[pos:], False))
-    return tuple(parts)
-
-
-def fill_path(template: str, ctx: Mapping[str, Any]) -> str | None:
-    """A homepage path with its placeholders filled, or None when one is unknown."""
-    parts = _parts.get(template)
-    if parts is None:
-        parts = _parts[template] = _path_parts(template)
-    out = []
-    for text, is_key in parts:
-        if is_key:
-            value = ctx.get(text)
-            if not value:
-                return None
-            out.append(str(value).lower() if text == "country" else str(value))
-        else:
-            out.append(text)
-    return "".join(out)
-
-
-def decide_homepage(snap: Snapshot, visit: Visit) -> tuple[Decision, str]:
-    ctx = visit.ctx
-
-    def fillable(rule: Rule) -> bool:
-        return fill_path(str(rule.then.get("path", "/")), ctx) is not None
-
-    decision = snap.rules.decide(
-        "homepage", ctx, visit.visitor.id, accept=fillable, assigned=visit.visitor.buckets
-    )
-    if decision.rule is None:
-        return decision, f"/{visit.country.lower()}/"
-    path = fill_path(str(decision.then.get("path", "/")), ctx) or "/"
-    return decision, path
 
 
 async def root(request: Request) -> Response:
@@ -247,67 +189,6 @@ def cross_sell(catalog: Catalog, visit: Visit) -> list[Product]:
     return out[:4]
 
 
-def recently_viewed_entries(
-    catalog: Catalog, viewed: Sequence[str], exclude: str | None = None
-) -> list[tuple[Product, str | None, bool]]:
-    """Newest first, no duplicates; a sold-out item is swapped for a similar one in stock.
-
-    Each entry is (product shown, name of the sold-out product it replaces, sold out).
-    """
-    out: list[tuple[Product, str | None, bool]] = []
-    shown: set[str] = set()
-    for pid in viewed:
-        if pid == exclude or pid in shown:
-            continue
-        product = catalog.get(pid)
-        if product is None:
-            continue
-        shown.add(pid)
-        if product.in_stock:
-            out.append((product, None, False))
-            continue
-        alt = _alternative(catalog, product, shown)
-        if alt is not None:
-            shown.add(alt.id)
-            out.append((alt, product.name, False))
-        else:
-            out.append((product, None, True))
-    return out
-
-
-def recently_viewed_cards(
-    shop: Shop, snap: Snapshot, viewed: Sequence[str], exclude: str | None = None
-) -> list[Markup]:
-    return [
-        card(shop, snap, p, f"Instead of {instead}" if instead else None, sold_out)
-        for p, instead, sold_out in recently_viewed_entries(snap.catalog, viewed, exclude)
-    ]
-
-
-def recently_viewed(
-    catalog: Catalog, viewed: Sequence[str], exclude: str | None = None
-) -> list[dict[str, Any]]:
-    """The recently-viewed strip as JSON-ready dicts."""
-    out = []
-    for product, instead, sold_out in recently_viewed_entries(catalog, viewed, exclude):
-        item: dict[str, Any] = {**product.to_json(), "sold_out": sold_out}
-        if instead:
-            item["instead_of"] = instead
-        out.append(item)
-    return out
-
-
-def _alternative(catalog: Catalog, product: Product, taken: set[str]) -> Product | None:
-    for sid in catalog.similar_ids(product.id):
-        alt = catalog.get(sid)
-        if alt is not None and alt.in_stock and alt.id not in taken:
-            return alt
-    near = catalog.nearest_by_price(
-        product.gender, product.category, product.price, limit=1, exclude=taken | {product.id}
-    )
-    return near[0] if near else None
-
-
 # A plain function: it waits on nothing, so it answers at once (entry.Endpoint).
 def recently_viewed_fragment(request: Request) -> Response:
     shop = shop_of(request)
@@ -321,10 +202,6 @@ def recently_viewed_fragment(request: Request) -> Response:
         shop, recently_viewed_cards(shop, snap, visit.visitor.viewed, exclude)
     )
     return personalize(HTMLResponse(html), shop, visit)
-
-
-def render_recently_viewed(shop: Shop, items: list[Markup]) -> str:
-    return shop.templates.get_template("_recently_viewed.html").render(recently_viewed=items)
 
 
 async def recently_viewed_slot(

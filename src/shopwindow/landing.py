@@ -33,7 +33,6 @@ from shopwindow.catalog import UNISEX, Catalog
 from shopwindow.channel import NO_CAMPAIGN, Campaign
 from shopwindow.context import Visit
 from shopwindow.drops import NextDrop, next_drop
-from shopwindow.homepage import GENDERS, recently_viewed_cards, render_recently_viewed
 from shopwindow.hooks import Hooks
 from shopwindow.keywords import (
     NO_MATCH,
@@ -45,16 +44,17 @@ from shopwindow.keywords import (
     showable_keyword,
 )
 from shopwindow.productfilter import ProductFilter, filter_products, index_for
+from shopwindow.recentlyviewed import recently_viewed_cards, render_recently_viewed
 from shopwindow.responses import header_text, json_body, personalize, redirect, wants_json
 from shopwindow.rules import Decision
 from shopwindow.shop import Shop, Snapshot
+from shopwindow.storefront import GENDERS, LANDING_HEADER, LANDING_PLACEMENT
 from shopwindow.unmatched import FLUSH_SECONDS, CampaignKey, UnmatchedCampaigns, default_path
 from shopwindow.web import shop_of, snapshot_of, visit_of
 
 log = logging.getLogger("shopwindow")
 
-PLACEMENT = "landing-pages"
-LANDING_HEADER = "X-Shopwindow-Landing"
+PLACEMENT = LANDING_PLACEMENT
 HEADLINE_MARK = "<!--sw:headline-->"
 PERSONAL_MARK = "<!--sw:personal-->"
 LANDING_TEMPLATE = "landing.html"

@@ -39,12 +39,12 @@ from shopwindow.forwarding import (
     shared_lifetime,
     vary_key,
 )
-from shopwindow.homepage import decide_homepage
 from shopwindow.hooks import Hooks
 from shopwindow.responses import personalize, redirect, safe_path
 from shopwindow.settings import Settings
 from shopwindow.shop import Shop
 from shopwindow.slots import Page, charset_of, parse_page, script_tag
+from shopwindow.storefront import decide_homepage
 from shopwindow.web import shop_of, snapshot_of, visit_of
 
 log = logging.getLogger("shopwindow.origin")

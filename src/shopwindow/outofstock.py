@@ -42,6 +42,7 @@ from shopwindow.responses import (
 )
 from shopwindow.rules import Decision
 from shopwindow.shop import Shop, Snapshot
+from shopwindow.storefront import product_json
 from shopwindow.web import query_of, shop_of, snapshot_of, visit_of
 
 log = logging.getLogger("shopwindow")
@@ -51,22 +52,6 @@ TEMPLATE: Final = "_recommendations.html"
 SPARE: Final = 2  # extra products per list, so leaving out the visitor's cart keeps counts
 SEGMENTS: Final = 4096
 GENDERS: Final = frozenset({"women", "men", "kids"})
-
-
-def card(product: Product) -> dict[str, Any]:
-    """What the JSON answer says of a recommended product."""
-    return {
-        "id": product.id,
-        "name": product.name,
-        "url": product.url,
-        "image": product.image,
-        "price": product.price,
-        "currency": product.currency,
-        "category": product.category,
-        "gender": product.gender,
-        "tier": product.tier,
-        "in_stock": product.in_stock,
-    }
 
 
 def explain_product(visit: Visit, catalog: Catalog, path: str, query: Mapping[str, str]) -> None:
@@ -203,7 +188,7 @@ class OutOfStock:
 
     def _json(self, segment: Segment, drop: frozenset[str]) -> bytes:
         lists = [
-            {"name": r.name, "title": r.title, "products": [card(p) for p in shown]}
+            {"name": r.name, "title": r.title, "products": [product_json(p) for p in shown]}
             for r in segment.lists
             if (shown := r.shown(drop))
         ]

@@ -25,7 +25,6 @@ from shopwindow.catalog import Catalog, Product
 from shopwindow.clientscript import SCRIPT, SCRIPT_PATH, script_endpoint
 from shopwindow.context import Visit, product_context
 from shopwindow.events import Event
-from shopwindow.homepage import fill_path
 from shopwindow.hooks import Hooks
 from shopwindow.popupcaps import Limits
 from shopwindow.responses import (
@@ -41,6 +40,7 @@ from shopwindow.responses import (
 from shopwindow.rules import NO_DECISION, Decision, Rule
 from shopwindow.searchpicks import SearchMatch, match_search
 from shopwindow.shop import Shop, Snapshot
+from shopwindow.storefront import fill_path
 from shopwindow.web import query_of, shop_of, snapshot_of, visit_of
 
 PLACEMENT = "popups"

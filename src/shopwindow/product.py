@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from shopwindow.homepage import recently_viewed_cards, render_recently_viewed
+from shopwindow.recentlyviewed import recently_viewed_cards, render_recently_viewed
 from shopwindow.responses import personalize
 from shopwindow.web import shop_of, snapshot_of, visit_of
 

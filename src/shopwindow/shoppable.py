@@ -31,16 +31,16 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Match, Route, request_response
 from starlette.types import Receive, Scope, Send
 
-from shopwindow import cards, landing, metrics
+from shopwindow import cards, metrics
 from shopwindow.catalog import Catalog, Product
 from shopwindow.context import Visit
 from shopwindow.hooks import Hooks
-from shopwindow.outofstock import card
 from shopwindow.pairings import NO_PAIRINGS, Pairings
 from shopwindow.posts import NO_POSTS, PLACEMENT, Post, Posts
 from shopwindow.recommendations import ListSpec, recommend
 from shopwindow.responses import personalize, wants_json
 from shopwindow.shop import Shop, Snapshot
+from shopwindow.storefront import LANDING_HEADER, LANDING_PLACEMENT, product_json
 from shopwindow.web import shop_of, snapshot_of, visit_of
 
 log = logging.getLogger("shopwindow")
@@ -203,7 +203,7 @@ def post_view(plan: PostPlan, prefix: str) -> dict[str, Any]:
 
 def product_view(product: Product, replaces: Product | None = None) -> dict[str, Any]:
     """A post's product as JSON: the recommendation card, plus the sold-out one it stands in for."""
-    return {**card(product), "replaces": replaces.id if replaces is not None else None}
+    return {**product_json(product), "replaces": replaces.id if replaces is not None else None}
 
 
 # --- per snapshot: plans, pages and galleries --------------------------------------------
@@ -365,7 +365,7 @@ def answer_post(request: Request, shop: Shop, snap: Snapshot, visit: Visit, post
         response = Response(body, media_type="application/json")
     else:
         response = HTMLResponse(body)
-    response.headers[landing.LANDING_HEADER] = f"{LANDING_KIND}; {post.id}"
+    response.headers[LANDING_HEADER] = f"{LANDING_KIND}; {post.id}"
     return personalize(response, shop, visit, [post.label])
 
 
@@ -386,7 +386,10 @@ async def post_page(request: Request) -> Response:
     visit = visit_of(request, snap)
     post = posts_of(snap).get(visit.ctx.get("post.id"))
     if post is None:
-        return await landing.answer(request, shop, snap, visit)
+        landing = shop.hooks.landing
+        if landing is None:  # pragma: no cover - landing is installed before shoppable
+            raise RuntimeError("landing pages not installed")
+        return await landing(request, shop, snap, visit)
     return answer_post(request, shop, snap, visit, post)
 
 
@@ -515,7 +518,7 @@ def install(shop: Shop, hooks: Hooks) -> ShoppableService:
     hooks.landing_first.append(post_landing)
     hooks.fragments["shoppable"] = shoppable_slot
     explain = hooks.explain
-    rules_only = explain.get(landing.PLACEMENT)
+    rules_only = explain.get(LANDING_PLACEMENT)
 
     def explain_landing(shop: Shop, snap: Snapshot, visit: Visit) -> dict[str, Any]:
         shows = explain_post(shop, snap, visit)
@@ -523,7 +526,7 @@ def install(shop: Shop, hooks: Hooks) -> ShoppableService:
             return shows
         return rules_only(shop, snap, visit) if rules_only is not None else {}
 
-    explain[landing.PLACEMENT] = explain_landing
+    explain[LANDING_PLACEMENT] = explain_landing
     return shop.services.shoppable or ShoppableService()
 
 
