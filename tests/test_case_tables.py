@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from shopwindow.events import record_popup
-from shopwindow.popupcaps import Limits, rule_allows, shop_allows
+from shopwindow.popupcaps import PopupLimits, rule_allows, shop_allows
 from shopwindow.rules import HOLDOUT, Caps, Split, Variant, bucket_of
 from shopwindow.schedule import compile_schedule
 from shopwindow.visitor import Visitor
@@ -75,7 +75,7 @@ def test_popup_caps(
     visitor.sessions = 3
     visitor.popups = {key: list(entry) for key, entry in record.items()}
     assert rule_allows(Caps(**caps), visitor, "r", NOW) is rule_ok
-    assert shop_allows(Limits(**limits), visitor, NOW) is shop_ok
+    assert shop_allows(PopupLimits(**limits), visitor, NOW) is shop_ok
 
 
 def test_a_recorded_show_counts_against_the_caps() -> None:

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from shopwindow import popupcaps
 from shopwindow.events import record_popup
-from shopwindow.popupcaps import Limits
+from shopwindow.popupcaps import PopupLimits
 from shopwindow.rules import Caps
 from shopwindow.visitor import Visitor
 
@@ -30,13 +30,13 @@ caps = st.builds(
     per_visitor=st.none() | st.integers(0, 6),
     after_dismiss_days=st.none() | st.sampled_from([0.5, 1, 3]),
 )
-limits = st.builds(Limits, per_session=st.integers(0, 3), per_day=st.integers(0, 4))
+limits = st.builds(PopupLimits, per_session=st.integers(0, 3), per_day=st.integers(0, 4))
 
 
 @settings(max_examples=150, deadline=None)
 @given(steps=steps, caps=caps, limits=limits)
 def test_shows_never_exceed_any_cap(
-    steps: list[tuple[object, ...]], caps: Caps, limits: Limits
+    steps: list[tuple[object, ...]], caps: Caps, limits: PopupLimits
 ) -> None:
     visitor = Visitor(id="v", seen=START)
     now = START
@@ -94,6 +94,6 @@ def test_closing_a_popup_left_open_into_a_new_session_quiets_that_session() -> N
     visitor.sessions += 1
     popupcaps.record_close(visitor, START + 3600)
     assert popupcaps.closed_this_session(visitor)
-    assert popupcaps.shop_allows(Limits(per_session=1), visitor, START + 3600)
+    assert popupcaps.shop_allows(PopupLimits(per_session=1), visitor, START + 3600)
     visitor.sessions += 1
     assert not popupcaps.closed_this_session(visitor)

@@ -13,8 +13,8 @@ from shopwindow.statsstore import (
     NO_SPLIT,
     Click,
     Exposure,
-    Limits,
     Purchase,
+    StatsLimits,
     StatsStore,
     Totals,
     Trace,
@@ -30,7 +30,7 @@ WINDOW = 24 * HOUR
 Make = Callable[..., StatsStore]
 
 
-def limits(**changes: Any) -> Limits:
+def limits(**changes: Any) -> StatsLimits:
     values: dict[str, Any] = {
         "attribution_seconds": WINDOW,
         "retention_seconds": 90 * DAY,
@@ -39,7 +39,7 @@ def limits(**changes: Any) -> Limits:
         "timezone": UTC,
     }
     values.update(changes)
-    return Limits(**values)
+    return StatsLimits(**values)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from shopwindow.statsstore import Click, Exposure, Limits, Purchase
+from shopwindow.statsstore import Click, Exposure, Purchase, StatsLimits
 
 
 @dataclass(slots=True)
@@ -35,7 +35,7 @@ Log = dict[str, Entry]  # rule id -> entry, for one visitor
 Counts = defaultdict[tuple[str, str, str, str], float]
 
 
-def expose(log: Log, exposure: Exposure, limits: Limits, counts: Counts) -> None:
+def expose(log: Log, exposure: Exposure, limits: StatsLimits, counts: Counts) -> None:
     """Counts an exposure: one more, and one more visitor when it opens an entry."""
     rule = exposure.rule
     entry = log.get(rule)
@@ -53,7 +53,7 @@ def expose(log: Log, exposure: Exposure, limits: Limits, counts: Counts) -> None
     counts[(rule, entry.variant, entry.day, "exposures")] += 1
 
 
-def attribute(log: Log, event: Click | Purchase, limits: Limits, counts: Counts) -> None:
+def attribute(log: Log, event: Click | Purchase, limits: StatsLimits, counts: Counts) -> None:
     """Counts a click or a (not yet seen) purchase against the visitor's exposures."""
     only = event.rule if isinstance(event, Click) else None
     for rule, entry in log.items():
@@ -74,6 +74,6 @@ def attribute(log: Log, event: Click | Purchase, limits: Limits, counts: Counts)
                 counts[(rule, entry.variant, entry.day, "converters")] += 1
 
 
-def in_window(entry: Entry, at: float, limits: Limits) -> bool:
+def in_window(entry: Entry, at: float, limits: StatsLimits) -> bool:
     """Exposed before the event, and recently enough (the window's end is included)."""
     return entry.first_at <= at and at - entry.last_at <= limits.attribution_seconds

@@ -779,11 +779,11 @@ def stats_flush_rows(min_time: float, smoke: bool) -> list[Row]:
     """What the stats flusher spends per exposure on SQLite: one visitor repeating (what
     the HTTP rows' single cookie costs it) and many visitors (what a shop's traffic costs)."""
     from shopwindow.settings import load
-    from shopwindow.statsstore import Exposure, Limits
+    from shopwindow.statsstore import Exposure, StatsLimits
     from shopwindow.statsstore_sqlite import SqliteStatsStore
 
     # The service's own limits, from the default settings.
-    limits = Limits.from_settings(load({}, environ={"SHOPWINDOW_SECRET": SECRET}), UTC)
+    limits = StatsLimits.from_settings(load({}, environ={"SHOPWINDOW_SECRET": SECRET}), UTC)
     size = 1_000 if smoke else 5_000
     rows: list[Row] = []
     for visitors in (1, 1_000):

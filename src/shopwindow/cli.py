@@ -334,7 +334,7 @@ def stats(
 
     from shopwindow import results
     from shopwindow.shop import compile_all
-    from shopwindow.statsstore import Limits
+    from shopwindow.statsstore import StatsLimits
     from shopwindow.statsstore_open import open_store
 
     settings = _load(obj, **cli)
@@ -345,7 +345,9 @@ def stats(
             raise click.ClickException(f"--since {since!r} is not a date (YYYY-MM-DD)") from None
     ruleset, _ = compile_all(settings, None)  # a broken edit still leaves the rules that compile
     try:
-        store = open_store(settings, Limits.from_settings(settings, ZoneInfo(settings.timezone)))
+        store = open_store(
+            settings, StatsLimits.from_settings(settings, ZoneInfo(settings.timezone))
+        )
         try:
             totals = store.totals(since, rule_id)
         finally:
@@ -384,7 +386,7 @@ def decisions(
     """The decision log: which rules answered a visitor, and the context they read."""
     from zoneinfo import ZoneInfo
 
-    from shopwindow.statsstore import Limits
+    from shopwindow.statsstore import StatsLimits
     from shopwindow.statsstore_open import open_store
     from shopwindow.visitor import CookieCodec
 
@@ -395,7 +397,9 @@ def decisions(
             raise click.ClickException("the cookie does not verify (another secret, or tampered)")
         visitor = decoded.id
     try:
-        store = open_store(settings, Limits.from_settings(settings, ZoneInfo(settings.timezone)))
+        store = open_store(
+            settings, StatsLimits.from_settings(settings, ZoneInfo(settings.timezone))
+        )
         try:
             traces = store.traces(visitor, customer, limit)
         finally:

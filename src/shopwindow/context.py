@@ -12,6 +12,7 @@ import orjson
 
 from shopwindow.catalog import Catalog, Product
 from shopwindow.channel import NO_CAMPAIGN, Campaign, campaign_of, channel_of, referrer_host
+from shopwindow.clock import local_time
 from shopwindow.contextkeys import KEYS
 from shopwindow.device import device_of, language_of
 from shopwindow.geo import GeoIP, country_of
@@ -311,24 +312,10 @@ def _visitor_keys(
     return keys
 
 
-_clocks: dict[tuple[int, tzinfo], tuple[int, str, int]] = {}
-
-
 def _clock(now: datetime, tz: tzinfo, minute: int | None = None) -> tuple[int, str, int]:
-    """(hour, weekday, day of month) in the shop's time zone; looked up once a minute.
-
-    Time-zone offsets change on whole minutes, so every request within one UTC
-    minute shares the answer.
-    """
-    key = (int(now.timestamp()) // 60 if minute is None else minute, tz)
-    found = _clocks.get(key)
-    if found is None:
-        local = now.astimezone(tz)
-        found = (local.hour, WEEKDAY_NAMES[local.weekday()], local.day)
-        if len(_clocks) > 64:
-            _clocks.clear()
-        _clocks[key] = found
-    return found
+    """(hour, weekday, day of month) in the shop's time zone (clock.local_time)."""
+    local = local_time(int(now.timestamp()) // 60 if minute is None else minute, tz)
+    return local.hour, WEEKDAY_NAMES[local.weekday()], local.day
 
 
 def _top(scores: dict[str, float], lead: float) -> tuple[str | None, float]:

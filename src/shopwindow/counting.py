@@ -27,9 +27,9 @@ from shopwindow.statsstore import (
     NO_SPLIT,
     Click,
     Exposure,
-    Limits,
     Purchase,
     Record,
+    StatsLimits,
     StatsStore,
     Tally,
 )
@@ -58,8 +58,8 @@ class Recorder:
     def __init__(
         self,
         settings: Settings,
-        limits: Limits,
-        opener: Callable[[Settings, Limits], StatsStore] = open_store,
+        limits: StatsLimits,
+        opener: Callable[[Settings, StatsLimits], StatsStore] = open_store,
     ) -> None:
         self.settings = settings
         self.limits = limits

@@ -23,7 +23,7 @@ _EMPTY = (0, 0, 0, 0, 0, 0)
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
+class PopupLimits:
     """Shop-wide limits over all popup rules together; 0 means no limit."""
 
     per_session: int = 0
@@ -69,7 +69,7 @@ def closed_this_session(visitor: Visitor) -> bool:
     return bool(entry and entry[5] and entry[1] == visitor.sessions)
 
 
-def shop_allows(limits: Limits, visitor: Visitor, now: int) -> bool:
+def shop_allows(limits: PopupLimits, visitor: Visitor, now: int) -> bool:
     entry = visitor.popups.get(ANY) or _EMPTY
     if limits.per_session and shown_in_session(entry, visitor.sessions) >= limits.per_session:
         return False

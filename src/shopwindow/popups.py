@@ -26,7 +26,7 @@ from shopwindow.clientscript import SCRIPT, SCRIPT_PATH, script_endpoint
 from shopwindow.context import Visit, product_context
 from shopwindow.events import Event
 from shopwindow.hooks import Hooks
-from shopwindow.popupcaps import Limits
+from shopwindow.popupcaps import PopupLimits
 from shopwindow.responses import (
     HTML_TYPE,
     JSON_TYPE,
@@ -133,7 +133,7 @@ def _ids(value: Any) -> list[str]:
 class PopupState:
     """Per shop: the shop-wide limits, and per snapshot the rules' plans and rendered answers."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: PopupLimits) -> None:
         self.limits = limits
         self._snap: Snapshot | None = None
         self.plans: Mapping[str, Plan] = {}
@@ -385,7 +385,7 @@ def install(shop: Shop, hooks: Hooks) -> PopupState:
     settings = shop.settings
     hooks.fragments["popup-script"] = popup_script_slot
     hooks.events.append(closed_popups)
-    return PopupState(Limits(settings.popups_per_session, settings.popups_per_day))
+    return PopupState(PopupLimits(settings.popups_per_session, settings.popups_per_day))
 
 
 routes = [

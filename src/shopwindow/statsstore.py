@@ -14,6 +14,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Protocol
 
+from shopwindow.clock import local_time
 from shopwindow.settings import Settings
 
 NO_SPLIT = "-"  # the variant of a rule without a split: everyone who matched it
@@ -128,7 +129,7 @@ class Totals:
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
+class StatsLimits:
     """How long and how much the store keeps; from the settings."""
 
     attribution_seconds: float
@@ -138,8 +139,8 @@ class Limits:
     timezone: tzinfo
 
     @staticmethod
-    def from_settings(settings: Settings, timezone: tzinfo) -> Limits:
-        return Limits(
+    def from_settings(settings: Settings, timezone: tzinfo) -> StatsLimits:
+        return StatsLimits(
             attribution_seconds=float(settings.attribution_hours) * 3600,
             retention_seconds=float(settings.stats_retention_days) * 86400,
             decision_log_size=int(settings.decision_log_size),
@@ -149,19 +150,8 @@ class Limits:
 
     def day(self, at: float) -> str:
         """The cohort day of a first exposure, in the shop's time zone."""
-        # Asked for every new exposure; offsets change on whole minutes, so a
-        # minute's answer is kept (a few entries, per time zone).
-        key = (int(at // 60), self.timezone)
-        found = _DAYS.get(key)
-        if found is None:
-            found = datetime.fromtimestamp(at, self.timezone).date().isoformat()
-            if len(_DAYS) >= 256:
-                _DAYS.clear()
-            _DAYS[key] = found
-        return found
-
-
-_DAYS: dict[tuple[int, tzinfo], str] = {}
+        # Asked for every new exposure: the local time is worked out once a minute.
+        return local_time(int(at // 60), self.timezone).date().isoformat()
 
 
 class StatsStore(Protocol):

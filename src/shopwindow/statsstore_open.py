@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from shopwindow.settings import Settings
-from shopwindow.statsstore import Limits, StatsStore, sqlite_path
+from shopwindow.statsstore import StatsLimits, StatsStore, sqlite_path
 from shopwindow.statsstore_redis import RedisStatsStore
 from shopwindow.statsstore_sqlite import SqliteStatsStore
 
 
-def open_store(settings: Settings, limits: Limits) -> StatsStore:
+def open_store(settings: Settings, limits: StatsLimits) -> StatsStore:
     """The backend the settings name: Redis when `redis` is set, else SQLite."""
     if settings.redis:
         return RedisStatsStore(settings.redis, limits)

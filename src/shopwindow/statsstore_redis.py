@@ -26,9 +26,9 @@ import redis
 from shopwindow.statsstore import (
     Click,
     Exposure,
-    Limits,
     Purchase,
     Record,
+    StatsLimits,
     Tally,
     Totals,
     Trace,
@@ -106,7 +106,7 @@ return out
 
 
 class RedisStatsStore:
-    def __init__(self, url: str, limits: Limits, prefix: str = PREFIX) -> None:
+    def __init__(self, url: str, limits: StatsLimits, prefix: str = PREFIX) -> None:
         self.limits = limits
         self.prefix = prefix
         self.redis = redis.Redis.from_url(

@@ -20,9 +20,9 @@ from shopwindow.attribution import Counts, Entry, Log, attribute, expose
 from shopwindow.statsstore import (
     Click,
     Exposure,
-    Limits,
     Purchase,
     Record,
+    StatsLimits,
     Tally,
     Totals,
     Trace,
@@ -73,7 +73,7 @@ ROWS_PER_INSERT = 120
 
 
 class SqliteStatsStore:
-    def __init__(self, path: Path | str, limits: Limits) -> None:
+    def __init__(self, path: Path | str, limits: StatsLimits) -> None:
         self.limits = limits
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)

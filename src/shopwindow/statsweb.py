@@ -29,7 +29,7 @@ from shopwindow.hooks import Hooks
 from shopwindow.responses import JSONAnswer
 from shopwindow.results import Experiment, Thresholds
 from shopwindow.shop import Shop
-from shopwindow.statsstore import Limits, Trace
+from shopwindow.statsstore import StatsLimits, Trace
 from shopwindow.statsstore_open import open_store
 from shopwindow.web import shop_of
 
@@ -128,7 +128,7 @@ def _query(request: Request) -> tuple[str | None, str | None]:
 def read_results(shop: Shop, since: str | None, rule: str | None) -> list[Experiment]:
     """Totals from the store (after writing what is queued), with their statistics."""
     recorder = recorder_of(shop)
-    limits = recorder.limits if recorder else Limits.from_settings(shop.settings, shop.tz)
+    limits = recorder.limits if recorder else StatsLimits.from_settings(shop.settings, shop.tz)
     if recorder is not None:
         recorder.sync(2.0)
     store = open_store(shop.settings, limits)
@@ -142,7 +142,7 @@ def read_results(shop: Shop, since: str | None, rule: str | None) -> list[Experi
 
 def read_traces(shop: Shop, visitor: str | None, customer: str | None, limit: int) -> list[Trace]:
     recorder = recorder_of(shop)
-    limits = recorder.limits if recorder else Limits.from_settings(shop.settings, shop.tz)
+    limits = recorder.limits if recorder else StatsLimits.from_settings(shop.settings, shop.tz)
     if recorder is not None:
         recorder.sync(2.0)
     store = open_store(shop.settings, limits)
@@ -255,7 +255,7 @@ def install(shop: Shop, hooks: Hooks) -> Recorder:
     hooks.events.append(record_events)
     hooks.on_start.append(_start)
     hooks.on_stop.append(_stop)
-    return Recorder(shop.settings, Limits.from_settings(shop.settings, shop.tz))
+    return Recorder(shop.settings, StatsLimits.from_settings(shop.settings, shop.tz))
 
 
 async def _start(shop: Shop) -> None:
