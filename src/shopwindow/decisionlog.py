@@ -116,15 +116,17 @@ def _keys(rule: Rule) -> list[str]:
 def _passed_over(rules: RuleSet, winner: Rule, ctx: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The rules tried before the winner, each with its first failing condition."""
     out: list[dict[str, Any]] = []
-    for rule in rules.placement(winner.placement).candidates(ctx):
-        if rule is winner or len(out) >= MAX_PASSED_OVER:
+    placement = rules.placement(winner.placement)
+    for why in placement.why(ctx, placement.candidates(ctx)):
+        if why.rule is winner or len(out) >= MAX_PASSED_OVER:
             break
-        failed = next((c for c in rule.conditions if not c.test(ctx)), None)
-        if failed is None:
+        if why.failed is None:
             # matched, yet did not decide: held out, capped, or nothing to fill its path with
-            out.append({"rule": rule.id, "matched": True})
+            out.append({"rule": why.rule.id, "matched": True})
         else:
-            out.append({"rule": rule.id, "failed": failed.text, "actual": plain(failed.value(ctx))})
+            out.append(
+                {"rule": why.rule.id, "failed": why.failed.text, "actual": plain(why.actual)}
+            )
     return out
 
 

@@ -10,10 +10,10 @@ from urllib.parse import parse_qsl, urlsplit
 from shopwindow.app import install_placements
 from shopwindow.context import Visit, build_visit
 from shopwindow.network import TrustedProxies
-from shopwindow.rules import HOLDOUT, Rule
+from shopwindow.pathtemplate import fill_path
+from shopwindow.rules import HOLDOUT, Rule, Why
 from shopwindow.settings import Settings
 from shopwindow.shop import Shop, Snapshot
-from shopwindow.storefront import fill_path
 from shopwindow.visitor import Visitor
 
 EXPLAIN_PEER = "127.0.0.1"
@@ -107,8 +107,9 @@ def explain_visit(
     placement = snap.rules.placement(placement_name)
     considered = []
     winner: Rule | None = None
-    for rule in placement.rules:
-        entry = _explain_rule(rule, visit)
+    for why in placement.why(visit.ctx):
+        rule = why.rule
+        entry = _explain_rule(why, visit)
         # a held-out visitor falls through to the next rule, as Placement.decide does
         if winner is None and entry["matched"] and entry.get("variant") != HOLDOUT:
             winner = rule
@@ -143,20 +144,20 @@ def explain_visit(
     return report
 
 
-def _explain_rule(rule: Rule, visit: Visit) -> dict[str, Any]:
+def _explain_rule(why: Why, visit: Visit) -> dict[str, Any]:
     ctx = visit.ctx
-    for cond in rule.conditions:
-        if not cond.test(ctx):
-            return {
-                "rule": rule.id,
-                "where": rule.where,
-                "matched": False,
-                "failed": cond.text,
-                "actual": _plain(cond.value(ctx)),
-            }
+    rule = why.rule
+    if why.failed is not None:
+        return {
+            "rule": rule.id,
+            "where": rule.where,
+            "matched": False,
+            "failed": why.failed.text,
+            "actual": _plain(why.actual),
+        }
     entry: dict[str, Any] = {"rule": rule.id, "where": rule.where, "matched": True}
     if rule.placement == "homepage":
-        entry["path"] = fill_path(str(rule.then.get("path", "/")), ctx)
+        entry["path"] = fill_path(rule.then.get("path", "/"), ctx)
         if entry["path"] is None:
             entry["matched"] = False
             entry["failed"] = "path placeholder has no value for this visitor"

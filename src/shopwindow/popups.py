@@ -26,6 +26,7 @@ from shopwindow.clientscript import SCRIPT, SCRIPT_PATH, script_endpoint
 from shopwindow.context import Visit, product_context
 from shopwindow.events import Event
 from shopwindow.hooks import Hooks
+from shopwindow.pathtemplate import fill_path
 from shopwindow.popupcaps import PopupLimits
 from shopwindow.responses import (
     HTML_TYPE,
@@ -40,7 +41,6 @@ from shopwindow.responses import (
 from shopwindow.rules import NO_DECISION, Decision, Rule
 from shopwindow.searchpicks import SearchMatch, match_search
 from shopwindow.shop import Shop, Snapshot
-from shopwindow.storefront import fill_path
 from shopwindow.web import query_of, shop_of, snapshot_of, visit_of
 
 PLACEMENT = "popups"
@@ -278,7 +278,7 @@ def cta_url_for(visit: Visit, then: Mapping[str, Any], search: SearchMatch | Non
     """The call to action's link: the rule's path, filled in; else the searched category's page."""
     raw = then.get("cta_url")
     if raw:
-        path = str(raw)
+        path = raw if isinstance(raw, str) else str(raw)  # compiled with the rule (pathtemplate)
         if _SEARCH in path:
             words = visit.visitor.searches[0] if visit.visitor.searches else ""
             path = path.replace(_SEARCH, quote(words, safe=""))

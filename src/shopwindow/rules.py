@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any
@@ -19,6 +19,7 @@ from shopwindow.conditions import (
     compile_when,
 )
 from shopwindow.errors import RuleError
+from shopwindow.pathtemplate import compile_paths
 from shopwindow.schedule import Schedule, compile_schedule
 from shopwindow.thenspec import CheckEnv, PlacementSpec
 from shopwindow.yamlsrc import Node
@@ -245,6 +246,26 @@ class Placement:
             return Decision(rule, variant.name, variant.then, tuple(held))
         return Decision(None, None, {}, tuple(held)) if held else NO_DECISION
 
+    def why(self, ctx: Context, rules: Iterable[Rule] | None = None) -> Iterator[Why]:
+        """For each rule, in the order tried (all of them unless given): which condition
+        failed, with what value. `shopwindow explain` and the decision log both ask here."""
+        for rule in self.rules if rules is None else rules:
+            failed = next((c for c in rule.conditions if not c.test(ctx)), None)
+            yield Why(rule, failed, failed.value(ctx) if failed is not None else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Why:
+    """One rule tried for a context: its first failing condition and the value that condition read."""
+
+    rule: Rule
+    failed: Condition | None  # None: every condition held
+    actual: Any = None
+
+    @property
+    def matched(self) -> bool:
+        return self.failed is None
+
 
 def _equals(rule: Rule, key: str) -> frozenset[Any] | None:
     for cond in rule.conditions:
@@ -365,7 +386,7 @@ def _compile_rule(
         errors.append(node.error("a rule needs a `then` block"))
     else:
         errors.extend(spec.check(then_node, env))
-        then = then_node.plain() if then_node.kind == "map" else {}
+        then = compile_paths(then_node.plain()) if then_node.kind == "map" else {}
 
     schedule = None
     if (sched_node := node.get("schedule")) is not None:
@@ -495,7 +516,7 @@ def _compile_split(
             if override is not None:
                 errors.extend(spec.check(override, env, partial=True))
                 if override.kind == "map":
-                    merged.update(override.plain())
+                    merged.update(compile_paths(override.plain()))
             variants.append(Variant(name, float(w), merged))
         if variants and sum(v.weight for v in variants) <= 0:
             errors.append(v_node.error("variant weights add up to 0"))
