@@ -205,55 +205,15 @@ def context_for(
     return ctx
 
 
-_VISITOR_KEYS = (
-    "visitor.id",
-    "visitor.new",
-    "visitor.sessions",
-    "visitor.orders",
-    "visitor.gender",
-    "visitor.gender_strength",
-    "visitor.category",
-    "visitor.category_strength",
-    "visitor.categories",
-    "visitor.viewed",
-    "visitor.searches",
-    "visitor.bought_full_price",
-    "visitor.purchased_this_session",
-    "visitor.customer_id",
-    "cart.items",
-    "cart.value",
-    "cart.categories",
-    "cart.products",
-)
-# Keys every visit gets right after context_for (web.visit_of, explain, associate):
-# the scheme, and profile.* from profiles.context_hook. In the copy too, they make
-# its table big enough, once, for all an answer adds (hooks, popup.*, product.*).
-_SET_AFTER = ("scheme", *(key for key in KEYS if key.startswith("profile.")))
-# Every key context_for sets, in its order (each is set on every call), then those.
+# The visitor.* and cart.* keys, in contextkeys' order (_visitor_keys sets them so).
+_VISITOR_KEYS = tuple(key for key in KEYS if key.startswith(("visitor.", "cart.")))
+# Every key each visit's context has from the start, in contextkeys' order: those
+# context_for sets, and those set right after it on every visit (profile.* by
+# profiles.context_hook); then the scheme (web.visit_of), which no rule tests.
+# In the copy, they make its table big enough, once, for all an answer adds
+# (hooks, popup.*, product.*).
 _ALL_KEYS: dict[str, Any] = dict.fromkeys(
-    (
-        "country",
-        "device",
-        "language",
-        "channel",
-        "referrer",
-        "path",
-        "host",
-        "time",
-        "hour",
-        "weekday",
-        "day",
-        "campaign.source",
-        "campaign.medium",
-        "campaign.name",
-        "campaign.term",
-        "campaign.content",
-        "campaign.click_id",
-        "campaign.click_kind",
-        "campaign.present",
-        *_VISITOR_KEYS,
-        *_SET_AFTER,
-    )
+    (*(path for path, key in KEYS.items() if key.every_visit), "scheme")
 )
 
 
@@ -291,8 +251,8 @@ def _visitor_keys(
         "visitor.sessions": visitor.sessions,
         "visitor.orders": visitor.orders,
         "visitor.gender": gender,
-        "visitor.gender_strength": gender_strength,
         "visitor.category": category,
+        "visitor.gender_strength": gender_strength,
         "visitor.category_strength": category_strength,
         "visitor.categories": sorted(scores, key=scores.__getitem__, reverse=True),
         "visitor.viewed": visitor.viewed,

@@ -10,6 +10,9 @@ class Key:
     path: str
     type: str  # "text" | "number" | "bool" | "list" | "time"
     help: str
+    # In every visit's context from the start (context.context_for, or a context
+    # hook on every visit); False: set only by the answer that needs it.
+    every_visit: bool = True
 
 
 KEYS: dict[str, Key] = {
@@ -40,10 +43,25 @@ KEYS: dict[str, Key] = {
         Key("campaign.click_id", "text", "gclid, fbclid, msclkid or another ad click id"),
         Key("campaign.click_kind", "text", "google, meta, microsoft or tiktok"),
         Key("campaign.present", "bool", "true when the URL carries campaign parameters"),
-        Key("campaign.gender", "text", "gender read from the ad keyword (women, men, kids)"),
-        Key("campaign.category", "text", "catalog category read from the ad keyword"),
-        Key("campaign.attributes", "list", "attributes read from the ad keyword (color:black)"),
-        Key("landing.slug", "text", "the {slug} of a landing path /lp/{slug}"),
+        Key(
+            "campaign.gender",
+            "text",
+            "gender read from the ad keyword (women, men, kids)",
+            every_visit=False,
+        ),
+        Key(
+            "campaign.category",
+            "text",
+            "catalog category read from the ad keyword",
+            every_visit=False,
+        ),
+        Key(
+            "campaign.attributes",
+            "list",
+            "attributes read from the ad keyword (color:black)",
+            every_visit=False,
+        ),
+        Key("landing.slug", "text", "the {slug} of a landing path /lp/{slug}", every_visit=False),
         # the visitor, from the signed cookie
         Key("visitor.id", "text", "the visitor's id"),
         Key("visitor.new", "bool", "true on the first request of a new visitor"),
@@ -69,12 +87,22 @@ KEYS: dict[str, Key] = {
         Key("cart.categories", "list", "categories of the products in the cart"),
         Key("cart.products", "list", "product ids in the cart"),
         # the product on the page (product pages, out-of-stock)
-        Key("product.id", "text", "id of the product on the page"),
-        Key("product.category", "text", "category of the product on the page"),
-        Key("product.gender", "text", "gender of the product on the page"),
-        Key("product.in_stock", "bool", "whether the product on the page is in stock"),
-        Key("product.price", "number", "price of the product on the page"),
-        Key("product.tier", "text", "tier of the product on the page (premium, ...)"),
+        Key("product.id", "text", "id of the product on the page", every_visit=False),
+        Key("product.category", "text", "category of the product on the page", every_visit=False),
+        Key("product.gender", "text", "gender of the product on the page", every_visit=False),
+        Key(
+            "product.in_stock",
+            "bool",
+            "whether the product on the page is in stock",
+            every_visit=False,
+        ),
+        Key("product.price", "number", "price of the product on the page", every_visit=False),
+        Key(
+            "product.tier",
+            "text",
+            "tier of the product on the page (premium, ...)",
+            every_visit=False,
+        ),
         # the customer profile (profile store)
         Key("profile.known", "bool", "true when the profile store knows this customer"),
         Key("profile.orders", "number", "all orders, online and in store"),
@@ -83,17 +111,33 @@ KEYS: dict[str, Key] = {
         Key("profile.lifetime_value", "number", "total spent, online and in store"),
         Key("profile.preferred_store", "text", "the store the customer buys in most"),
         # experiments
-        Key("segment", "text", "the segment key of this answer"),
+        Key("segment", "text", "the segment key of this answer", every_visit=False),
         # the popup request (GET /_sw/popup)
-        Key("popup.trigger", "text", "what asked for the popup: exit (exit intent)"),
+        Key(
+            "popup.trigger",
+            "text",
+            "what asked for the popup: exit (exit intent)",
+            every_visit=False,
+        ),
         Key(
             "popup.signal",
             "text",
             "which exit-intent signal fired: top, scroll, idle, return or api",
+            every_visit=False,
         ),
         # the social post a visitor comes from (rules/posts.yaml)
-        Key("post.id", "text", "the post named by /lp/post/{id} or by utm_content"),
-        Key("post.channel", "text", "that post's channel: instagram, tiktok, pinterest, ..."),
+        Key(
+            "post.id",
+            "text",
+            "the post named by /lp/post/{id} or by utm_content",
+            every_visit=False,
+        ),
+        Key(
+            "post.channel",
+            "text",
+            "that post's channel: instagram, tiktok, pinterest, ...",
+            every_visit=False,
+        ),
     ]
 }
 
