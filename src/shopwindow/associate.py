@@ -14,11 +14,12 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from shopwindow.catalog import Catalog
-from shopwindow.context import build_visit
+from shopwindow.context import RequestFacts
 from shopwindow.hooks import ContextHook
 from shopwindow.profile import Order, Profile
 from shopwindow.shop import Shop, Snapshot
 from shopwindow.visitor import MAX_FULL_PRICE, Visitor
+from shopwindow.web import assemble_visit
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,21 +214,9 @@ def open_offer(
     if shop.services.popups is None:
         return None
     visitor = visitor_for(profile, now)
-    visit = build_visit(
-        shop.edge,
-        peer=None,
-        headers={},
-        query={},
-        cookies={},
-        path="/",
-        visitor=visitor,
-        consent=True,
-        catalog=snap.catalog,
-        now=datetime.fromtimestamp(now, shop.tz),
-    )
-    for hook in shop.hooks.context:
-        if hook not in skip:
-            hook(shop, visit, snap)
+    facts = RequestFacts(None, {}, {}, {}, "/")
+    at = datetime.fromtimestamp(now, shop.tz)
+    visit = assemble_visit(shop, snap, facts, visitor, consent=True, now=at, skip=skip)
     visit.ctx.update(profile_context(profile))
     visit.ctx["visitor.bought_full_price"] = visitor.full_price
     visit.ctx["popup.trigger"] = "exit"

@@ -63,6 +63,18 @@ class Visit:
 _NO_PREVIEW: dict[str, str] = {}
 
 
+@dataclass(slots=True)  # not frozen: one is made per request, and frozen ones cost 3× to build
+class RequestFacts:
+    """What a request says about its visitor, read once: the peer, the headers, the URL, the cookies."""
+
+    peer: str | None  # the TCP peer's address
+    headers: Mapping[str, str]  # lower-case names
+    query: Mapping[str, str]
+    cookies: Mapping[str, str]
+    path: str
+    scheme: str | None = None  # as the visitor sees it; None when there is no request
+
+
 def declined(edge: Edge, headers: Mapping[str, str], cookies: Mapping[str, str]) -> bool:
     """Whether the visitor said no to personalization (site consent cookie or Sec-GPC)."""
     if edge.consent_cookie:
@@ -74,12 +86,8 @@ def declined(edge: Edge, headers: Mapping[str, str], cookies: Mapping[str, str])
 
 def build_visit(
     edge: Edge,
+    facts: RequestFacts,
     *,
-    peer: str | None,
-    headers: Mapping[str, str],
-    query: Mapping[str, str],
-    cookies: Mapping[str, str],
-    path: str,
     visitor: Visitor,
     consent: bool,
     catalog: Catalog,
@@ -87,6 +95,13 @@ def build_visit(
     for_rules: bool = True,
 ) -> Visit:
     """The visit; `for_rules=False` leaves out the rules' context (the beacon decides nothing)."""
+    peer, headers, query, cookies, path = (
+        facts.peer,
+        facts.headers,
+        facts.query,
+        facts.cookies,
+        facts.path,
+    )
     minute = None
     if now is None:
         epoch = time.time()

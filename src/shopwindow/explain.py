@@ -8,13 +8,14 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from shopwindow.app import install_placements
-from shopwindow.context import Visit, build_visit
+from shopwindow.context import RequestFacts, Visit
 from shopwindow.network import TrustedProxies
 from shopwindow.pathtemplate import fill_path
 from shopwindow.rules import HOLDOUT, Rule, Why
 from shopwindow.settings import Settings
 from shopwindow.shop import Shop, Snapshot
 from shopwindow.visitor import Visitor
+from shopwindow.web import assemble_visit
 
 EXPLAIN_PEER = "127.0.0.1"
 
@@ -85,20 +86,8 @@ def explain_visit(
     elif visitor is not None:
         cookie_note = f"visitor {visitor.id}, session {visitor.sessions}"
     visitor = visitor or Visitor.fresh(int(now.timestamp()))
-    visit = build_visit(
-        edge,
-        peer=EXPLAIN_PEER,
-        headers=hdrs,
-        query=query,
-        cookies={},
-        path=path,
-        visitor=visitor,
-        consent=True,
-        catalog=snap.catalog,
-        now=now,
-    )
-    for hook in shop.hooks.context:
-        hook(shop, visit, snap)
+    facts = RequestFacts(EXPLAIN_PEER, hdrs, query, {}, path)
+    visit = assemble_visit(shop, snap, facts, visitor, consent=True, now=now, edge=edge)
     placement_name = placement_for(path, visit.campaign.present, shop.settings.landing_prefix)
     if placement_name == "out-of-stock":
         from shopwindow.outofstock import explain_product

@@ -6,7 +6,7 @@ keeps in `shop.services`. Nothing is registered by name or looked up by string.
 
 | hook                      | called by                  | when                                           |
 |---------------------------|----------------------------|------------------------------------------------|
-| `context`                 | web.visit_of               | after the request's facts are read, before any rule |
+| `context`                 | web.assemble_visit         | after the request's facts are read, before any rule |
 | `exposures`               | responses.personalize      | an answer names the rules that decided it      |
 | `events`                  | beacon.events_endpoint     | the browser reports what the visitor did       |
 | `fragments`               | origin.OriginProxy.fill    | a slot of the origin's page is filled          |

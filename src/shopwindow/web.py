@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from datetime import datetime
 from http.cookies import _unquote
 from typing import Any
 from urllib.parse import unquote_plus
 
 from starlette.requests import Request
 
-from shopwindow.context import Visit, build_visit, declined
+from shopwindow.context import Edge, RequestFacts, Visit, build_visit, declined
+from shopwindow.hooks import ContextHook
 from shopwindow.shop import Shop, Snapshot
 from shopwindow.visitor import Visitor
 
@@ -129,19 +132,46 @@ def visit_of(request: Request, snap: Snapshot, *, for_rules: bool = True) -> Vis
         visitor.touch(now, shop.settings.session_idle_minutes * 60)
     client = scope.get("client")
     peer = client[0] if client else None
+    facts = RequestFacts(
+        peer,
+        headers,
+        query_of(request) if scope.get("query_string") else _NO_QUERY,
+        cookies,
+        scope["path"],
+        scheme_of(shop, scope, headers, peer),
+    )
+    return assemble_visit(shop, snap, facts, visitor, consent=consent, for_rules=for_rules)
+
+
+def assemble_visit(
+    shop: Shop,
+    snap: Snapshot,
+    facts: RequestFacts,
+    visitor: Visitor,
+    *,
+    consent: bool,
+    now: datetime | None = None,
+    for_rules: bool = True,
+    edge: Edge | None = None,
+    skip: Sequence[ContextHook] = (),
+) -> Visit:
+    """The one way a visit is put together: for a request, `shopwindow explain` and the staff view.
+
+    The context from the facts and the visitor (context.build_visit), the scheme,
+    then every context hook (but those in `skip`) in the order installed.
+    """
     visit = build_visit(
-        shop.edge,
-        peer=peer,
-        headers=headers,
-        query=query_of(request) if scope.get("query_string") else _NO_QUERY,
-        cookies=cookies,
-        path=scope["path"],
+        edge or shop.edge,
+        facts,
         visitor=visitor,
         consent=consent,
         catalog=snap.catalog,
+        now=now,
         for_rules=for_rules,
     )
-    visit.ctx["scheme"] = scheme_of(shop, scope, headers, peer)
+    if facts.scheme is not None:
+        visit.ctx["scheme"] = facts.scheme
     for hook in shop.hooks.context:
-        hook(shop, visit, snap)
+        if hook not in skip:
+            hook(shop, visit, snap)
     return visit
