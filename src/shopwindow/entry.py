@@ -27,7 +27,7 @@ from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import Lifespan, Message, Receive, Scope, Send
 
 from shopwindow import metrics
-from shopwindow.limits import CheckedSend, HeadLimits, refusal_response
+from shopwindow.limits import CheckedSend, HeadLimits, outgoing, refusal_response
 
 _ERROR_HEAD: Message = {
     "type": "http.response.start",
@@ -52,21 +52,34 @@ class Endpoint:
         self.immediate = not inspect.iscoroutinefunction(call)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive, send)
+        """As Starlette's router calls it (ShopApp passes it a CheckedSend)."""
+        checked = send if isinstance(send, CheckedSend) else CheckedSend(scope, send)
+        await self.answer(scope, receive, checked)
+
+    async def answer(self, scope: Scope, receive: Receive, checked: CheckedSend) -> None:
+        """Call the endpoint and send its answer, its head checked on the way out.
+
+        A plain answer is sent on the server's own `send` after `outgoing`, with
+        `checked` told its status; a streamed or proxied one sends itself through
+        `checked`.
+        """
+        request = Request(scope, receive, checked)
         if self.immediate:
             response: Response = self.call(request)  # type: ignore[assignment]
         else:
             response = await self.call(request)  # type: ignore[misc]
         if type(response).__call__ is not Response.__call__:
-            await response(scope, receive, send)  # a streamed or proxied answer sends itself
+            await response(scope, receive, checked)
             return
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status_code,
-                "headers": response.raw_headers,
-            }
-        )
+        checked.status = status = response.status_code
+        checked.started = True
+        head: Message = {
+            "type": "http.response.start",
+            "status": status,
+            "headers": response.raw_headers,
+        }
+        send = checked.send
+        await send(outgoing(scope, head))
         await send({"type": "http.response.body", "body": response.body})
         if response.background is not None:
             await response.background()
@@ -109,9 +122,9 @@ class ShopRouter(Router):
     The router tries its routes in order for every request; for the same path
     the answer is always the same route, since every route here matches by path
     alone and by method only after that. So the first route a path matches is
-    remembered (bounded); a request with a method that route takes goes straight
-    to its endpoint, anything else (another method, no route, a slash to add)
-    through the router's own walk.
+    remembered (bounded); ShopApp sends a request with a method that route takes
+    straight to its endpoint, anything else (another method, no route, a slash
+    to add) through the router's own walk (`app`).
     """
 
     def __init__(self, routes: Sequence[BaseRoute], lifespan: Lifespan[Any]) -> None:
@@ -145,19 +158,6 @@ class ShopRouter(Router):
             return None
         return None
 
-    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            found = self.route_for(scope)
-            if found is not None and scope["method"] in found[0].methods:  # type: ignore[operator]
-                route = found[0]
-                scope["router"] = self
-                scope["route"] = route
-                scope["endpoint"] = route.endpoint
-                scope["path_params"] = dict(found[1])
-                await route.app(scope, receive, send)
-                return
-        await super().app(scope, receive, send)
-
 
 class ShopApp(Starlette):
     """The application: Starlette's router, lifespan and state; one wrapper in front (see above)."""
@@ -166,7 +166,7 @@ class ShopApp(Starlette):
         self, routes: Sequence[BaseRoute], lifespan: Lifespan[Any], limits: HeadLimits
     ) -> None:
         super().__init__(lifespan=lifespan)
-        self.router = ShopRouter(endpoint_routes(routes), lifespan)
+        self.router: ShopRouter = ShopRouter(endpoint_routes(routes), lifespan)
         self.limits = limits
         self.shop: Any = None  # read per request (web.shop_of); app.state costs a lookup
 
@@ -185,7 +185,18 @@ class ShopApp(Starlette):
                     await send(message)
                 return
             try:
-                await self.router.app(scope, receive, checked)
+                router = self.router
+                found = router.route_for(scope)
+                if found is not None and scope["method"] in found[0].methods:  # type: ignore[operator]
+                    # The remembered route: what the router's walk would pick (ShopRouter).
+                    route = found[0]
+                    scope["router"] = router
+                    scope["route"] = route
+                    scope["endpoint"] = route.endpoint
+                    scope["path_params"] = dict(found[1])
+                    await route.app.answer(scope, receive, checked)  # type: ignore[attr-defined]
+                else:
+                    await router.app(scope, receive, checked)
             except HTTPException as exc:  # the router's 404 and 405, as Starlette answers them
                 if checked.started:
                     raise
