@@ -2,12 +2,14 @@
 
 It answers over real HTTP/1.1 (keep-alive, chunked bodies both ways) and
 remembers every request it was sent, headers included, so a test can check
-what crossed the proxy.
+what crossed the proxy. Its `events` log says in which order requests arrived
+(their head read) and were answered, without any clock.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -46,6 +48,7 @@ class OriginSite:
         self.pages = pages
         self.default = default
         self.seen: list[Seen] = []
+        self.events: list[tuple[str, str]] = []  # ("arrived" | "answered", path), in order
         self._lock = threading.Lock()
         site = self
 
@@ -56,6 +59,16 @@ class OriginSite:
                 pass
 
             def _answer(self) -> None:
+                path = self.path.split("?", 1)[0]
+                with site._lock:
+                    site.events.append(("arrived", path))
+                try:
+                    self._reply()
+                finally:
+                    with site._lock:
+                        site.events.append(("answered", path))
+
+            def _reply(self) -> None:
                 seen = Seen(
                     self.command,
                     self.path,
@@ -112,6 +125,18 @@ class OriginSite:
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self.thread.start()
+
+    def arrived(self, path: str) -> int:
+        with self._lock:
+            return sum(1 for event in self.events if event == ("arrived", path))
+
+    def wait_arrived(self, path: str, count: int, timeout: float = 10.0) -> None:
+        """Until `count` requests for path have arrived (their head read); bounded."""
+        deadline = time.monotonic() + timeout
+        while self.arrived(path) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{count} requests for {path} did not reach the origin")
+            time.sleep(0.02)
 
     def hits(self, path: str) -> int:
         with self._lock:
