@@ -287,7 +287,12 @@ class OriginProxy:
         ticket = self.gate.admit(client, raw_path.decode("latin-1"))
         if ticket is None:
             metrics.ORIGIN.labels("refused").inc()
-            log.warning("%s %s: %s, answered 503", method, shown, self.gate.refusal(client, raw_path.decode("latin-1")))
+            log.warning(
+                "%s %s: %s, answered 503",
+                method,
+                shown,
+                self.gate.refusal(client, raw_path.decode("latin-1")),
+            )
             return busy(_has_body(request))
         try:
             return await self._fetch(
