@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopwindow import heap, metrics, origin
 from shopwindow import settings as settings_mod
+from shopwindow.bodydeadline import BodyLimits
 from shopwindow.fastlane import FastLane, ShopApp, lane_table
 from shopwindow.lastgood import LastGoodRules
 from shopwindow.limits import Guard, Limits
@@ -238,6 +239,7 @@ def create_app(
     app.add_middleware(Guard, limits=limits)
     app.add_middleware(Telemetry)
     # The hot routes' flat path: the same guard and telemetry, without the stack.
+    app.body_limits = BodyLimits(settings.body_idle_seconds, settings.body_total_seconds)
     app.lane = FastLane(lane_table(routes, HOT_PATHS), limits, routes, HOT_PATTERNS)
     return app
 

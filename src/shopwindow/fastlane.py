@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Message, Receive, Scope, Send
 
 from shopwindow import metrics
+from shopwindow.bodydeadline import BodyLimits, carries_body, read_with_deadline
 from shopwindow.limits import CheckedSend, Limits, outgoing, refusal_response
 
 _ERROR_HEAD: Message = {
@@ -186,8 +187,18 @@ class ShopApp(Starlette):
     """The Starlette application, with the fast lane in front of its middleware stack."""
 
     lane: FastLane | None = None
+    body_limits = BodyLimits()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and carries_body(scope):
+            # Every endpoint, fast lane or not, reads its body under the same deadlines.
+            await read_with_deadline(
+                self._dispatch, scope, receive, send, self.body_limits, time.monotonic
+            )
+            return
+        await self._dispatch(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         lane = self.lane
         if lane is not None and scope["type"] == "http":
             scope["app"] = self

@@ -308,23 +308,38 @@ DECLARATIONS: tuple[Setting, ...] = (
     ),
     Setting("origin_cache_pages", "int", 1000, "most origin pages kept in memory per worker", None),
     Setting(
-        "origin_private_cookies",
+        "origin_shared_cookies",
         "list",
-        [
-            "PHPSESSID",
-            "JSESSIONID",
-            "ASP.NET_SessionId",
-            "sessionid",
-            "session",
-            "connect.sid",
-            "laravel_session",
-            "_session_id",
-            "wordpress_logged_in_",
-            "wp_woocommerce_session_",
-            "frontend",
-            "PrestaShop-",
-        ],
-        "request cookies (name prefixes) that make the origin's page the shopper's own: never cached",
+        [],
+        "request cookies that do not personalise the origin's pages (consent, analytics; a name, or a prefix ending in *, such as _ga*): requests with any other cookie never use the shared cache",
+        None,
+    ),
+    Setting(
+        "origin_connections",
+        "int",
+        200,
+        "origin connections per worker; a request beyond them gets 503 with Retry-After at once",
+        None,
+    ),
+    Setting(
+        "origin_client_requests",
+        "int",
+        20,
+        "origin requests one client address (through --trusted-proxy) may have under way; more get 503",
+        None,
+    ),
+    Setting(
+        "origin_path_requests",
+        "int",
+        50,
+        "origin requests for one path that may be under way; more get 503",
+        None,
+    ),
+    Setting(
+        "origin_log_queries",
+        "bool",
+        False,
+        "write query strings of proxied URLs into the log (they can carry e-mail addresses and tokens)",
         None,
     ),
     Setting(
@@ -399,6 +414,20 @@ DECLARATIONS: tuple[Setting, ...] = (
         None,
     ),
     Setting(
+        "body_idle_seconds",
+        "float",
+        10.0,
+        "seconds a request body may pause between two pieces; then 408 and the connection is closed",
+        None,
+    ),
+    Setting(
+        "body_total_seconds",
+        "float",
+        60.0,
+        "seconds a whole request body may take to arrive; then 408 and the connection is closed",
+        None,
+    ),
+    Setting(
         "max_connections",
         "int",
         1000,
@@ -415,6 +444,15 @@ DECLARATIONS: tuple[Setting, ...] = (
 )
 
 BY_NAME = {s.name: s for s in DECLARATIONS}
+
+# Settings that were replaced: named anywhere, they stop the start with what to use now.
+RETIRED = {
+    "origin_private_cookies": (
+        "origin_private_cookies was replaced by origin_shared_cookies: list the cookies "
+        "that do NOT personalise a page (consent, analytics, such as _ga*); a request "
+        "with any other cookie is now never answered from the shared cache"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -504,6 +542,9 @@ def load(
                 sources[name] = "command line"
 
     # The rules folder decides where the settings file is, so it is read first.
+    for name, message in RETIRED.items():
+        if "SHOPWINDOW_" + name.upper() in environ or name in cli:
+            raise SettingsError(message)
     from_env_and_cli(["rules"])
     config = config or environ.get("SHOPWINDOW_CONFIG")
     path = Path(config) if config else Path(values["rules"]) / "shopwindow.toml"
@@ -516,6 +557,8 @@ def load(
             raise SettingsError(f"{path}: {exc}") from None
         for key, raw in data.items():
             s = BY_NAME.get(key)
+            if key in RETIRED:
+                raise SettingsError(f"{path}: {RETIRED[key]}")
             if s is None:
                 raise SettingsError(f"{path}: unknown setting {key!r}")
             if key == "rules":
@@ -565,6 +608,12 @@ def validate(settings: Settings) -> None:
     for name in ("attribution_hours", "stats_retention_days", "decision_log_days"):
         if settings.values[name] <= 0:
             raise SettingsError(f"{name}: must be more than 0")
+    for name in ("body_idle_seconds", "body_total_seconds"):
+        if settings.values[name] <= 0:
+            raise SettingsError(f"{name}: must be more than 0")
+    for name in ("origin_connections", "origin_client_requests", "origin_path_requests"):
+        if settings.values[name] < 1:
+            raise SettingsError(f"{name}: at least 1")
     if settings.decision_log_size < 1:
         raise SettingsError("decision_log_size: at least 1")
 
