@@ -97,6 +97,12 @@ def serve(obj: dict[str, Any], /, **cli: Any) -> None:
             "warning: SHOPWINDOW_SECRET is not set; cookies are signed with the dev secret",
             err=True,
         )
+    if not settings.identity_secret:
+        click.echo(
+            "warning: SHOPWINDOW_IDENTITY_SECRET is not set; identify is off (no device is"
+            " linked to a customer profile; docs/profiles.md)",
+            err=True,
+        )
     from shopwindow.lastgood import LastGoodRules
     from shopwindow.shop import Shop
 
@@ -389,7 +395,9 @@ def decisions(
 
     settings = _load(obj, **cli)
     if cookie is not None:
-        decoded = CookieCodec(settings.secret, settings.cookie_days).decode(cookie)
+        decoded = CookieCodec(
+            settings.secret, settings.cookie_days, fallbacks=settings.secret_fallbacks
+        ).decode(cookie)
         if decoded is None:
             raise click.ClickException("the cookie does not verify (another secret, or tampered)")
         visitor = decoded.id

@@ -82,6 +82,30 @@ DECLARATIONS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting(
+        "secret_fallbacks",
+        "list",
+        [],
+        "earlier secrets, comma-separated, during a rotation: cookies signed with one are still read and signed again with `secret`",
+        None,
+        secret=True,
+    ),
+    Setting(
+        "identity_secret",
+        "text",
+        "",
+        "key the shop's backend signs customer ids with, so `identify` links a device only with its proof (docs/profiles.md); empty = identify is off",
+        None,
+        secret=True,
+    ),
+    Setting(
+        "identity_secret_fallbacks",
+        "list",
+        [],
+        "earlier identity secrets, comma-separated, whose proofs are still accepted during a rotation",
+        None,
+        secret=True,
+    ),
+    Setting(
         "allowed_hosts",
         "list",
         [],
@@ -558,6 +582,11 @@ def validate(settings: Settings) -> None:
             )
         if settings.dev:
             raise SettingsError("--dev (the preview switch) is refused in production")
+        if settings.identity_secret and len(settings.identity_secret) < 32:
+            raise SettingsError(
+                "SHOPWINDOW_IDENTITY_SECRET: at least 32 characters in production;"
+                " make one with: openssl rand -hex 32"
+            )
     if not 0 < settings.stats_confidence < 1:
         raise SettingsError("stats_confidence: a level between 0 and 1, such as 0.95")
     if not 0 <= settings.decision_log_rate <= 1:
