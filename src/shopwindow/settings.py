@@ -239,6 +239,20 @@ DECLARATIONS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting(
+        "token_attempts",
+        "int",
+        10,
+        "wrong staff or stats tokens one client address (IPv6: its /64) may send before it must wait (429)",
+        None,
+    ),
+    Setting(
+        "token_lockout_seconds",
+        "int",
+        900,
+        "how long an address that sent token_attempts wrong tokens waits, from its first wrong one",
+        None,
+    ),
+    Setting(
         "attribution_hours",
         "float",
         168.0,
@@ -582,6 +596,13 @@ def validate(settings: Settings) -> None:
             )
         if settings.dev:
             raise SettingsError("--dev (the preview switch) is refused in production")
+        for name in ("staff_token", "stats_token"):
+            token = settings.values[name]
+            if token and len(token) < 32:
+                raise SettingsError(
+                    f"SHOPWINDOW_{name.upper()}: at least 32 characters in production;"
+                    " make one with: openssl rand -hex 32"
+                )
         if settings.identity_secret and len(settings.identity_secret) < 32:
             raise SettingsError(
                 "SHOPWINDOW_IDENTITY_SECRET: at least 32 characters in production;"
@@ -596,6 +617,8 @@ def validate(settings: Settings) -> None:
             raise SettingsError(f"{name}: must be more than 0")
     if settings.decision_log_size < 1:
         raise SettingsError("decision_log_size: at least 1")
+    if settings.token_attempts < 1 or settings.token_lockout_seconds < 1:
+        raise SettingsError("token_attempts and token_lockout_seconds: at least 1")
 
 
 def markdown() -> str:
