@@ -556,8 +556,7 @@ def profile_show(
 
     CUSTOMER_ID_OR_EMAIL is a customer id, or an email address (found by its keyed hash).
     """
-    from shopwindow.profile import email_hash
-    from shopwindow.profilestore import StoreUnavailable, open_store
+    from shopwindow.profilestore import StoreUnavailable, customer_for_email_address, open_store
 
     if bool(who) == bool(email):
         raise click.UsageError("give a CUSTOMER_ID, an EMAIL or --email, one of them")
@@ -567,10 +566,10 @@ def profile_show(
         customer_id = who
         if email is None and who is not None and _looks_like_email(who):
             # An email, unless the store knows a customer by exactly this id.
-            found = store.customer_for_email(email_hash(who, settings.secret))
+            found = customer_for_email_address(store, who, settings)
             customer_id = found if found is not None and store.get(who) is None else who
         elif email:
-            customer_id = store.customer_for_email(email_hash(email, settings.secret))
+            customer_id = customer_for_email_address(store, email, settings)
             if customer_id is None:
                 raise click.ClickException("no customer with that email")
         assert customer_id is not None

@@ -24,6 +24,7 @@ import hmac
 import logging
 import re
 import time
+from functools import partial
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
@@ -35,8 +36,12 @@ from starlette.routing import Route
 
 from shopwindow import associate, profiles
 from shopwindow.associate import CustomerView
-from shopwindow.profile import email_hash
-from shopwindow.profilestore import ProfileStore, StoreUnavailable, open_store
+from shopwindow.profilestore import (
+    ProfileStore,
+    StoreUnavailable,
+    customer_for_email_address,
+    open_store,
+)
 from shopwindow.responses import wants_json
 from shopwindow.shop import Shop, Snapshot
 from shopwindow.staffaccess import Access, AccessLog, open_access_log
@@ -262,10 +267,10 @@ async def search(request: Request) -> Response:
     email = (fields.get("email") or [""])[0].strip()
     if "@" not in email or len(email) > 254:
         return page(shop, 400, who=who, message="Type the customer's email address.")
-    digest = email_hash(email, shop.settings.secret)
+    find = partial(customer_for_email_address, store_of(shop), email, shop.settings)
     del email, fields, body  # nothing below may log, store or echo it
     try:
-        customer_id = await run_in_threadpool(store_of(shop).customer_for_email, digest)
+        customer_id = await run_in_threadpool(find)
     except StoreUnavailable as exc:
         log.error("staff search unavailable: %s", exc)
         return PlainTextResponse(
