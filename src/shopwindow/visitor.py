@@ -136,6 +136,8 @@ class _Keys:
         return _b64(outer.digest()[:16])
 
     def seal(self, data: bytes) -> str:
+        # Compressed before sealing when it pays: sealed bytes do not compress.
+        data = _deflated(data)
         nonce = os.urandom(12)
         return _b64(nonce + self.aead.encrypt(nonce, data, _SEALED_AAD)).decode()
 
@@ -144,9 +146,12 @@ class _Keys:
             raise TypeError(text)
         raw = base64.urlsafe_b64decode(text + "==")
         try:
-            return orjson.loads(self.aead.decrypt(raw[:12], raw[12:], _SEALED_AAD))
+            data = self.aead.decrypt(raw[:12], raw[12:], _SEALED_AAD)
         except InvalidTag:
             raise ValueError("sealed part does not open") from None
+        if data[:1] == b"z":
+            data = zlib.decompressobj(-15).decompress(data[1:], 65536)
+        return orjson.loads(data)
 
 
 class CookieCodec:
@@ -157,7 +162,9 @@ class CookieCodec:
     by a leading "z"); the tag is the first 16 bytes of
     HMAC-SHA256(key, "<version>.<payload>") with the key derived once from the
     secret. A device linked to a customer carries the LINKED fields sealed with
-    AES-GCM under a second key from the secret ("e"), never in readable form;
+    AES-GCM under a second key from the secret ("e", deflated inside the seal
+    when that pays; the payload around it is then left as it is), never in
+    readable form;
     a cookie that holds them in the open was linked without a proof (before
     proofs were asked for) and reads as an unlinked visitor without them.
     Cookies signed with one of `fallbacks` (earlier secrets) are read and
@@ -188,14 +195,8 @@ class CookieCodec:
     def encode_bytes(self, visitor: Visitor) -> bytes:
         """The cookie's value as ASCII bytes, ready for a Set-Cookie header."""
         raw = orjson.dumps(_pack(visitor, self._keys))
-        body = raw
-        if len(raw) >= COMPRESS_FROM:
-            # Raw deflate with a small memory level: setting up zlib's default 256 KB
-            # state cost more than compressing a few hundred bytes.
-            deflate = zlib.compressobj(6, zlib.DEFLATED, -15, 2)
-            packed = deflate.compress(raw) + deflate.flush()
-            if len(packed) + 1 < len(raw):
-                body = b"z" + packed
+        # A linked visitor's sealed part is compressed already, and the rest is short.
+        body = raw if visitor.customer_id else _deflated(raw)
         payload = self._signed_prefix + _b64(body)
         return payload + b"." + self._keys.tag(payload)
 
@@ -236,6 +237,17 @@ class CookieCodec:
         if visitor is not None and keys is not self._keys:
             visitor.changed = True  # signed with an earlier secret: sign it again
         return visitor
+
+
+def _deflated(raw: bytes) -> bytes:
+    """`raw`, or "z" + its raw deflate when that is shorter (from COMPRESS_FROM bytes)."""
+    if len(raw) < COMPRESS_FROM:
+        return raw
+    # Raw deflate with a small memory level: setting up zlib's default 256 KB
+    # state cost more than compressing a few hundred bytes.
+    deflate = zlib.compressobj(6, zlib.DEFLATED, -15, 2)
+    packed = deflate.compress(raw) + deflate.flush()
+    return b"z" + packed if len(packed) + 1 < len(raw) else raw
 
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
