@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from starlette.testclient import TestClient
@@ -16,7 +17,7 @@ from starlette.testclient import TestClient
 from shopwindow import settings as settings_mod
 from shopwindow.identity import Identity, IdentityRefused, identity_token, user_hash
 from shopwindow.visitor import CookieCodec
-from tests.conftest import IDENTITY_SECRET, SECRET, identify_event
+from tests.conftest import IDENTITY_SECRET, SECRET, LiveServer, identify_event
 from tests.profile_fixtures import (
     cli,
     eventually,
@@ -326,6 +327,16 @@ def test_without_identity_secret_identify_is_off(
     assert answer.status_code == 400
     assert "identify is off" in answer.json()["errors"][0]["error"]
     assert visitor_of(client.cookies.get("sw")).customer_id is None
+
+
+def test_a_server_without_identity_secret_says_at_start_that_identify_is_off(
+    live_server: Callable[..., LiveServer],
+) -> None:
+    server = live_server(env={"SHOPWINDOW_IDENTITY_SECRET": ""})
+    assert "identify is off" in server.log.read_text()
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        answer = client.post("/_sw/events", json=identify_event("c1"))
+    assert answer.status_code == 400 and "identify is off" in answer.text
 
 
 def test_production_refuses_a_short_identity_secret(rules_dir: Path) -> None:

@@ -28,16 +28,19 @@ class IdentityRefused(ValueError):
     """A claim the beacon turns down; the message says why, for the shop's developer."""
 
 
+def _mac(identity_secret: str, message: str) -> str:
+    return hmac.new(identity_secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
 def user_hash(identity_secret: str, customer_id: str) -> str:
     """What the shop's backend sends with `identify`: hex HMAC-SHA256 of the customer id."""
-    return hmac.new(identity_secret.encode(), customer_id.encode(), hashlib.sha256).hexdigest()
+    return _mac(identity_secret, customer_id)
 
 
 def identity_token(identity_secret: str, customer_id: str, expires: int) -> str:
     """A proof for `customer_id` that stops working at `expires` (epoch seconds)."""
-    signed = f"{customer_id}\n{expires}".encode()
-    tag = hmac.new(identity_secret.encode(), signed, hashlib.sha256).hexdigest()
-    return f"{expires}.{tag}"
+    signed = f"{customer_id}\n{expires}"
+    return f"{expires}.{_mac(identity_secret, signed)}"
 
 
 class Identity:
@@ -53,25 +56,28 @@ class Identity:
     def verify(
         self,
         customer_id: str,
-        user_hash_: str | None = None,
+        user_hash: str | None = None,
         token: str | None = None,
         now: int | None = None,
     ) -> str:
-        """The proven customer id, or IdentityRefused saying why (the same for any id)."""
+        """The proven customer id, or IdentityRefused saying why (the same for any id).
+
+        The one check for every caller that links anything to a customer on the
+        strength of a browser's request: `shop.identity.verify(customer_id,
+        user_hash=..., token=...)`. The store is never read here.
+        """
         if not self.secrets:
             raise IdentityRefused(
                 "identify is off: the shop has not set identity_secret (docs/profiles.md)"
             )
-        if user_hash_ is None and token is None:
+        if user_hash is None and token is None:
             raise IdentityRefused(
                 "identify needs a proof from the shop's backend: user_hash or token"
                 " (docs/profiles.md)"
             )
-        if user_hash_ is not None:
-            given = user_hash_.lower().encode()
-            if any(
-                hmac.compare_digest(given, user_hash(s, customer_id).encode()) for s in self.secrets
-            ):
+        if user_hash is not None:
+            given = user_hash.lower().encode()
+            if any(hmac.compare_digest(given, _mac(s, customer_id).encode()) for s in self.secrets):
                 return customer_id
             raise IdentityRefused("user_hash does not match customer_id")
         expires_text, dot, _ = (token or "").partition(".")
