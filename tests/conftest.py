@@ -29,6 +29,20 @@ DEMO_RULES = PROJECT_ROOT / "rules"
 DEMO_CATALOG = PROJECT_ROOT / "demo" / "catalog.jsonl"
 TEMPLATES = PROJECT_ROOT / "templates"
 SECRET = "test-secret-for-shopwindow"
+# The key the shop's backend signs customer ids with (identity.py); tests prove ids with it.
+IDENTITY_SECRET = "test-identity-secret-for-shopwindow-0123456789abcdef"
+
+
+def identify_event(customer_id: str) -> dict[str, str]:
+    """An identify beacon event with the proof a shop's backend would add."""
+    from shopwindow.identity import user_hash
+
+    return {
+        "type": "identify",
+        "customer_id": customer_id,
+        "user_hash": user_hash(IDENTITY_SECRET, customer_id),
+    }
+
 
 # CI runs are repeatable: the same examples every run (tests keep their own bounded
 # max_examples). Chosen by HYPOTHESIS_PROFILE=ci, as .ci/run sets, or CI=true.
@@ -80,7 +94,7 @@ def rules_dir(tmp_path: Path) -> Path:
 
 
 def build_settings(rules: Path, **overrides: Any) -> Settings:
-    env = {"SHOPWINDOW_SECRET": SECRET}
+    env = {"SHOPWINDOW_SECRET": SECRET, "SHOPWINDOW_IDENTITY_SECRET": IDENTITY_SECRET}
     cli = {
         k: v
         for k, v in overrides.items()
@@ -127,7 +141,12 @@ class LiveServer:
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        full_env = {**os.environ, "SHOPWINDOW_SECRET": SECRET, **env}
+        full_env = {
+            **os.environ,
+            "SHOPWINDOW_SECRET": SECRET,
+            "SHOPWINDOW_IDENTITY_SECRET": IDENTITY_SECRET,
+            **env,
+        }
         self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"shopwindow-{self.port}.log"
         self._log_file = self.log.open("wb")
         self.proc = subprocess.Popen(

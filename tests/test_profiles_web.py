@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 from shopwindow.app import create_app
 from shopwindow.events import record_popup
 from shopwindow.profiles import exposure_sink
+from tests.conftest import identify_event
 from tests.profile_fixtures import (
     cli,
     degraded_count,
@@ -54,7 +55,7 @@ def shop_client(
 
 
 def identify(client: TestClient, customer: str) -> None:
-    r = client.post("/_sw/events", json={"type": "identify", "customer_id": customer})
+    r = client.post("/_sw/events", json=identify_event(customer))
     assert r.status_code == 200, r.text
 
 

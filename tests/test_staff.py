@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 from shopwindow import staff
 from shopwindow.catalog import load_catalog
-from tests.conftest import DEMO_CATALOG
+from tests.conftest import DEMO_CATALOG, identify_event
 from tests.profile_fixtures import cli, eventually, import_store_csv
 
 TOKEN = "staff-token-3f9a1c"
@@ -137,7 +137,7 @@ def test_bearer_and_basic_auth_both_open_it(make_client: Callable[..., TestClien
 def shopper_identifies_and_browses(client: TestClient) -> None:
     """Anna, who bought in Berlin and Hamburg, logs in online, browses, fills her cart, orders."""
     events = [
-        {"type": "identify", "customer_id": "c1"},
+        identify_event("c1"),
         {"type": "view", "product_id": "w-dress-004"},
         {"type": "view", "product_id": "w-bag-002"},
         {"type": "add_to_cart", "product_id": "w-bag-002"},

@@ -60,6 +60,7 @@ PLACEMENT_MODULES = [
     "shopwindow.profiles",
     "shopwindow.shoppable",
     "shopwindow.staff",
+    "shopwindow.devsignin",
     "shopwindow.homepage",
     "shopwindow.origin",
     "shopwindow.apidoc",

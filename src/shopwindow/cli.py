@@ -96,6 +96,12 @@ def serve(obj: dict[str, Any], /, **cli: Any) -> None:
             "warning: SHOPWINDOW_SECRET is not set; cookies are signed with the dev secret",
             err=True,
         )
+    if not settings.identity_secret:
+        click.echo(
+            "warning: SHOPWINDOW_IDENTITY_SECRET is not set; identify is off (no device is"
+            " linked to a customer profile; docs/profiles.md)",
+            err=True,
+        )
     from shopwindow.lastgood import LastGoodRules
     from shopwindow.shop import Shop
 
@@ -388,7 +394,9 @@ def decisions(
 
     settings = _load(obj, **cli)
     if cookie is not None:
-        decoded = CookieCodec(settings.secret, settings.cookie_days).decode(cookie)
+        decoded = CookieCodec(
+            settings.secret, settings.cookie_days, fallbacks=settings.secret_fallbacks
+        ).decode(cookie)
         if decoded is None:
             raise click.ClickException("the cookie does not verify (another secret, or tampered)")
         visitor = decoded.id
@@ -547,8 +555,7 @@ def profile_show(
 
     CUSTOMER_ID_OR_EMAIL is a customer id, or an email address (found by its keyed hash).
     """
-    from shopwindow.profile import email_hash
-    from shopwindow.profilestore import StoreUnavailable, open_store
+    from shopwindow.profilestore import StoreUnavailable, customer_for_email_address, open_store
 
     if bool(who) == bool(email):
         raise click.UsageError("give a CUSTOMER_ID, an EMAIL or --email, one of them")
@@ -558,10 +565,10 @@ def profile_show(
         customer_id = who
         if email is None and who is not None and _looks_like_email(who):
             # An email, unless the store knows a customer by exactly this id.
-            found = store.customer_for_email(email_hash(who, settings.secret))
+            found = customer_for_email_address(store, who, settings)
             customer_id = found if found is not None and store.get(who) is None else who
         elif email:
-            customer_id = store.customer_for_email(email_hash(email, settings.secret))
+            customer_id = customer_for_email_address(store, email, settings)
             if customer_id is None:
                 raise click.ClickException("no customer with that email")
         assert customer_id is not None

@@ -16,6 +16,7 @@ from shopwindow.contextkeys import KEYS
 from shopwindow.device import device_of, language_of
 from shopwindow.geo import GeoIP, country_of
 from shopwindow.network import TrustedProxies
+from shopwindow.rules import CRAWLER_ARMS
 from shopwindow.visitor import MAX_CART, Visitor
 
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -399,3 +400,8 @@ def _site_cart(raw: str | None) -> list[list[Any]] | None:
             continue
         out.append([pid[:64], max(1, min(qty, 99)), float(price)])
     return out
+
+
+def arms_of(visit: Visit) -> Mapping[str, str]:
+    """The split variants a visit keeps: its cookie's, or for a crawler every control arm."""
+    return CRAWLER_ARMS if visit.device == "bot" else visit.visitor.buckets

@@ -27,6 +27,7 @@ EVENT_TYPES = (
     "search",
     "purchase",
     "identify",
+    "logout",
     "click",
     "popup_shown",
     "popup_dismissed",
@@ -35,6 +36,7 @@ EVENT_TYPES = (
 _PRODUCT_EVENTS = frozenset({"view", "add_to_cart", "remove_from_cart"})
 _POPUP_EVENTS = frozenset({"popup_shown", "popup_dismissed", "popup_converted"})
 _ID = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,64}$")
+_PROOF = re.compile(r"^[0-9A-Za-z.]{1,160}$")
 _SPACE = re.compile(r"\s+")
 MAX_ITEMS = 50
 
@@ -65,6 +67,9 @@ class Event:
     customer_id: str | None = None
     rule: str | None = None
     variant: str | None = None
+    # identify's proof from the shop's backend (identity.py); checked by the beacon
+    user_hash: str | None = None
+    token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +116,17 @@ def parse_event(raw: Any, catalog: Catalog) -> Event:
             parsed.append((pid, price if price is not None else 0.0, full))
         order = _id(raw, "order_id") if raw.get("order_id") is not None else None
         return Event(kind, order_id=order, items=tuple(parsed))
+    if kind == "identify" and "customer_id" in raw and raw["customer_id"] is None:
+        return Event("logout")  # identify with null: the shopper signed out
     if kind == "identify":
-        return Event(kind, customer_id=_id(raw, "customer_id"))
+        return Event(
+            kind,
+            customer_id=_id(raw, "customer_id"),
+            user_hash=_proof(raw, "user_hash"),
+            token=_proof(raw, "token"),
+        )
+    if kind == "logout":
+        return Event(kind)
     rule = _id(raw, "rule") if (kind in _POPUP_EVENTS or raw.get("rule") is not None) else None
     variant = _id(raw, "variant") if raw.get("variant") is not None else None
     ref = _id(raw, "product_id") if raw.get("product_id") is not None else None
@@ -125,6 +139,15 @@ def _id(raw: Mapping[str, Any], name: str, where: str = "") -> str:
         value = str(value)
     if not isinstance(value, str) or not _ID.match(value):
         raise EventError(f"{where}{name} must be 1-{MAX_ID_LEN} letters, digits or - _ . : @ +")
+    return value
+
+
+def _proof(raw: Mapping[str, Any], name: str) -> str | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _PROOF.match(value):
+        raise EventError(f"{name} must be the text the shop's backend made (letters, digits, .)")
     return value
 
 
@@ -172,11 +195,25 @@ def apply(visitor: Visitor, event: Event, catalog: Catalog, weights: Weights, no
                 visitor.full_price = [pid, *visitor.full_price][:MAX_FULL_PRICE]
             _affinity(visitor, catalog.get(pid), weights.purchase, weights, now)
     elif kind == "identify":
-        visitor.customer_id = event.customer_id
+        # Only a proven claim gets here (beacon.py). Another customer on this device
+        # starts from a fresh visitor: nothing of the first one goes to the second.
+        if visitor.customer_id != event.customer_id:
+            if visitor.customer_id:
+                restart(visitor, now)
+            visitor.customer_id = event.customer_id
+    elif kind == "logout":
+        restart(visitor, now)
     elif kind in _POPUP_EVENTS and event.rule and kind != "popup_shown":
         # The server counts a show when it serves the popup (popupcaps.record_show);
         # the browser's popup_shown is a report for the event sinks, not a second show.
         record_popup(visitor, event.rule, kind, now)
+
+
+def restart(visitor: Visitor, now: int) -> None:
+    """The device unlinked: a fresh visitor, with nothing of the customer's left in it."""
+    fresh = Visitor.fresh(now)
+    for name in Visitor.__slots__:
+        setattr(visitor, name, getattr(fresh, name))
 
 
 def record_popup(visitor: Visitor, rule_id: str, kind: str, now: int) -> None:

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from shopwindow import metrics
 from shopwindow.cards import card, cards
 from shopwindow.catalog import Catalog, Product
-from shopwindow.context import Visit
+from shopwindow.context import Visit, arms_of
 from shopwindow.responses import (
     HTML_TYPE,
     JSONAnswer,
@@ -85,7 +85,7 @@ def decide_homepage(snap: Snapshot, visit: Visit) -> tuple[Decision, str]:
         return fill_path(str(rule.then.get("path", "/")), ctx) is not None
 
     decision = snap.rules.decide(
-        "homepage", ctx, visit.visitor.id, accept=fillable, assigned=visit.visitor.buckets
+        "homepage", ctx, visit.visitor.id, accept=fillable, assigned=arms_of(visit)
     )
     if decision.rule is None:
         return decision, f"/{visit.country.lower()}/"

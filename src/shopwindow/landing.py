@@ -31,7 +31,7 @@ from starlette.types import Receive, Scope, Send
 from shopwindow import metrics
 from shopwindow.catalog import UNISEX, Catalog
 from shopwindow.channel import NO_CAMPAIGN, Campaign
-from shopwindow.context import Visit
+from shopwindow.context import Visit, arms_of
 from shopwindow.drops import NextDrop, next_drop
 from shopwindow.homepage import GENDERS, recently_viewed_cards, render_recently_viewed
 from shopwindow.keywords import (
@@ -242,7 +242,7 @@ def decide(state: LandingState, visit: Visit) -> tuple[Decision, Plan | str]:
     """The rule's plan (or a redirect target), or the fallback for an unmatched campaign."""
     ctx = visit.ctx
     snap = state.snap
-    decision = snap.rules.decide(PLACEMENT, ctx, visit.visitor.id, assigned=visit.visitor.buckets)
+    decision = snap.rules.decide(PLACEMENT, ctx, visit.visitor.id, assigned=arms_of(visit))
     slug = ctx.get("landing.slug")
     if decision.rule is None:
         return decision, fallback_plan(state.closest(visit.campaign, slug), visit, snap.catalog)

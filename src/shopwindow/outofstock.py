@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from shopwindow import metrics
 from shopwindow.catalog import Catalog, Product
-from shopwindow.context import Visit, product_context
+from shopwindow.context import Visit, arms_of, product_context
 from shopwindow.events import Event
 from shopwindow.pairings import NO_PAIRINGS, merged
 from shopwindow.popularity import PopularityStore, store_for
@@ -123,9 +123,7 @@ class OutOfStock:
 
     def decide(self, snap: Snapshot, visit: Visit, product: Product) -> Decision:
         visit.ctx.update(product_context(product))
-        return snap.rules.decide(
-            PLACEMENT, visit.ctx, visit.visitor.id, assigned=visit.visitor.buckets
-        )
+        return snap.rules.decide(PLACEMENT, visit.ctx, visit.visitor.id, assigned=arms_of(visit))
 
     def answer(self, snap: Snapshot, visit: Visit, product: Product) -> Answer:
         decision = self.decide(snap, visit, product)

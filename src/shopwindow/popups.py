@@ -23,7 +23,7 @@ from starlette.routing import Route
 from shopwindow import metrics, popupcaps
 from shopwindow.catalog import Catalog, Product
 from shopwindow.clientscript import SCRIPT, SCRIPT_PATH, script_endpoint
-from shopwindow.context import Visit, product_context
+from shopwindow.context import Visit, arms_of, product_context
 from shopwindow.events import Event
 from shopwindow.homepage import fill_path
 from shopwindow.popupcaps import Limits
@@ -199,7 +199,7 @@ def decide_popup(shop: Shop, snap: Snapshot, visit: Visit, now: int) -> Choice:
         )
 
     choice.decision = snap.rules.decide(
-        PLACEMENT, visit.ctx, visitor.id, accept=accept, assigned=visitor.buckets
+        PLACEMENT, visit.ctx, visitor.id, accept=accept, assigned=arms_of(visit)
     )
     return choice
 

@@ -133,6 +133,16 @@ class RedisProfiles:
             raise StoreUnavailable(f"redis: {exc}") from exc
         return value.decode() if isinstance(value, bytes) else None
 
+    def rekey_email(self, old_hash: str, new_hash: str, customer_id: str) -> None:
+        pipe = self._bulk.pipeline(transaction=True)
+        pipe.set(email_key(new_hash), customer_id)
+        pipe.delete(email_key(old_hash))
+        pipe.hset(profile_key(customer_id), "email", new_hash)
+        try:
+            pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreUnavailable(f"redis: {exc}") from exc
+
     def add_purchases(self, lines: Sequence[PurchaseLine]) -> int:
         if not lines:
             return 0

@@ -179,6 +179,18 @@ class SQLiteProfiles:
             raise StoreUnavailable(f"{self.path}: {exc}") from exc
         return str(row[0]) if row else None
 
+    def rekey_email(self, old_hash: str, new_hash: str, customer_id: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO emails VALUES (?, ?) ON CONFLICT (email_hash) "
+                "DO UPDATE SET customer_id = excluded.customer_id",
+                (new_hash, customer_id),
+            )
+            conn.execute("DELETE FROM emails WHERE email_hash = ?", (old_hash,))
+            conn.execute(
+                "UPDATE customers SET email_hash = ? WHERE customer_id = ?", (new_hash, customer_id)
+            )
+
     def orders(self, customer_id: str, limit: int = 20) -> list[Order]:
         limit = max(1, min(limit, MAX_ORDERS))
         try:

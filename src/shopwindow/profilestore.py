@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from shopwindow.profile import Activity, Order, Profile, PurchaseLine
+from shopwindow.profile import Activity, Order, Profile, PurchaseLine, email_hash
 from shopwindow.settings import Settings
 
 DEFAULT_DB_NAME = "shopwindow.sqlite3"
@@ -27,6 +27,10 @@ class ProfileStore(Protocol):
 
     def customer_for_email(self, email_hash: str) -> str | None: ...
 
+    def rekey_email(self, old_hash: str, new_hash: str, customer_id: str) -> None:
+        """Keep the customer's email under the hash of the current secret from now on."""
+        ...
+
     def orders(self, customer_id: str, limit: int = 20) -> list[Order]:
         """The customer's orders with their lines, online and in store, newest first."""
         ...
@@ -46,6 +50,25 @@ class ProfileStore(Protocol):
     def ping(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+def customer_for_email_address(store: ProfileStore, email: str, settings: Settings) -> str | None:
+    """The customer with this email, also when it was hashed with a secret in secret_fallbacks.
+
+    Found under an earlier secret, the email is stored again under the current one
+    (and the old entry dropped), so the next search finds it at once.
+    """
+    current = email_hash(email, settings.secret)
+    found = store.customer_for_email(current)
+    if found is not None:
+        return found
+    for old_secret in settings.secret_fallbacks:
+        old = email_hash(email, old_secret)
+        found = store.customer_for_email(old)
+        if found is not None:
+            store.rekey_email(old, current, found)
+            return found
+    return None
 
 
 def profile_db_path(settings: Settings) -> str:

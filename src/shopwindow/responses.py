@@ -120,8 +120,11 @@ def personalize(
     # Appended as raw pairs: each is set exactly once here, and MutableHeaders'
     # per-assignment scan showed up in profiles of the hot endpoints.
     _drop(raw, (b"cache-control", b"vary"))
+    crawler = visit.device == "bot"
     if names:
         raw.append((b"x-shopwindow-rules", ", ".join(names).encode("latin-1", "replace")))
+    if names and not crawler:
+        # A crawler gets the control arm (context.arms_of) and is never an exposure.
         remember_buckets(visit, names)
         for sink in shop.extensions.get("exposure_sinks", ()):
             sink(shop, visit, names)
@@ -163,8 +166,8 @@ def _drop(raw: list[tuple[bytes, bytes]], names: tuple[bytes, ...]) -> None:
 
 def write_cookie(response: Response, shop: Shop, visit: Visit) -> None:
     visitor = visit.visitor
-    if not visit.consent or not visitor.changed:
-        return
+    if not visit.consent or not visitor.changed or visit.device == "bot":
+        return  # a crawler is nobody to remember
     if any(name == SEGMENT_HEADER for name, _ in response.raw_headers):
         # A CDN keeps a segment answer for everyone in the segment: one visitor's
         # cookie (their id, their buckets) must never ride on it.

@@ -27,6 +27,22 @@ RULE_FIELDS = ("id", "when", "then", "schedule", "split", "caps", "priority", "e
 CAP_FIELDS = ("per_session", "per_day", "per_visitor", "after_dismiss_days")
 BUCKETS = 10_000
 HOLDOUT = "holdout"  # the variant name X-Shopwindow-Rules and the stats give held-out visitors
+CONTROL = "\x00control"  # never a variant's name: the control arm, asked for by name
+
+
+class ControlArms(dict[str, str]):
+    """Remembered variants of a crawler: the control arm of every split, never remembered."""
+
+    __slots__ = ()
+
+    def get(self, key: str, default: Any = None) -> str:
+        return CONTROL
+
+    def __bool__(self) -> bool:
+        return True  # empty, yet it answers for every rule
+
+
+CRAWLER_ARMS: Mapping[str, str] = ControlArms()
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +94,9 @@ class Split:
         visitor is bucketed afresh, so only the visitors a change must move are moved.
         """
         if sticky is not None:
+            if sticky == CONTROL:
+                # Crawlers: what the experiment compares against, the same every time.
+                return None if self.holdout > 0 else self.variants[0]
             if sticky == HOLDOUT:
                 if self.holdout > 0:
                     return None

@@ -82,6 +82,30 @@ DECLARATIONS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting(
+        "secret_fallbacks",
+        "list",
+        [],
+        "earlier secrets, comma-separated, during a rotation: cookies signed with one are still read and signed again with `secret`",
+        None,
+        secret=True,
+    ),
+    Setting(
+        "identity_secret",
+        "text",
+        "",
+        "key the shop's backend signs customer ids with, so `identify` links a device only with its proof (docs/profiles.md); empty = identify is off",
+        None,
+        secret=True,
+    ),
+    Setting(
+        "identity_secret_fallbacks",
+        "list",
+        [],
+        "earlier identity secrets, comma-separated, whose proofs are still accepted during a rotation",
+        None,
+        secret=True,
+    ),
+    Setting(
         "allowed_hosts",
         "list",
         [],
@@ -213,6 +237,20 @@ DECLARATIONS: tuple[Setting, ...] = (
         "token that the staff view requires (environment or file)",
         None,
         secret=True,
+    ),
+    Setting(
+        "token_attempts",
+        "int",
+        10,
+        "wrong staff or stats tokens one client address (IPv6: its /64) may send before it must wait (429)",
+        None,
+    ),
+    Setting(
+        "token_lockout_seconds",
+        "int",
+        900,
+        "how long an address that sent token_attempts wrong tokens waits, from its first wrong one",
+        None,
     ),
     Setting(
         "attribution_hours",
@@ -601,6 +639,18 @@ def validate(settings: Settings) -> None:
             )
         if settings.dev:
             raise SettingsError("--dev (the preview switch) is refused in production")
+        for name in ("staff_token", "stats_token"):
+            token = settings.values[name]
+            if token and len(token) < 32:
+                raise SettingsError(
+                    f"SHOPWINDOW_{name.upper()}: at least 32 characters in production;"
+                    " make one with: openssl rand -hex 32"
+                )
+        if settings.identity_secret and len(settings.identity_secret) < 32:
+            raise SettingsError(
+                "SHOPWINDOW_IDENTITY_SECRET: at least 32 characters in production;"
+                " make one with: openssl rand -hex 32"
+            )
     if not 0 < settings.stats_confidence < 1:
         raise SettingsError("stats_confidence: a level between 0 and 1, such as 0.95")
     if not 0 <= settings.decision_log_rate <= 1:
@@ -616,6 +666,8 @@ def validate(settings: Settings) -> None:
             raise SettingsError(f"{name}: at least 1")
     if settings.decision_log_size < 1:
         raise SettingsError("decision_log_size: at least 1")
+    if settings.token_attempts < 1 or settings.token_lockout_seconds < 1:
+        raise SettingsError("token_attempts and token_lockout_seconds: at least 1")
 
 
 def markdown() -> str:

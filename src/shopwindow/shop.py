@@ -20,6 +20,7 @@ from shopwindow.context import Edge
 from shopwindow.errors import RuleError
 from shopwindow.events import Weights, weights_from
 from shopwindow.geo import DEFAULT_COUNTRY_HEADERS, GeoIP
+from shopwindow.identity import identity_of
 from shopwindow.lastgood import LastGoodRules
 from shopwindow.network import TrustedProxies
 from shopwindow.rulefiles import Fingerprint, fingerprint, load_rules
@@ -75,7 +76,10 @@ class Shop:
         # and (under `serve`) for workers that start later.
         self.last_good = last_good or LastGoodRules()
         self.tz: tzinfo = ZoneInfo(settings.timezone)
-        self.codec = CookieCodec(settings.secret, settings.cookie_days)
+        self.codec = CookieCodec(
+            settings.secret, settings.cookie_days, fallbacks=settings.secret_fallbacks
+        )
+        self.identity = identity_of(settings)
         self.weights: Weights = weights_from(settings)
         self.geoip = GeoIP(settings.geoip) if settings.geoip else None
         self.edge = Edge(

@@ -29,7 +29,8 @@ from shopwindow.responses import JSONAnswer
 from shopwindow.results import Experiment, Thresholds
 from shopwindow.shop import Shop
 from shopwindow.statsstore import Limits, Trace, open_store
-from shopwindow.web import shop_of
+from shopwindow.throttle import throttle_of, too_many
+from shopwindow.web import header_map, shop_of
 
 log = logging.getLogger("shopwindow.stats")
 
@@ -84,11 +85,25 @@ def _authorized(request: Request, shop: Shop, *, cookie: bool = False) -> bool:
     if not expected:
         return False
     given = _given_token(request)
-    if given is not None and _same(given, expected):
-        return True
+    if given is not None:
+        if _same(given, expected):
+            return True
+        throttle_of(shop).failed(_peer(request, shop), "stats")
     if cookie and (value := request.cookies.get(COOKIE)):
         return _same(value, _cookie_value(shop))
     return False
+
+
+def _peer(request: Request, shop: Shop) -> str:
+    client = request.client
+    # Every X-Forwarded-For header, joined, as the staff view and the pages read them.
+    forwarded = header_map(request.scope["headers"]).get("x-forwarded-for")
+    return shop.edge.proxies.client_ip(client.host if client else None, forwarded)
+
+
+def _throttled(request: Request, shop: Shop) -> int:
+    """Seconds this client must wait before its token is checked again (0: check it)."""
+    return throttle_of(shop).wait(_peer(request, shop))
 
 
 def _refusal(request: Request, shop: Shop) -> Response | None:
@@ -97,6 +112,12 @@ def _refusal(request: Request, shop: Shop) -> Response | None:
             {"error": "stats are off: set the stats_token setting (SHOPWINDOW_STATS_TOKEN)"},
             403,
             headers=_NO_STORE,
+        )
+    if wait := _throttled(request, shop):
+        return JSONAnswer(
+            {"error": f"too many wrong tokens from this address; try again in {wait} s"},
+            429,
+            headers=too_many(wait),
         )
     if not _authorized(request, shop):
         return JSONAnswer(
@@ -202,6 +223,9 @@ async def report_endpoint(request: Request) -> Response:
             403,
             headers=_PAGE_HEADERS,
         )
+    if wait := _throttled(request, shop):
+        page = report_page.login(f"Too many wrong tokens; try again in {wait} s.")
+        return HTMLResponse(page, 429, headers={**_PAGE_HEADERS, **too_many(wait)})
     if request.method == "POST":
         return await _log_in(request, shop)
     if not _authorized(request, shop, cookie=True):
@@ -228,6 +252,7 @@ async def _log_in(request: Request, shop: Shop) -> Response:
     form = await request.form(max_files=0, max_fields=4)
     token = form.get("token")
     if not isinstance(token, str) or not _same(token, shop.settings.stats_token):
+        throttle_of(shop).failed(_peer(request, shop), "stats report")
         return HTMLResponse(
             report_page.login("That token is not right."), 401, headers=_PAGE_HEADERS
         )
