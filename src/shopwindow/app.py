@@ -83,6 +83,8 @@ async def readyz(request: Request) -> Response:
         "reload": shop.mode,
         "worker": os.getpid(),
     }
+    if shop.reloading:
+        body["reloading"] = True  # answered while files are read: they never hold requests up
     if snap.pending_errors:
         # Still serving the last good rules; the edit on disk is broken.
         body["rule_errors"] = [str(e) for e in snap.pending_errors]

@@ -132,6 +132,7 @@ class Shop:
         self.mode = reload_mode(settings)
         self.snapshot: Snapshot | None = None
         self.start_refused = ""  # set when load() refuses the feed: nothing serves without one
+        self.reloading = False  # files being read and compiled (off the event loop) right now
         self._request = reloadrequest.request_path(settings.rules)
         self._request_seen = reloadrequest.stamp(self._request)
         self.extensions: dict[str, Any] = {}  # profile store, stats, ... attached by their modules
@@ -222,7 +223,11 @@ class Shop:
         feed the shop would refuse (empty, or smaller by more than catalog_max_loss).
         """
         with self._reload_lock:
-            return self._reload(force, accept_catalog)
+            self.reloading = True
+            try:
+                return self._reload(force, accept_catalog)
+            finally:
+                self.reloading = False
 
     def _rules_due(self, seen: Fingerprint, current: Snapshot, force: bool) -> bool:
         if force or seen.folder != current.rules_print.folder:
