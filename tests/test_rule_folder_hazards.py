@@ -6,14 +6,15 @@ stands still; production ("trigger") reads the same way when asked.
 
 from __future__ import annotations
 
+import asyncio
 import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
+from loadtests.rule_edits import parse_stall
 
 from shopwindow.rulefiles import fingerprint, load_rules
 from tests.conftest import LiveServer
@@ -130,35 +131,12 @@ def test_a_50_mb_file_is_refused_unread_and_a_file_under_the_limit_never_stalls_
         big.write_text(good_landing)
         wait_for(lambda: "rule_errors" not in http.get("/readyz").json())
 
-        # Just under the limit: read and compiled off the event loop, answers keep coming.
-        rule = "- id: home-{i}\n  when:\n    country: JP\n  then:\n    path: /n/{i}/\n"
-        parts, size = [], 0
-        while size + len(rule) + 10 < limit:
-            parts.append(rule.format(i=len(parts)))
-            size += len(parts[-1])
-        answered_while_reloading = 0
-        saw_reloading = threading.Event()
-        done = threading.Event()
-
-        def watch_answers() -> None:
-            nonlocal answered_while_reloading
-            with httpx.Client(base_url=server.url) as poller:
-                while not done.is_set():
-                    if poller.get("/readyz").json().get("reloading"):
-                        saw_reloading.set()
-                        assert poller.get("/healthz").text == "ok"
-                        answered_while_reloading += 1
-
-        poller = threading.Thread(target=watch_answers)
-        poller.start()
-        (rules_dir / "homepage.yaml").write_text("".join(parts))
-        try:
-            wait_for(lambda: http.get("/readyz").json()["rules"] == rules_before - 1 + len(parts))
-        finally:
-            done.set()
-            poller.join()
-        assert saw_reloading.is_set()  # /readyz answered in the middle of the parse
-        assert answered_while_reloading >= 5
+        # Just under the limit: read and compiled off the event loop, answers keep coming
+        # (the measurement `make loadtest` reports as /healthz p99 during the parse).
+        stall = asyncio.run(parse_stall(server.url, rules_dir, limit, samples=50))
+        assert limit - 200 < stall.size <= limit
+        assert len(stall.during) >= 5  # /readyz and /healthz answered in the middle of it
+        wait_for(lambda: http.get("/readyz").json()["rules"] == rules_before)  # put back
     finally:
         http.close()
     assert "Traceback" not in server.log.read_text()
