@@ -76,7 +76,7 @@ def compile_all(
 
 
 def reload_mode(settings: Settings) -> str:
-    """ "watch" (every saved file, once it stands still) or "trigger" (explicit, or a folder swap)."""
+    """The reload mode in force: watch (each saved file) or trigger (explicit, or a folder swap)."""
     mode = str(settings.reload)
     if mode == "auto":
         return "trigger" if settings.env == "production" else "watch"
