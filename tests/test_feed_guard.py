@@ -88,7 +88,6 @@ def test_broken_feeds_are_refused_and_an_operator_can_accept_a_small_one(
 @pytest.mark.parametrize(
     ("name", "text", "reason"),
     [
-        ("catalog.jsonl", "", "has no products"),
         ("catalog.jsonl", HTML_ERROR_PAGE, "has no products"),
         ("catalog.xml", "<products/>", "cannot be read"),
     ],

@@ -104,7 +104,7 @@ def test_the_watcher_skips_odd_files_and_reports_removed_rules(
 def test_a_50_mb_file_is_refused_unread_and_a_file_under_the_limit_never_stalls_answers(
     live_server: Callable[..., LiveServer], rules_dir: Path
 ) -> None:
-    limit = 200_000
+    limit = 120_000
     (rules_dir / "homepage.yaml").write_text(HOME_A)
     server = live_server(env={"SHOPWINDOW_RULE_FILE_MAX_BYTES": str(limit)})
     http = httpx.Client(base_url=server.url)
