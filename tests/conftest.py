@@ -307,3 +307,57 @@ def steady_visitor_id(rule_id: str = "gender-home") -> str:
     while bucket_of(f"{rule_id}:holdout", f"steady-visitor-{n}") < 2000:
         n += 1
     return f"steady-visitor-{n}"
+
+
+# MaxMind's own test databases (good, wrong-type and corrupt ones), from the maxminddb
+# source distribution: fetched once from the package index into a git-ignored cache.
+MAXMIND_CACHE = PROJECT_ROOT / "tests" / ".cache" / "maxminddb"
+
+
+def _fetch_maxmind_test_data() -> Path | None:
+    import importlib.metadata
+    import tarfile
+    import tempfile
+
+    ready = MAXMIND_CACHE / "test-data" / "GeoIP2-Country-Test.mmdb"
+    if ready.exists():
+        return MAXMIND_CACHE
+    version = importlib.metadata.version("maxminddb")
+    with tempfile.TemporaryDirectory() as tmp:
+        fetched = subprocess.run(
+            [sys.executable, "-m", "pip", "download", f"maxminddb=={version}", "--no-binary",
+             ":all:", "--no-deps", "-q", "-d", tmp],
+            capture_output=True,
+            timeout=120,
+        )  # fmt: skip
+        archives = list(Path(tmp).glob("maxminddb-*.tar.gz"))
+        if fetched.returncode != 0 or not archives:
+            return None
+        MAXMIND_CACHE.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=MAXMIND_CACHE.parent))
+        with tarfile.open(archives[0]) as sdist:
+            for member in sdist.getmembers():
+                parts = Path(member.name).parts
+                wanted = len(parts) > 4 and parts[1:3] == ("tests", "data")
+                if wanted and parts[3] in ("test-data", "bad-data") and parts[-1].endswith(".mmdb"):
+                    source = sdist.extractfile(member)
+                    if source is None:
+                        continue
+                    target = staging.joinpath(*parts[3:])
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(source.read())
+        shutil.rmtree(MAXMIND_CACHE, ignore_errors=True)
+        staging.rename(MAXMIND_CACHE)
+    return MAXMIND_CACHE if ready.exists() else None
+
+
+@pytest.fixture(scope="session")
+def maxmind_data() -> Path:
+    """The folder holding MaxMind's test-data/ and bad-data/ databases."""
+    found = _fetch_maxmind_test_data()
+    if found is None:
+        message = "MaxMind's test databases could not be fetched (pip download maxminddb)"
+        if STRICT:
+            pytest.fail(message)
+        pytest.skip(message)
+    return found

@@ -82,10 +82,20 @@ async def readyz(request: Request) -> Response:
         "rules": len(snap.rules.all_rules()),
         "products": len(snap.catalog),
         "catalog_errors": len(snap.catalog_errors),
+        "reload": shop.mode,
+        "worker": os.getpid(),
     }
+    if shop.reloading:
+        body["reloading"] = True  # answered while files are read: they never hold requests up
     if snap.pending_errors:
         # Still serving the last good rules; the edit on disk is broken.
         body["rule_errors"] = [str(e) for e in snap.pending_errors]
+    if snap.catalog_refused:
+        body["catalog_refused"] = snap.catalog_refused  # the previous catalog is serving
+    if snap.removed_rules:
+        body["removed_rules"] = list(snap.removed_rules)
+    if snap.rules_print.skipped:
+        body["skipped_files"] = list(snap.rules_print.skipped)
     return Response(json_body(body), media_type="application/json")
 
 
@@ -246,7 +256,7 @@ def create_app(
 
 
 def _reload_on_sighup(shop: Shop) -> None:
-    """`kill -HUP <pid>` re-reads rules and catalog now (the watcher also does, within ~2 s)."""
+    """`kill -HUP <pid>` re-reads rules and catalog now (in watch mode the watcher also does)."""
     import asyncio
     import signal
 

@@ -69,6 +69,7 @@ def main(ctx: click.Context, config: str | None) -> None:
     "catalog",
     "geoip",
     "templates",
+    "reload",
     "host",
     "port",
     "workers",
@@ -102,13 +103,22 @@ def serve(obj: dict[str, Any], /, **cli: Any) -> None:
             " linked to a customer profile; docs/profiles.md)",
             err=True,
         )
+    from shopwindow.geo import GeoIPError
     from shopwindow.lastgood import LastGoodRules
     from shopwindow.shop import Shop
 
     # Workers started later (a crashed one replaced, a SIGHUP restart) begin from the
     # last rules that compiled if an edit on disk is broken by then.
-    shop = Shop(settings, LastGoodRules.for_this_run())
+    try:
+        shop = Shop(settings, LastGoodRules.for_this_run())
+    except GeoIPError as exc:
+        click.echo(f"refusing to start: {exc}", err=True)
+        sys.exit(1)
     errors = shop.load()
+    if shop.start_refused:
+        shop.stop()
+        click.echo(f"refusing to start: {shop.start_refused}", err=True)
+        sys.exit(1)
     if errors:
         for line in errors:
             click.echo(line, err=True)
@@ -166,17 +176,21 @@ def check(
 ) -> None:
     """Validate rule files: every error as file:line:column, exit 1 when any."""
     settings = _load(obj, rules=folder, catalog=catalog, templates=templates)
-    from shopwindow.catalog import load_catalog
-    from shopwindow.shop import compile_all
+    from shopwindow.feedguard import refusal
+    from shopwindow.rulefiles import fingerprint
+    from shopwindow.shop import compile_all, read_feed
 
     cat = None
     if settings.catalog:
-        try:
-            cat, cat_errors = load_catalog(settings.catalog)
-        except (OSError, ValueError) as exc:
-            raise click.ClickException(f"{settings.catalog}: {exc}") from None
+        cat, cat_errors, problem = read_feed(settings.catalog)
+        # The same words the server would start (or refuse to start) with.
+        refused = refusal(settings.catalog, cat, problem, cat_errors, None, 100)
+        if refused:
+            raise click.ClickException(refused)
         for row_error in cat_errors:
             click.echo(f"{row_error} (row skipped)", err=True)
+    for skipped in fingerprint(settings.rules).skipped:
+        click.echo(f"{skipped} (skipped)", err=True)
     ruleset, errors = compile_all(settings, cat)
     if cat is not None:
         from shopwindow.rulefiles import CATALOG_CHECKS
@@ -190,6 +204,26 @@ def check(
     rules = ruleset.all_rules()
     click.echo(
         f"ok: {len(rules)} rules in {len(ruleset.files)} files, {len(ruleset.placements)} placements"
+    )
+
+
+@main.command()
+@click.option(
+    "--accept-catalog",
+    is_flag=True,
+    help="take the product feed even if it is empty or smaller than catalog_max_loss allows",
+)
+@setting_options("rules")
+@click.pass_obj
+def reload(obj: dict[str, Any], /, accept_catalog: bool, **cli: Any) -> None:
+    """Make every worker serving the rules folder re-read rules and catalog now."""
+    from shopwindow.reloadrequest import request_reload
+
+    settings = _load(obj, **cli)
+    request_reload(settings.rules, accept_catalog=accept_catalog)
+    click.echo(
+        f"reload requested for {settings.rules}; /readyz shows the result within a second",
+        err=True,
     )
 
 

@@ -47,6 +47,28 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting(
         "templates", "path", _bundled("templates"), "folder of Jinja2 templates", "--templates"
     ),
+    Setting(
+        "reload",
+        "choice",
+        "auto",
+        "when rule edits go live: watch (each saved file, after it stands still; for development), trigger (only on `shopwindow reload`, SIGHUP or a swap of a symlinked rules folder), auto (trigger in production, watch otherwise)",
+        "--reload",
+        ("auto", "watch", "trigger"),
+    ),
+    Setting(
+        "rule_file_max_bytes",
+        "int",
+        2 * 1024 * 1024,
+        "largest rule file read; a larger one is refused before it is parsed",
+        None,
+    ),
+    Setting(
+        "catalog_max_loss",
+        "int",
+        50,
+        "percent of products a new feed may lose and still go live (100: any feed but an empty one)",
+        None,
+    ),
     Setting("host", "text", "127.0.0.1", "address to listen on", "--host"),
     Setting("port", "int", 8000, "port to listen on", "--port"),
     Setting("workers", "int", 1, "worker processes", "--workers"),
