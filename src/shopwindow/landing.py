@@ -464,7 +464,7 @@ async def answer(request: Request, shop: Shop, snap: Snapshot, visit: Visit) -> 
         if store is not None:
             store.record(CampaignKey.of(visit.campaign, visit.ctx["path"]))
     if isinstance(plan, str):
-        response: Response = redirect(shop, plan)
+        response: Response = redirect(shop, plan, query=request.scope["query_string"])
         response.headers[LANDING_HEADER] = REDIRECT
         return personalize(response, shop, visit, decision.labels)
     page = page_for(shop, state, plan, visit)
