@@ -6,7 +6,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 from shopwindow.tracking import CLICK_ID_PLATFORMS, UTM_PARAMETERS
 
@@ -76,9 +76,17 @@ class Campaign:
 NO_CAMPAIGN = Campaign()
 
 
+# A %-escape left in a value the server already decoded once: the link was encoded twice.
+_ESCAPED = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
 def _clean(value: object) -> str | None:
     if not isinstance(value, str):
         return None
+    if "%" in value and _ESCAPED.search(value):
+        # Trackers and email link wrappers encode a link again ("red%2520shoes"): a value
+        # is decoded a second time, never a third (what is left after that is text).
+        value = unquote_plus(value)
     value = value.strip()
     if not value:
         return None
