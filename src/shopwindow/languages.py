@@ -9,7 +9,7 @@ languages are switched on with the `languages` setting.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ FOLDER = Path(__file__).parent / "language_packs"
 _SECTIONS = ("genders", "categories", "attributes", "occasions")
 
 
-@cache
+@lru_cache(maxsize=len(PACKS) + 1)  # the shipped packs, each read once
 def pack(code: str) -> Synonyms:
     """A shipped language pack, read once. Unknown codes are refused by settings first."""
     data: Any = yaml.safe_load((FOLDER / f"{code}.yaml").read_text(encoding="utf-8")) or {}
