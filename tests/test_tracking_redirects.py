@@ -20,6 +20,7 @@ from shopwindow.tracking import (
     is_tracking_parameter,
     with_query,
 )
+from tests.conftest import LiveServer
 
 # Parameters no list names: a redirect keeps them just the same.
 UNKNOWN = ("partner_ref", "affid", "sub_id", "xyz_click", "variant", "q")
@@ -188,3 +189,16 @@ def test_every_parameter_is_documented_for_marketers_and_cdns() -> None:
         assert f"`{name}`" in landing, name
     assert "#tracking-parameters-and-the-cache-key" in landing
     assert "## Tracking parameters and the cache key" in (root / "cdn.md").read_text()
+
+
+def test_a_real_server_keeps_the_query_on_every_redirect(
+    live_server: Callable[..., LiveServer],
+) -> None:
+    server = live_server()
+    with httpx.Client(base_url=server.url, follow_redirects=False, timeout=10) as http:
+        home = http.get("/?_gl=1*1abcd2*_ga*MTIz&srsltid=AfmB&sw_gender=men")
+        assert home.status_code == 302
+        assert home.headers["location"].endswith("/?_gl=1*1abcd2*_ga*MTIz&srsltid=AfmB")
+        slash = http.get("/de/women?gclid=Cj0KCQ&utm_source=google&sw_device=mobile")
+        assert slash.status_code in (307, 308)
+        assert slash.headers["location"] == "/de/women/?gclid=Cj0KCQ&utm_source=google"
