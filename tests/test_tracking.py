@@ -43,7 +43,7 @@ def test_click_ids_and_campaign_tags_are_tracking_parameters(name: str) -> None:
     assert is_tracking_parameter(name)
 
 
-@pytest.mark.parametrize("name", ["page", "q", "size", "color", "sort", "GCLID", "utm", "id"])
+@pytest.mark.parametrize("name", ["page", "q", "size", "color", "sort", "utm", "id"])
 def test_parameters_that_choose_the_page_are_not(name: str) -> None:
     assert not is_tracking_parameter(name)
 

@@ -80,6 +80,7 @@ def main(ctx: click.Context, config: str | None) -> None:
     "default_country",
     "timezone",
     "homepage_mode",
+    "languages",
     "consent_cookie",
     "origin",
     "origin_paths",

@@ -43,6 +43,11 @@ KEYS: dict[str, Key] = {
         Key("campaign.gender", "text", "gender read from the ad keyword (women, men, kids)"),
         Key("campaign.category", "text", "catalog category read from the ad keyword"),
         Key("campaign.attributes", "list", "attributes read from the ad keyword (color:black)"),
+        Key(
+            "campaign.occasion",
+            "text",
+            "occasion read from the keyword or campaign name (black-friday, abandoned-cart)",
+        ),
         Key("landing.slug", "text", "the {slug} of a landing path /lp/{slug}"),
         # the visitor, from the signed cookie
         Key("visitor.id", "text", "the visitor's id"),

@@ -110,7 +110,8 @@ async def root(request: Request) -> Response:
             shop, snap, visit, None, None, None
         )
         return personalize(page, shop, visit, decision.labels)
-    return personalize(redirect(shop, path), shop, visit, decision.labels)
+    query = request.scope["query_string"]
+    return personalize(redirect(shop, path, query=query), shop, visit, decision.labels)
 
 
 def storefront_for_path(

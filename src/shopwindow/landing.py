@@ -15,7 +15,7 @@ import contextlib
 import dataclasses
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,14 +35,17 @@ from shopwindow.context import Visit, arms_of
 from shopwindow.drops import NextDrop, next_drop
 from shopwindow.homepage import GENDERS, recently_viewed_cards, render_recently_viewed
 from shopwindow.keywords import (
+    HEADLINE_PLACEHOLDER,
     NO_MATCH,
     NO_SYNONYMS,
     KeywordMatch,
     Synonyms,
     Vocabulary,
+    descriptive,
     fill_headline,
     showable_keyword,
 )
+from shopwindow.languages import packs_for
 from shopwindow.productfilter import ProductFilter, filter_products, index_for
 from shopwindow.responses import header_text, json_body, personalize, redirect, wants_json
 from shopwindow.rules import Decision
@@ -97,6 +100,23 @@ class Page:
     html: str
     product_ids: tuple[str, ...]
     relaxed: bool  # the exact filter found nothing; its tags were dropped
+    # What every one of the first products shown has: a headline may repeat only these.
+    shown: frozenset[str] = frozenset()
+
+
+# A headline that repeats a colour or material promises it: the first products must keep it.
+FIRST_SHOWN = 4
+
+
+def shown_by_all(products: Sequence[Any]) -> frozenset[str]:
+    """The tags (and tier) every one of the first FIRST_SHOWN products has."""
+    first = products[:FIRST_SHOWN]
+    if not first:
+        return frozenset()
+    common = set(first[0].tags) | {f"tier:{first[0].tier}"}
+    for product in first[1:]:
+        common &= {*product.tags, f"tier:{product.tier}"}
+    return frozenset(common)
 
 
 class LandingState:
@@ -115,10 +135,14 @@ class LandingState:
         "vocabulary",
     )
 
-    def __init__(self, snap: Snapshot, vocabulary: Vocabulary | None = None) -> None:
+    def __init__(
+        self, snap: Snapshot, vocabulary: Vocabulary | None = None, languages: Sequence[str] = ()
+    ) -> None:
         self.snap = snap
         self.synonyms = synonyms_of(snap)
-        self.vocabulary = vocabulary or Vocabulary.of(snap.catalog, self.synonyms)
+        self.vocabulary = vocabulary or Vocabulary.of(
+            snap.catalog, self.synonyms, packs_for(languages)
+        )
         self.pages: LRUCache[tuple[Any, ...], Page] = LRUCache(maxsize=2048)
         # Campaign values -> what they say; (rule, what the keyword says) -> the page plan.
         self.matches: LRUCache[tuple[str | None, ...], KeywordMatch] = LRUCache(maxsize=4096)
@@ -128,7 +152,7 @@ class LandingState:
         # The visitor's own parts, kept by what they are made of: a returning visitor's
         # "continue shopping" strip, an escaped headline for a (rule, keyword) pair.
         self.strips: LRUCache[tuple[str, ...], str] = LRUCache(maxsize=4096)
-        self.headlines: LRUCache[tuple[str, str, str | None], str] = LRUCache(maxsize=4096)
+        self.headlines: LRUCache[tuple[Any, ...], str] = LRUCache(maxsize=4096)
 
     def match(self, campaign: Campaign, slug: str | None) -> KeywordMatch:
         key = (campaign.term, slug, campaign.name, campaign.content)
@@ -182,15 +206,15 @@ def state_of(shop: Shop, snap: Snapshot) -> LandingState:
     elif state is not None and _WARMER in shop.extensions:
         return state
     else:
-        state = LandingState(snap)
+        state = LandingState(snap, languages=shop.settings.languages)
     shop.extensions[_STATE] = state
     return state
 
 
-def warm_state(snap: Snapshot) -> LandingState:
+def warm_state(snap: Snapshot, languages: Sequence[str] = ()) -> LandingState:
     """Everything a landing answer needs for a snapshot, built up front (run it in a thread)."""
     index_for(snap.catalog)
-    return LandingState(snap)
+    return LandingState(snap, languages=languages)
 
 
 # --- reading the campaign ----------------------------------------------------------------
@@ -214,11 +238,21 @@ def keyword_match(vocabulary: Vocabulary, campaign: Campaign, slug: str | None) 
 
 
 def closest_match(vocabulary: Vocabulary, campaign: Campaign, slug: str | None) -> KeywordMatch:
-    """As keyword_match, forgiving typos and partial phrases (for campaigns no rule answers)."""
+    """As keyword_match, forgiving typos in the search keyword (for campaigns no rule answers).
+
+    The keyword is what a shopper typed, typos and all; the slug, campaign name and
+    ad content are the marketer's own words, read exactly.
+    """
     match = NO_MATCH
-    for text in (campaign.term, slug, campaign.name, campaign.content):
+    readings = (
+        (campaign.term, vocabulary.closest),
+        (slug, vocabulary.read),
+        (campaign.name, vocabulary.read),
+        (campaign.content, vocabulary.read),
+    )
+    for text, reading in readings:
         if text:
-            match = match.merged(vocabulary.closest(text.replace("_", " ")))
+            match = match.merged(reading(text.replace("_", " ")))
     return match
 
 
@@ -232,6 +266,7 @@ def read_campaign(shop: Shop, visit: Visit, snap: Snapshot) -> None:
     ctx["campaign.gender"] = match.gender
     ctx["campaign.category"] = match.category
     ctx["campaign.attributes"] = list(match.attributes)
+    ctx["campaign.occasion"] = match.occasion
     ctx["landing.slug"] = slug
 
 
@@ -271,6 +306,8 @@ def plan_for_rule(then: Mapping[str, Any], label: str, match: KeywordMatch) -> P
         flt = ProductFilter.from_rule(products)
         if products.get("from_keyword"):
             flt = with_keyword(flt, match)
+        else:
+            flt = described_first(flt, match)
     elif "teaser" in then:
         flt = None  # a teaser shows no products unless it lists some
     else:
@@ -295,19 +332,33 @@ def plan_for_rule(then: Mapping[str, Any], label: str, match: KeywordMatch) -> P
 
 
 def with_keyword(flt: ProductFilter, match: KeywordMatch) -> ProductFilter:
-    """The rule's filter, its gaps filled from what the ad keyword says."""
+    """The rule's filter, its gaps filled from what the ad keyword says.
+
+    A colour or material the rule does not name ranks the products that have it
+    first instead of narrowing the page: "red running shoes" still shows the range.
+    """
     return ProductFilter.of(
         gender=flt.gender or match.gender,
         category=flt.category or match.category,
-        tags=(*flt.tags, *match.attributes),
+        tags=(*flt.tags, *(a for a in match.attributes if not descriptive(a))),
         ids=flt.ids,
         limit=flt.limit,
         in_stock_only=flt.in_stock_only,
+        prefer=(a for a in match.attributes if descriptive(a)),
     )
+
+
+def described_first(flt: ProductFilter, match: KeywordMatch) -> ProductFilter:
+    """The rule's own filter, with the colours and materials the keyword named ranked first."""
+    prefer = [a for a in match.attributes if descriptive(a) and a not in flt.tags]
+    if not prefer:
+        return flt
+    return dataclasses.replace(flt, prefer=tuple(sorted(set(prefer))))
 
 
 def fallback_plan(match: KeywordMatch, visit: Visit, catalog: Catalog) -> Plan:
     """Closest category page from the keyword; with no usable word, in-stock best sellers."""
+    match = match.narrowing()  # a colour or material alone is no page of its own
     gender = match.gender
     affinity = visit.ctx.get("visitor.gender")
     # What the shopper usually buys narrows the page, unless it would empty it
@@ -409,18 +460,22 @@ def render_page(shop: Shop, catalog: Catalog, plan: Plan, country: str, visit: V
         dev=shop.settings.dev,
         preview=visit.preview,
     )
-    return Page(html, tuple(p.id for p in products), relaxed)
+    return Page(html, tuple(p.id for p in products), relaxed, shown_by_all(products))
 
 
-def headline_of(plan: Plan, campaign: Campaign) -> str:
-    return fill_headline(plan.headline, showable_keyword(campaign.term), plan.default_headline)
+def headline_of(state: LandingState, plan: Plan, campaign: Campaign, shown: frozenset[str]) -> str:
+    """The headline with the keyword filled in, less any colour or material the page lacks."""
+    keyword = showable_keyword(campaign.term)
+    if keyword is not None and HEADLINE_PLACEHOLDER.search(plan.headline):
+        keyword = state.vocabulary.without_unshown(keyword, shown)
+    return fill_headline(plan.headline, keyword, plan.default_headline)
 
 
-def escaped_headline(state: LandingState, plan: Plan, campaign: Campaign) -> str:
-    key = (plan.headline, plan.default_headline, campaign.term)
+def escaped_headline(state: LandingState, plan: Plan, page: Page, campaign: Campaign) -> str:
+    key = (plan.headline, plan.default_headline, campaign.term, page.shown)
     found = state.headlines.get(key)
     if found is None:
-        found = str(escape(headline_of(plan, campaign)))
+        found = str(escape(headline_of(state, plan, campaign, page.shown)))
         state.headlines[key] = found
     return found
 
@@ -464,18 +519,18 @@ async def answer(request: Request, shop: Shop, snap: Snapshot, visit: Visit) -> 
         if store is not None:
             store.record(CampaignKey.of(visit.campaign, visit.ctx["path"]))
     if isinstance(plan, str):
-        response: Response = redirect(shop, plan)
+        response: Response = redirect(shop, plan, query=request.scope["query_string"])
         response.headers[LANDING_HEADER] = REDIRECT
         return personalize(response, shop, visit, decision.labels)
     page = page_for(shop, state, plan, visit)
     if wants_json(request):
-        headline = headline_of(plan, visit.campaign)
+        headline = headline_of(state, plan, visit.campaign, page.shown)
         response = Response(
             _json(plan, page, headline, snap.catalog), media_type="application/json"
         )
     else:
         html = page.html.replace(
-            HEADLINE_MARK, escaped_headline(state, plan, visit.campaign)
+            HEADLINE_MARK, escaped_headline(state, plan, page, visit.campaign)
         ).replace(PERSONAL_MARK, own_strip(shop, state, visit), 1)
         response = HTMLResponse(html)
     response.headers[LANDING_HEADER] = landing_header(plan, page)
@@ -525,7 +580,7 @@ async def landing_products(
         html = shop.templates.get_template(GRID_TEMPLATE).render(
             products=[p.to_json() for p in products], filter_text=plan.products.describe()
         )
-        page = Page(html, tuple(p.id for p in products), relaxed)
+        page = Page(html, tuple(p.id for p in products), relaxed, shown_by_all(products))
         state.pages[key] = page
     return page.html, decision.labels
 
@@ -586,7 +641,7 @@ def explain_landing(shop: Shop, snap: Snapshot, visit: Visit) -> dict[str, Any]:
     products, relaxed = select(snap.catalog, plan.products)
     shows: dict[str, Any] = {
         "landing": landing_header(plan, Page("", (), relaxed)),
-        "headline": headline_of(plan, visit.campaign),
+        "headline": headline_of(state, plan, visit.campaign, shown_by_all(products)),
         "products": [p.id for p in products],
     }
     if plan.kind == TEASER:
@@ -603,7 +658,7 @@ async def _start(shop: Shop) -> None:
     snap = shop.snapshot
     if snap is not None:
         # Warm the filter index and vocabulary so the first ad click does not build them.
-        shop.extensions[_STATE] = await asyncio.to_thread(warm_state, snap)
+        shop.extensions[_STATE] = await asyncio.to_thread(warm_state, snap, shop.settings.languages)
     shop.extensions[_WARMER] = asyncio.create_task(upkeep(shop))
 
 
@@ -618,7 +673,7 @@ async def upkeep(shop: Shop) -> None:
             snap = shop.snapshot
             state: LandingState | None = shop.extensions.get(_STATE)
             if snap is not None and (state is None or state.snap is not snap):
-                fresh = await asyncio.to_thread(warm_state, snap)
+                fresh = await asyncio.to_thread(warm_state, snap, shop.settings.languages)
                 if shop.snapshot is snap:
                     shop.extensions[_STATE] = fresh
             if loop.time() - flushed >= FLUSH_SECONDS:

@@ -477,7 +477,8 @@ async def origin_home(request: Request) -> Response:
     metrics.count_match("homepage", decision.rule.id)
     target = safe_path(path)
     if target != "/" and visit.device != "bot" and shop.settings.homepage_mode == "redirect":
-        return personalize(redirect(shop, target), shop, visit, decision.labels)
+        query = request.scope["query_string"]
+        return personalize(redirect(shop, target, query=query), shop, visit, decision.labels)
     # Render mode, and crawlers: the chosen homepage's page, at the stable URL /.
     return await proxy.answer(
         request, shop, path=target.encode("utf-8"), visit=visit, labels=decision.labels

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from shopwindow.context import Visit
 from shopwindow.limits import NOSNIFF
 from shopwindow.shop import Shop
+from shopwindow.tracking import with_query
 from shopwindow.visitor import MAX_BUCKETS
 from shopwindow.web import headers_of
 
@@ -100,11 +101,24 @@ class RawAnswer(Response):
         self.raw_headers = [NOSNIFF, *headers, (b"content-length", str(len(body)).encode())]
 
 
-def redirect(shop: Shop, target: str, status: int = 302) -> Response:
+def redirect(shop: Shop, target: str, status: int = 302, query: bytes | str = b"") -> Response:
+    """A redirect that cannot leave the site, carrying the visitor's query string through.
+
+    Every parameter the visitor arrived with (click ids, utm_*, anything) rides
+    along except shopwindow's own `sw_*`: trackers read them on the next page.
+    """
     location = safe_path(target, shop.edge.own_hosts)
-    # safe_path only lets through ASCII without spaces or control characters,
-    # so the header needs none of RedirectResponse's re-quoting.
+    if query:
+        raw = query.decode("latin-1") if isinstance(query, bytes) else query
+        location = with_query(location, quote(raw, safe=_QUERY_SAFE))
+    # safe_path only lets through ASCII without spaces or control characters, and the
+    # query is quoted likewise, so the header needs none of RedirectResponse's re-quoting.
     return RawAnswer(status, [(b"location", location.encode("latin-1"))])
+
+
+# Characters a query keeps as sent; anything else (spaces, controls, backslashes, quotes,
+# non-ASCII bytes, '#') is %-escaped: it stays the same parameter, and cannot end the URL.
+_QUERY_SAFE = "!$&'()*+,;=:@/?~-._%"
 
 
 def personalize(

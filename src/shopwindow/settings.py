@@ -224,6 +224,13 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("max_events", "int", 50, "most events in one beacon", None),
     Setting("landing_prefix", "text", "/lp/", "path prefix of landing pages (/lp/{slug})", None),
     Setting(
+        "languages",
+        "list",
+        [],
+        "language packs for reading ad keywords and campaign names besides English: de, es, fr, it, nl",
+        "--language",
+    ),
+    Setting(
         "origin",
         "text",
         "",
@@ -640,6 +647,13 @@ def validate(settings: Settings) -> None:
         ZoneInfo(settings.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingsError(f"timezone: unknown time zone {settings.timezone!r}") from None
+    from shopwindow.languages import ENGLISH, PACKS
+
+    for language in settings.languages:
+        if language not in PACKS and language != ENGLISH:
+            raise SettingsError(
+                f"languages: no language pack {language!r} (there are {', '.join(PACKS)})"
+            )
     import re
 
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", settings.cookie_name):
