@@ -9,7 +9,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import orjson
@@ -17,6 +17,9 @@ import orjson
 import shopwindow
 from shopwindow import settings as settings_mod
 from shopwindow.settings import DEV_SECRET, Settings, SettingsError
+
+if TYPE_CHECKING:
+    from shopwindow.catalog import Catalog, CatalogError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -161,13 +164,12 @@ def check(
 ) -> None:
     """Validate rule files: every error as file:line:column, exit 1 when any."""
     settings = _load(obj, rules=folder, catalog=catalog, templates=templates)
-    from shopwindow.catalog import load_catalog
     from shopwindow.shop import compile_all
 
     cat = None
     if settings.catalog:
         try:
-            cat, cat_errors = load_catalog(settings.catalog)
+            cat, cat_errors = _load_feed(settings, settings.catalog)
         except (OSError, ValueError) as exc:
             raise click.ClickException(f"{settings.catalog}: {exc}") from None
         for row_error in cat_errors:
@@ -285,6 +287,47 @@ def campaigns(
 @main.group()
 def catalog() -> None:
     """Product feed tools."""
+
+
+@catalog.command("check")
+@click.argument("feed", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@click.pass_obj
+def catalog_check(obj: dict[str, Any], feed: str, as_json: bool) -> None:
+    """Read a product feed as the shop would: its format, products, and every skipped row."""
+    from shopwindow.feeds import FORMAT_NAMES
+
+    settings = _load(obj)
+    try:
+        cat, errors = _load_feed(settings, feed)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"{feed}: {exc}") from None
+    if as_json:
+        report = {
+            "format": cat.feed_format,
+            "products": len(cat),
+            "variants": len(cat.aliases),
+            "skipped": [{"line": e.line, "reason": e.message} for e in errors],
+        }
+        click.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    else:
+        for error in errors:
+            click.echo(f"{error} (row skipped)")
+        click.echo(
+            f"{feed}: {FORMAT_NAMES.get(cat.feed_format, cat.feed_format)}, "
+            f"{len(cat)} products ({len(cat.aliases)} variant ids folded in), "
+            f"{len(errors)} row(s) skipped"
+        )
+    if errors or not len(cat):
+        sys.exit(1)
+
+
+def _load_feed(settings: Settings, path: str) -> tuple[Catalog, list[CatalogError]]:
+    from shopwindow.catalog import load_catalog
+    from shopwindow.categorymap import load_category_map
+
+    categories = load_category_map(settings.catalog_categories)
+    return load_catalog(path, categories=categories, currency=settings.catalog_currency)
 
 
 @catalog.command("generate")

@@ -48,6 +48,8 @@ class ProductInfo(Protocol):
 class Catalog(Protocol):
     def get(self, product_id: str) -> Any: ...
 
+    def canonical_id(self, product_id: str) -> str: ...
+
 
 class EventError(ValueError):
     pass
@@ -84,8 +86,10 @@ def parse_event(raw: Any, catalog: Catalog) -> Event:
         raise EventError(f"unknown type {kind!r}; use one of {', '.join(EVENT_TYPES)}")
     if kind in _PRODUCT_EVENTS:
         pid = _id(raw, "product_id")
-        if catalog.get(pid) is None:
+        product = catalog.get(pid)
+        if product is None:
             raise EventError(f"unknown product_id {pid!r}")
+        pid = product.id  # a variant's id (a size's SKU) counts for its product
         qty = raw.get("quantity", 1)
         if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= 99:
             raise EventError("quantity must be a whole number from 1 to 99")
@@ -108,6 +112,7 @@ def parse_event(raw: Any, catalog: Catalog) -> Event:
             full = item.get("full_price", True)
             if not isinstance(full, bool):
                 raise EventError(f"items[{n}].full_price must be true or false")
+            pid = catalog.canonical_id(pid)
             parsed.append((pid, price if price is not None else 0.0, full))
         order = _id(raw, "order_id") if raw.get("order_id") is not None else None
         return Event(kind, order_id=order, items=tuple(parsed))

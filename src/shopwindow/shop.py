@@ -16,6 +16,7 @@ import jinja2
 
 from shopwindow import heap, metrics
 from shopwindow.catalog import Catalog, CatalogError, build_catalog, load_catalog
+from shopwindow.categorymap import load_category_map
 from shopwindow.context import Edge
 from shopwindow.errors import RuleError
 from shopwindow.events import Weights, weights_from
@@ -159,7 +160,10 @@ class Shop:
         if not path:
             return build_catalog([]), []
         try:
-            return load_catalog(path)
+            categories = load_category_map(self.settings.catalog_categories)
+            return load_catalog(
+                path, categories=categories, currency=self.settings.catalog_currency
+            )
         except (OSError, ValueError) as exc:
             log.error("catalog %s: %s", path, exc)
             return None, []
