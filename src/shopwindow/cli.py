@@ -302,6 +302,7 @@ def catalog_check(obj: dict[str, Any], feed: str, as_json: bool) -> None:
         cat, errors = _load_feed(settings, feed)
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"{feed}: {exc}") from None
+    errors.sort(key=lambda e: e.line)
     if as_json:
         report = {
             "format": cat.feed_format,

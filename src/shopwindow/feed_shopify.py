@@ -11,6 +11,9 @@ from shopwindow.feeds import Row, cells_by_name, column_name, table
 
 # Columns Shopify fills on a product's first row only; its variant rows leave them empty.
 PRODUCT_COLUMNS: Final = (
+    "option1_name",
+    "option2_name",
+    "option3_name",
     "title",
     "vendor",
     "type",
@@ -28,8 +31,7 @@ _COLOUR_NAMES: Final = frozenset({"color", "colour", "farbe", "couleur", "colore
 def rows(data: bytes, categories: CategoryMap, currency: str) -> Iterator[tuple[int, Row]]:
     """The export's products; a row of a draft, archived or unpublished product is reported."""
     header: list[str] | None = None
-    product: dict[str, str] = {}
-    handle = ""
+    products: dict[str, dict[str, str]] = {}
     variants: list[Variant] = []
     for line, cells in table(data):
         if isinstance(cells, str):
@@ -42,9 +44,11 @@ def rows(data: bytes, categories: CategoryMap, currency: str) -> Iterator[tuple[
         if not f.get("handle"):
             yield line, "missing required field 'Handle'"
             continue
-        if f["handle"] != handle:
-            handle = f["handle"]
-            product = {name: f.get(name, "") for name in PRODUCT_COLUMNS}
+        handle = f["handle"]
+        product = products.get(handle)
+        if product is None:
+            # The product's own columns are filled on its first row only.
+            product = products[handle] = {name: f.get(name, "") for name in PRODUCT_COLUMNS}
             product.update(_metafields(f))
         elif f.get("image_src") and not product.get("image_src"):
             product["image_src"] = f["image_src"]
@@ -83,7 +87,7 @@ def _variant(
     colour = size = ""
     options: list[str] = []
     for n in (1, 2, 3):
-        name = f.get(f"option{n}_name", "").lower()
+        name = (f.get(f"option{n}_name") or product.get(f"option{n}_name", "")).lower()
         value = f.get(f"option{n}_value", "")
         if not value or value == "Default Title":
             continue

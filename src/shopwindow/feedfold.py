@@ -23,7 +23,7 @@ KIDS_AGES = frozenset(
         "children",
     }
 )
-_TITLE_SEPARATORS = " -–—|/,:("
+_TITLE_SEPARATORS = " -–—|/,:("  # what shops put between a name and a size
 
 
 @dataclass(slots=True)
@@ -101,8 +101,9 @@ def _product_row(members: list[Variant], categories: CategoryMap) -> dict[str, o
     age = next((v.age_group for v in members if v.age_group), "")
     if age.strip().lower() in KIDS_AGES:
         gender = "kids"
+    product_id = first.group or first.id
     return {
-        "id": first.group or first.id,
+        "id": product_id,
         "name": _shared_title(members),
         "url": first.url,
         "image": next((v.image for v in members if v.image), ""),
@@ -112,7 +113,7 @@ def _product_row(members: list[Variant], categories: CategoryMap) -> dict[str, o
         "gender": gender or "unisex",
         "in_stock": bool(stocked),
         "tags": tags,
-        "variant_ids": [v.id for v in members if v.id and v.id != first.group],
+        "variant_ids": [v.id for v in members if v.id and v.id != product_id],
     }
 
 
@@ -130,14 +131,16 @@ def _shared_title(members: list[Variant]) -> str:
         while n < min(len(shared), len(words)) and shared[n] == words[n]:
             n += 1
         shared = shared[:n]
-    text = " ".join(shared)
+    text = " ".join(shared).rstrip(_TITLE_SEPARATORS)
     # Strip what only the first variant named: its colour or size at the end.
-    first = members[0]
-    for detail in (first.size, first.colour):
-        detail = detail.strip()
-        if detail and text.lower().endswith(detail.lower()):
-            text = text[: -len(detail)]
-    text = text.rstrip(_TITLE_SEPARATORS + " ")
+    details = [d.strip().lower() for d in (members[0].size, members[0].colour) if d.strip()]
+    stripped = True
+    while stripped:
+        stripped = False
+        for detail in details:
+            if text.lower().endswith(detail) and len(text) > len(detail):
+                text = text[: -len(detail)].rstrip(_TITLE_SEPARATORS)
+                stripped = True
     return text or titles[0]
 
 
