@@ -323,3 +323,24 @@ def _client(tmp_path: Path, feed: Path, picks: str) -> TestClient:
     (rules / "landing-pages.yaml").write_text(LANDING % picks)
     app = create_app(build_settings(rules, catalog=str(feed)), watch=False)
     return TestClient(app, client=("203.0.113.9", 50000), follow_redirects=False)
+
+
+def test_the_docs_list_the_built_in_category_map_and_their_example_loads(tmp_path: Path) -> None:
+    import re
+
+    from shopwindow.categorymap import DEFAULT_CATEGORIES
+
+    text = (Path(__file__).parent.parent / "docs" / "catalog.md").read_text(encoding="utf-8")
+    rows = {
+        m.group(2): m.group(1).lower()
+        for m in re.finditer(r"^\| (.+?) \| `([\w-]+)` \|$", text, re.M)
+    }
+    for name, category in DEFAULT_CATEGORIES.items():
+        assert name in rows.get(category, ""), (name, category)
+    example = re.search(r"```yml\n# categories.yaml.*?\n(.*?)```", text, re.S)
+    assert example is not None
+    mapping = tmp_path / "categories.yaml"
+    mapping.write_text(example.group(1))
+    categories = load_category_map(mapping)
+    assert categories.category("Shoes > Running Shoes > Trail") == "running-shoes"
+    assert categories.category("", "5322") == "sportswear"
