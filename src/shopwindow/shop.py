@@ -6,7 +6,8 @@ import logging
 import os
 import shutil
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from shopwindow.errors import RuleError
 from shopwindow.events import Weights, weights_from
 from shopwindow.geo import DEFAULT_COUNTRY_HEADERS, GeoIP
 from shopwindow.lastgood import LastGoodRules
+from shopwindow.markets import market_catalog
 from shopwindow.network import TrustedProxies
 from shopwindow.rulefiles import Fingerprint, fingerprint, load_rules
 from shopwindow.rules import RuleSet
@@ -44,6 +46,7 @@ class Snapshot:
     ] = ()  # errors of a broken edit, while the last good rules serve
     rules_print: Fingerprint = field(default_factory=lambda: Fingerprint(()))
     catalog_mtime: float = 0.0
+    market: str = ""  # a market's view of the shop (its prefix); "" for the shop's own
 
 
 def template_names(folder: str) -> frozenset[str]:
@@ -102,11 +105,31 @@ class Shop:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.snapshot: Snapshot | None = None
+        # The snapshot and each market's view of it (its prices), swapped as one.
+        self.current: tuple[Snapshot | None, Mapping[str, Snapshot]] = (None, {})
         self.extensions: dict[str, Any] = {}  # profile store, stats, ... attached by their modules
         self._stop = threading.Event()
         self._reload_lock = threading.Lock()
         self._watcher: threading.Thread | None = None
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        return self.current[0]
+
+    @snapshot.setter
+    def snapshot(self, snap: Snapshot | None) -> None:
+        views: Mapping[str, Snapshot] = {}
+        markets = snap.rules.data.get("markets") if snap is not None else None
+        if snap is not None and markets is not None:
+            views = {
+                m.prefix: replace(
+                    snap,
+                    catalog=market_catalog(snap.catalog, m, self.settings.rules),
+                    market=m.prefix,
+                )
+                for m in markets.markets
+            }
+        self.current = (snap, views)
 
     @property
     def ready(self) -> bool:
