@@ -69,6 +69,9 @@ def rules_dir(tmp_path: Path) -> Path:
     """A writable copy of the demo rules folder (its settings file points at the demo catalog)."""
     target = tmp_path / "rules"
     shutil.copytree(DEMO_RULES, target, ignore=shutil.ignore_patterns("*.sqlite3*"))
+    markets = target / "markets.yaml"
+    if markets.exists():  # a market's own feed is named relative to the rules folder
+        markets.write_text(markets.read_text().replace("../demo/", f"{PROJECT_ROOT}/demo/"))
     toml = target / "shopwindow.toml"
     if toml.exists():
         text = toml.read_text()

@@ -20,6 +20,7 @@ from shopwindow import metrics
 from shopwindow.context import Visit
 from shopwindow.decisionlog import DecisionLog
 from shopwindow.events import Event
+from shopwindow.markets import Markets
 from shopwindow.rules import RuleSet
 from shopwindow.settings import Settings
 from shopwindow.shop import Shop
@@ -286,6 +287,23 @@ def record_exposures(shop: Shop, visit: Visit, labels: list[str]) -> None:
     recorder.add(records)
 
 
+def in_main_currency(shop: Shop, visit: Visit, event: Event, amount: float) -> float:
+    """A sale's amount in the main feed's currency, so stats never add EUR to GBP.
+
+    With markets, a sale is in its `currency` (else the visitor's market's) and is
+    divided by the rate of the market that sells in it.
+    """
+    snap = shop.snapshot
+    markets: Markets | None = snap.rules.data.get("markets") if snap is not None else None
+    if markets is None:
+        return amount
+    currency = event.currency
+    if currency is None:
+        market = markets.by_prefix.get(visit.ctx.get("market") or "")
+        currency = (market or markets.for_country(visit.country)).currency
+    return markets.to_main(amount, currency)
+
+
 def record_events(shop: Shop, visit: Visit, events: list[Event]) -> None:
     recorder = recorder_of(shop)
     if recorder is None or not counted(visit):
@@ -297,7 +315,9 @@ def record_events(shop: Shop, visit: Visit, events: list[Event]) -> None:
         if event.type == "click":
             records.append(Click(now, visitor, event.rule))
         elif event.type == "purchase":
-            revenue = round(sum(price for _, price, _ in event.items), 2)
+            revenue = in_main_currency(
+                shop, visit, event, round(sum(price for _, price, _ in event.items), 2)
+            )
             records.append(Purchase(now, visitor, event.order_id, revenue))
     if records:
         recorder.add(records)

@@ -35,6 +35,7 @@ EVENT_TYPES = (
 _PRODUCT_EVENTS = frozenset({"view", "add_to_cart", "remove_from_cart"})
 _POPUP_EVENTS = frozenset({"popup_shown", "popup_dismissed", "popup_converted"})
 _ID = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,64}$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
 _SPACE = re.compile(r"\s+")
 MAX_ITEMS = 50
 
@@ -67,6 +68,7 @@ class Event:
     customer_id: str | None = None
     rule: str | None = None
     variant: str | None = None
+    currency: str | None = None  # a purchase's, when the page names it (markets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +117,17 @@ def parse_event(raw: Any, catalog: Catalog) -> Event:
             pid = catalog.canonical_id(pid)
             parsed.append((pid, price if price is not None else 0.0, full))
         order = _id(raw, "order_id") if raw.get("order_id") is not None else None
-        return Event(kind, order_id=order, items=tuple(parsed))
+        currency = raw.get("currency")
+        if currency is not None and (
+            not isinstance(currency, str) or not _CURRENCY.match(currency.upper())
+        ):
+            raise EventError("currency must be a three-letter code such as EUR")
+        return Event(
+            kind,
+            order_id=order,
+            items=tuple(parsed),
+            currency=currency.upper() if currency else None,
+        )
     if kind == "identify":
         return Event(kind, customer_id=_id(raw, "customer_id"))
     rule = _id(raw, "rule") if (kind in _POPUP_EVENTS or raw.get("rule") is not None) else None

@@ -47,6 +47,7 @@ _PLACEHOLDER_KEYS = {
 }
 
 
+_LOWER = frozenset({"country", "market"})
 # Each path template split once, looked up in one C call per answer.
 _parts: LRU[str, tuple[tuple[str, bool], ...]] = LRU(1024)
 
@@ -72,9 +73,11 @@ def fill_path(template: str, ctx: Mapping[str, Any]) -> str | None:
     for text, is_key in parts:
         if is_key:
             value = ctx.get(text)
+            if not value and text == "market":
+                value = ctx.get("country")  # no markets: the store is the country's
             if not value:
                 return None
-            out.append(str(value).lower() if text == "country" else str(value))
+            out.append(str(value).lower() if text in _LOWER else str(value))
         else:
             out.append(text)
     return "".join(out)

@@ -346,7 +346,7 @@ def fill_target(target: str, visit: Visit) -> str:
     ctx = visit.ctx
     values = {
         "country": visit.country.lower(),
-        "market": ctx.get("market"),
+        "market": ctx.get("market") or visit.country.lower(),
         "gender": ctx.get("campaign.gender") or ctx.get("visitor.gender"),
         "category": ctx.get("campaign.category") or ctx.get("visitor.category"),
         "language": ctx.get("language"),
@@ -360,7 +360,7 @@ def fill_target(target: str, visit: Visit) -> str:
         return str(value or "")
 
     filled = re.sub(r"\{(country|market|gender|category|language)\}", sub, target)
-    return f"/{ctx.get('market') or values['country']}/" if missing else filled
+    return f"/{values['market']}/" if missing else filled
 
 
 # --- rendering ---------------------------------------------------------------------------

@@ -31,7 +31,7 @@ class Prices:
     """Where a market's prices come from: its own feed, or the main feed's times a rate."""
 
     feed: str = ""  # a feed of its own, relative to the rules folder
-    rate: float = 1.0
+    rate: float = 1.0  # the market's price of one unit of the main feed's currency
     step: float = 0.01  # round to a multiple of this
     ending: float | None = None  # or end every price in this (0.99: 49.99)
 
@@ -82,6 +82,13 @@ class Markets:
         """The market whose prefix is the path's first segment, if any."""
         first = path.lstrip("/").partition("/")[0]
         return self.by_prefix.get(first)
+
+    def to_main(self, amount: float, currency: str) -> float:
+        """An amount in a market's currency in the main feed's, by that market's rate."""
+        for market in self.markets:
+            if market.currency == currency:
+                return round(amount / market.prices.rate, 2)
+        return amount  # a currency no market sells in: taken as the main feed's
 
     def market_of(self, path: str, country: str) -> Market:
         """The market a request is in: the one its path names, else the visitor's country's."""
@@ -199,12 +206,6 @@ def _prices(node: Node | None, errors: list[RuleError]) -> Prices:
             errors.append(
                 key.error(f"unknown prices field {key.value!r}; use {', '.join(_PRICE_FIELDS)}")
             )
-    if "feed" in values:
-        if len(values) > 1:
-            errors.append(
-                node.error("a market with its own feed takes its prices as they are: no rate")
-            )
-        return Prices(feed=str(values["feed"].value))
     numbers: dict[str, float] = {}
     for field in ("rate", "step", "ending"):
         if field in values:
@@ -215,6 +216,13 @@ def _prices(node: Node | None, errors: list[RuleError]) -> Prices:
                 )
                 continue
             numbers[field] = float(value)
+    if "feed" in values:
+        # Its own feed's prices are shown as they are; a rate only converts its sales.
+        if "step" in values or "ending" in values:
+            errors.append(
+                node.error("a market with its own feed is not rounded: no step or ending")
+            )
+        return Prices(feed=str(values["feed"].value), rate=numbers.get("rate", 1.0))
     if "rate" not in values:
         errors.append(node.error("prices needs a rate (or a feed of the market's own)"))
     if "step" in numbers and "ending" in numbers:
