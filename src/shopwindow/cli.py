@@ -185,6 +185,12 @@ def check(
         click.echo(f"{len(errors)} error(s) in {settings.rules}", err=True)
         sys.exit(1)
     rules = ruleset.all_rules()
+    markets = ruleset.data.get("markets")
+    if markets is None:
+        click.echo("no markets declared: each country has a store of its own (/de/, /fr/, ...)")
+    else:
+        stores = ", ".join(f"/{m.prefix}/ {m.currency}" for m in markets.markets)
+        click.echo(f"{len(markets.markets)} markets: {stores}")
     click.echo(
         f"ok: {len(rules)} rules in {len(ruleset.files)} files, {len(ruleset.placements)} placements"
     )
