@@ -13,7 +13,7 @@ from shopwindow.catalog import load_catalog
 from shopwindow.markets import Prices, read_markets
 from shopwindow.thenspec import CheckEnv
 from shopwindow.yamlsrc import parse
-from tests.conftest import DEMO_CATALOG, DEMO_RULES
+from tests.conftest import DEMO_CATALOG, DEMO_RULES, add_demo_markets
 
 CATALOG, _ = load_catalog(DEMO_CATALOG)
 CDN = "127.0.0.1"  # a trusted proxy in these tests: its country header is believed
@@ -21,8 +21,11 @@ PRICE = re.compile(r'data-product-id="([^"]+)".*?class="price">([0-9.]+) ([A-Z]{
 
 
 @pytest.fixture
-def shop(make_client: Callable[..., TestClient]) -> Callable[[str | None], TestClient]:
+def shop(
+    rules_dir: Path, make_client: Callable[..., TestClient]
+) -> Callable[[str | None], TestClient]:
     """A client whose visitor comes through the CDN from a country (None: no header)."""
+    add_demo_markets(rules_dir)
 
     def visitor(country: str | None) -> TestClient:
         client = make_client(peer=CDN, trusted_proxies=["127.0.0.0/8"])
@@ -132,7 +135,7 @@ def test_a_landing_page_shows_the_visitors_market_prices(
 def test_without_markets_every_country_keeps_its_store(
     rules_dir: Path, make_client: Callable[..., TestClient]
 ) -> None:
-    (rules_dir / "markets.yaml").unlink()
+    assert not (rules_dir / "markets.yaml").exists()
     client = make_client(peer=CDN, trusted_proxies=["127.0.0.0/8"])
     client.headers["cf-ipcountry"] = "BT"
     assert client.get("/").headers["location"] == "/bt/"
@@ -146,6 +149,7 @@ def test_stats_revenue_is_kept_in_the_main_currency(
     from shopwindow.counting import in_main_currency
     from shopwindow.events import parse_event
 
+    add_demo_markets(rules_dir)
     client = make_client()
     shop = client.app.state.shop  # type: ignore[attr-defined]
     snap = shop.snapshot
