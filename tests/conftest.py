@@ -72,9 +72,7 @@ def rules_dir(tmp_path: Path) -> Path:
     none. Market tests add them back with `add_demo_markets`.
     """
     target = tmp_path / "rules"
-    shutil.copytree(
-        DEMO_RULES, target, ignore=shutil.ignore_patterns("*.sqlite3*", "markets.yaml")
-    )
+    shutil.copytree(DEMO_RULES, target, ignore=shutil.ignore_patterns("*.sqlite3*", "markets.yaml"))
     toml = target / "shopwindow.toml"
     if toml.exists():
         text = toml.read_text()
