@@ -218,3 +218,51 @@ def test_a_broken_markets_file_names_file_line_and_column(text: str, message: st
 )
 def test_rounding_rules(prices: Prices, price: float, shown: float) -> None:
     assert prices.convert(price) == shown
+
+
+@pytest.mark.parametrize(
+    ("address", "store"),
+    [
+        ("192.0.2.10", "/de/"),  # DE
+        ("2001:db8:a7::10", "/de/"),  # AT
+        ("2001:db8::10", "/gb/"),  # GB
+        ("203.0.113.10", "/us/"),  # US
+        ("198.51.100.10", "/int/"),  # FR: no market of its own
+    ],
+)
+def test_the_demo_geoip_database_has_an_address_for_each_market(
+    rules_dir: Path, make_client: Callable[..., TestClient], address: str, store: str
+) -> None:
+    import ipaddress
+
+    from shopwindow.geo import GeoIP
+
+    add_demo_markets(rules_dir)
+    documentation = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+    ip = ipaddress.ip_address(address)
+    assert any(ip in ipaddress.ip_network(net) for net in documentation)
+    with GeoIP(DEMO_RULES.parent / "demo" / "geoip.mmdb") as geoip:
+        assert geoip.country(address) is not None
+    assert make_client(peer=address).get("/").headers["location"] == store
+
+
+def test_a_market_can_read_a_merchant_center_feed_of_its_own(
+    rules_dir: Path, make_client: Callable[..., TestClient]
+) -> None:
+    feeds = Path(__file__).parent / "feeds"
+    (rules_dir / "landing-pages.yaml").unlink()  # its hand-picked ids are the demo feed's
+    (rules_dir / "markets.yaml").write_text(
+        MARKET.replace("countries: [DE]", "countries: [DE]\n  prices: {rate: 1}")
+        + f"- name: US\n  prefix: us\n  countries: [US]\n  currency: USD\n"
+        f"  prices: {{feed: {feeds / 'merchant-center.xml'}, rate: 1.08}}\n"
+    )
+    client = make_client(
+        peer=CDN, trusted_proxies=["127.0.0.0/8"], catalog=str(feeds / "merchant-center.tsv")
+    )
+    client.headers["cf-ipcountry"] = "US"
+    assert client.get("/").headers["location"] == "/us/"
+    us = prices_on(client.get("/us/women/").text)
+    de = prices_on(client.get("/de/women/").text)
+    assert us and {cur for _, cur in us.values()} == {"USD"}
+    assert {cur for _, cur in de.values()} == {"EUR"}
+    assert us["TRL-100"][0] != de["TRL-100"][0]
