@@ -146,8 +146,8 @@ def test_without_markets_every_country_keeps_its_store(
 def test_stats_revenue_is_kept_in_the_main_currency(
     rules_dir: Path, make_client: Callable[..., TestClient]
 ) -> None:
-    from shopwindow.counting import in_main_currency
     from shopwindow.events import parse_event
+    from shopwindow.sales import in_main_currency
 
     add_demo_markets(rules_dir)
     client = make_client()

@@ -20,8 +20,8 @@ from shopwindow import metrics
 from shopwindow.context import Visit
 from shopwindow.decisionlog import DecisionLog
 from shopwindow.events import Event
-from shopwindow.markets import Markets
 from shopwindow.rules import RuleSet
+from shopwindow.sales import in_main_currency
 from shopwindow.settings import Settings
 from shopwindow.shop import Shop
 from shopwindow.statsstore import (
@@ -285,23 +285,6 @@ def record_exposures(shop: Shop, visit: Visit, labels: list[str]) -> None:
         # traces (a sample already) are left out and counts are kept.
         records.append(PendingTrace(snap.rules, visit.ctx, visitor, traced, now))
     recorder.add(records)
-
-
-def in_main_currency(shop: Shop, visit: Visit, event: Event, amount: float) -> float:
-    """A sale's amount in the main feed's currency, so stats never add EUR to GBP.
-
-    With markets, a sale is in its `currency` (else the visitor's market's) and is
-    divided by the rate of the market that sells in it.
-    """
-    snap = shop.snapshot
-    markets: Markets | None = snap.rules.data.get("markets") if snap is not None else None
-    if markets is None:
-        return amount
-    currency = event.currency
-    if currency is None:
-        market = markets.by_prefix.get(visit.ctx.get("market") or "")
-        currency = (market or markets.for_country(visit.country)).currency
-    return markets.to_main(amount, currency)
 
 
 def record_events(shop: Shop, visit: Visit, events: list[Event]) -> None:
