@@ -266,3 +266,17 @@ def test_a_market_can_read_a_merchant_center_feed_of_its_own(
     assert us and {cur for _, cur in us.values()} == {"USD"}
     assert {cur for _, cur in de.values()} == {"EUR"}
     assert us["TRL-100"][0] != de["TRL-100"][0]
+
+
+def test_a_market_feed_that_is_not_there_is_a_rule_error(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "feed.jsonl").write_text("")
+    text = MARKET + "  prices: {feed: %s, rate: 1.1}\n"
+    node, _ = parse(text % "feed.jsonl", str(rules / "markets.yaml"))
+    assert read_markets(node, CheckEnv())[1] == []
+    node, _ = parse(text % "missing.jsonl", str(rules / "markets.yaml"))
+    markets, errors = read_markets(node, CheckEnv())
+    assert markets is None
+    assert [(e.line, e.column) for e in errors] == [(10, 18)]
+    assert "market feed 'missing.jsonl' not found" in errors[0].message

@@ -222,7 +222,13 @@ def _prices(node: Node | None, errors: list[RuleError]) -> Prices:
             errors.append(
                 node.error("a market with its own feed is not rounded: no step or ending")
             )
-        return Prices(feed=str(values["feed"].value), rate=numbers.get("rate", 1.0))
+        feed = values["feed"]
+        # The file names the rules folder it stands in (relative to where we run).
+        if not (Path(feed.file).parent / str(feed.value)).is_file():
+            errors.append(
+                feed.error(f"market feed {feed.value!r} not found (relative to the rules folder)")
+            )
+        return Prices(feed=str(feed.value), rate=numbers.get("rate", 1.0))
     if "rate" not in values:
         errors.append(node.error("prices needs a rate (or a feed of the market's own)"))
     if "step" in numbers and "ending" in numbers:
