@@ -80,9 +80,13 @@ def free_port() -> int:
 
 @pytest.fixture
 def rules_dir(tmp_path: Path) -> Path:
-    """A writable copy of the demo rules folder (its settings file points at the demo catalog)."""
+    """A writable copy of the demo rules folder (its settings file points at the demo catalog).
+
+    Without the demo's markets: one store per country, as in a shop that declares
+    none. Market tests add them back with `add_demo_markets`.
+    """
     target = tmp_path / "rules"
-    shutil.copytree(DEMO_RULES, target, ignore=shutil.ignore_patterns("*.sqlite3*"))
+    shutil.copytree(DEMO_RULES, target, ignore=shutil.ignore_patterns("*.sqlite3*", "markets.yaml"))
     toml = target / "shopwindow.toml"
     if toml.exists():
         text = toml.read_text()
@@ -91,6 +95,12 @@ def rules_dir(tmp_path: Path) -> Path:
         )
         toml.write_text(text)
     return target
+
+
+def add_demo_markets(rules: Path) -> None:
+    """The demo's markets.yaml in a rules copy (a market's own feed is named relative to it)."""
+    text = (DEMO_RULES / "markets.yaml").read_text()
+    (rules / "markets.yaml").write_text(text.replace("../demo/", f"{PROJECT_ROOT}/demo/"))
 
 
 def build_settings(rules: Path, **overrides: Any) -> Settings:

@@ -41,6 +41,7 @@ def test_demo_rules_are_valid() -> None:
     code, lines = run_check(DEMO_RULES)
     assert code == 0, lines
     assert lines[-1].startswith("ok: ")
+    assert lines[-2] == "4 markets: /de/ EUR, /gb/ GBP, /us/ USD, /int/ EUR"
 
 
 BROKEN = {
@@ -157,4 +158,7 @@ def test_valid_folder_summary(in_tmp: Path) -> None:
     (folder / "homepage.yaml").write_text("- id: a\n  when: {country: DE}\n  then: {path: /de/}\n")
     code, lines = run_check("rules")
     assert code == 0
-    assert lines == ["ok: 1 rules in 1 files, 1 placements"]
+    assert lines == [
+        "no markets declared: each country has a store of its own (/de/, /fr/, ...)",
+        "ok: 1 rules in 1 files, 1 placements",
+    ]

@@ -216,6 +216,25 @@ def test_an_online_purchase_counts_in_the_profile(
     assert profile["products"] == [{"product_id": "w-run-001", "full_price": True}]
 
 
+def test_a_purchase_in_a_markets_currency_is_kept_in_the_main_one(
+    shop_client: Callable[..., TestClient], rules_dir: Path, backend: Backend
+) -> None:
+    from tests.conftest import add_demo_markets
+
+    add_demo_markets(rules_dir)
+    client = shop_client()
+    identify(client, "c11")
+    order = {
+        "type": "purchase",
+        "order_id": "W-2001",
+        "currency": "GBP",
+        "items": [{"product_id": "w-run-001", "price": 86.0, "full_price": True}],
+    }
+    assert client.post("/_sw/events", json=order).status_code == 200
+    profile = eventually(lambda: (p := show(rules_dir, backend, "c11")) and p["orders"] and p)
+    assert profile["lifetime_value"] == pytest.approx(100.0)  # 86 GBP at the UK rate 0.86
+
+
 def test_declined_consent_stores_nothing(
     shop_client: Callable[..., TestClient], rules_dir: Path, backend: Backend
 ) -> None:

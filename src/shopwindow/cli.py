@@ -9,13 +9,16 @@ import sys
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import orjson
 
 from shopwindow import settings as settings_mod
 from shopwindow.settings import DEV_SECRET, Settings, SettingsError
+
+if TYPE_CHECKING:
+    from shopwindow.catalog import Catalog, CatalogError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -183,7 +186,7 @@ def check(
 
     cat = None
     if settings.catalog:
-        cat, cat_errors, problem = read_feed(settings.catalog)
+        cat, cat_errors, problem = read_feed(settings.catalog, settings)
         # The same words the server would start (or refuse to start) with.
         refused = refusal(settings.catalog, cat, problem, cat_errors, None, 100)
         if refused:
@@ -203,6 +206,12 @@ def check(
         click.echo(f"{len(errors)} error(s) in {settings.rules}", err=True)
         sys.exit(1)
     rules = ruleset.all_rules()
+    markets = ruleset.data.get("markets")
+    if markets is None:
+        click.echo("no markets declared: each country has a store of its own (/de/, /fr/, ...)")
+    else:
+        stores = ", ".join(f"/{m.prefix}/ {m.currency}" for m in markets.markets)
+        click.echo(f"{len(markets.markets)} markets: {stores}")
     click.echo(
         f"ok: {len(rules)} rules in {len(ruleset.files)} files, {len(ruleset.placements)} placements"
     )
@@ -325,6 +334,48 @@ def campaigns(
 @main.group()
 def catalog() -> None:
     """Product feed tools."""
+
+
+@catalog.command("check")
+@click.argument("feed", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@click.pass_obj
+def catalog_check(obj: dict[str, Any], feed: str, as_json: bool) -> None:
+    """Read a product feed as the shop would: its format, products, and every skipped row."""
+    from shopwindow.feeds import FORMAT_NAMES
+
+    settings = _load(obj)
+    try:
+        cat, errors = _load_feed(settings, feed)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"{feed}: {exc}") from None
+    errors.sort(key=lambda e: e.line)
+    if as_json:
+        report = {
+            "format": cat.feed_format,
+            "products": len(cat),
+            "variants": len(cat.aliases),
+            "skipped": [{"line": e.line, "reason": e.message} for e in errors],
+        }
+        click.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    else:
+        for error in errors:
+            click.echo(f"{error} (row skipped)")
+        click.echo(
+            f"{feed}: {FORMAT_NAMES.get(cat.feed_format, cat.feed_format)}, "
+            f"{len(cat)} products ({len(cat.aliases)} variant ids folded in), "
+            f"{len(errors)} row(s) skipped"
+        )
+    if errors or not len(cat):
+        sys.exit(1)
+
+
+def _load_feed(settings: Settings, path: str) -> tuple[Catalog, list[CatalogError]]:
+    from shopwindow.catalog import load_catalog
+    from shopwindow.categorymap import load_category_map
+
+    categories = load_category_map(settings.catalog_categories)
+    return load_catalog(path, categories=categories, currency=settings.catalog_currency)
 
 
 @catalog.command("generate")

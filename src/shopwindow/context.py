@@ -228,7 +228,7 @@ _VISITOR_KEYS = (
 # Keys every visit gets right after context_for (web.visit_of, explain, associate):
 # the scheme, and profile.* from profiles.context_hook. In the copy too, they make
 # its table big enough, once, for all an answer adds (hooks, popup.*, product.*).
-_SET_AFTER = ("scheme", *(key for key in KEYS if key.startswith("profile.")))
+_SET_AFTER = ("scheme", "market", *(key for key in KEYS if key.startswith("profile.")))
 # Every key context_for sets, in its order (each is set on every call), then those.
 _ALL_KEYS: dict[str, Any] = dict.fromkeys(
     (
@@ -375,6 +375,10 @@ def _preview(query: Mapping[str, str], cookies: Mapping[str, str]) -> dict[str, 
     if out.get("device") in ("mobile", "tablet", "desktop"):
         clean["device"] = out["device"]
     return clean
+
+
+# The dev preview switch, for what must know the preview's country before the visit.
+preview_of = _preview
 
 
 def _site_cart(raw: str | None) -> list[list[Any]] | None:

@@ -17,6 +17,11 @@ KEYS: dict[str, Key] = {
     for k in [
         # who and where
         Key("country", "text", "ISO country code, upper case (DE), from the CDN header or GeoIP"),
+        Key(
+            "market",
+            "text",
+            "the market's path prefix (de), when rules/markets.yaml declares markets",
+        ),
         Key("device", "text", "mobile, tablet, desktop or bot"),
         Key("language", "text", "first language of Accept-Language, lower case (de)"),
         Key(

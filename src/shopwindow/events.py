@@ -37,6 +37,7 @@ _PRODUCT_EVENTS = frozenset({"view", "add_to_cart", "remove_from_cart"})
 _POPUP_EVENTS = frozenset({"popup_shown", "popup_dismissed", "popup_converted"})
 _ID = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,64}$")
 _PROOF = re.compile(r"^[0-9A-Za-z.]{1,160}$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
 _SPACE = re.compile(r"\s+")
 MAX_ITEMS = 50
 
@@ -49,6 +50,8 @@ class ProductInfo(Protocol):
 
 class Catalog(Protocol):
     def get(self, product_id: str) -> Any: ...
+
+    def canonical_id(self, product_id: str) -> str: ...
 
 
 class EventError(ValueError):
@@ -70,6 +73,7 @@ class Event:
     # identify's proof from the shop's backend (identity.py); checked by the beacon
     user_hash: str | None = None
     token: str | None = None
+    currency: str | None = None  # a purchase's, when the page names it (markets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +93,10 @@ def parse_event(raw: Any, catalog: Catalog) -> Event:
         raise EventError(f"unknown type {kind!r}; use one of {', '.join(EVENT_TYPES)}")
     if kind in _PRODUCT_EVENTS:
         pid = _id(raw, "product_id")
-        if catalog.get(pid) is None:
+        product = catalog.get(pid)
+        if product is None:
             raise EventError(f"unknown product_id {pid!r}")
+        pid = product.id  # a variant's id (a size's SKU) counts for its product
         qty = raw.get("quantity", 1)
         if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= 99:
             raise EventError("quantity must be a whole number from 1 to 99")
@@ -113,9 +119,20 @@ def parse_event(raw: Any, catalog: Catalog) -> Event:
             full = item.get("full_price", True)
             if not isinstance(full, bool):
                 raise EventError(f"items[{n}].full_price must be true or false")
+            pid = catalog.canonical_id(pid)
             parsed.append((pid, price if price is not None else 0.0, full))
         order = _id(raw, "order_id") if raw.get("order_id") is not None else None
-        return Event(kind, order_id=order, items=tuple(parsed))
+        currency = raw.get("currency")
+        if currency is not None and (
+            not isinstance(currency, str) or not _CURRENCY.match(currency.upper())
+        ):
+            raise EventError("currency must be a three-letter code such as EUR")
+        return Event(
+            kind,
+            order_id=order,
+            items=tuple(parsed),
+            currency=currency.upper() if currency else None,
+        )
     if kind == "identify" and "customer_id" in raw and raw["customer_id"] is None:
         return Event("logout")  # identify with null: the shopper signed out
     if kind == "identify":

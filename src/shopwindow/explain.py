@@ -103,6 +103,9 @@ def explain_visit(
         catalog=snap.catalog,
         now=now,
     )
+    markets = snap.rules.data.get("markets")
+    if markets is not None:
+        visit.ctx["market"] = markets.market_of(path, visit.country).prefix
     for hook in shop.extensions.get("context_hooks", ()):
         hook(shop, visit, snap)
     placement_name = placement_for(path, visit.campaign.present, shop.settings.landing_prefix)

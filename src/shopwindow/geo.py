@@ -46,6 +46,7 @@ DEMO_NETWORKS: Mapping[str, str] = MappingProxyType(
         "198.51.100.0/24": "FR",
         "203.0.113.0/24": "US",
         "2001:db8::/32": "GB",
+        "2001:db8:a7::/48": "AT",
     }
 )
 

@@ -16,6 +16,7 @@ from shopwindow import metrics
 from shopwindow.cards import card, cards
 from shopwindow.catalog import Catalog, Product
 from shopwindow.context import Visit, arms_of
+from shopwindow.markets import Markets
 from shopwindow.responses import (
     HTML_TYPE,
     JSONAnswer,
@@ -29,7 +30,7 @@ from shopwindow.shop import Shop, Snapshot
 from shopwindow.web import immediate, query_of, shop_of, snapshot_of, visit_of
 
 GENDERS = ("women", "men", "kids")
-_PLACEHOLDER = re.compile(r"\{(country|gender|category|language)\}")
+_PLACEHOLDER = re.compile(r"\{(country|market|gender|category|language)\}")
 _COUNTRY = re.compile(r"^[a-z]{2}$")
 STRIP_MARK = "<!--sw:personal-->"
 # A segment's page, encoded, split where the visitor's own parts go.
@@ -39,12 +40,14 @@ _picks: LRU[tuple[Any, ...], str] = LRU(4096)
 
 _PLACEHOLDER_KEYS = {
     "country": "country",
+    "market": "market",
     "gender": "visitor.gender",
     "category": "visitor.category",
     "language": "language",
 }
 
 
+_LOWER = frozenset({"country", "market"})
 # Each path template split once, looked up in one C call per answer.
 _parts: LRU[str, tuple[tuple[str, bool], ...]] = LRU(1024)
 
@@ -70,9 +73,11 @@ def fill_path(template: str, ctx: Mapping[str, Any]) -> str | None:
     for text, is_key in parts:
         if is_key:
             value = ctx.get(text)
+            if not value and text == "market":
+                value = ctx.get("country")  # no markets: the store is the country's
             if not value:
                 return None
-            out.append(str(value).lower() if text == "country" else str(value))
+            out.append(str(value).lower() if text in _LOWER else str(value))
         else:
             out.append(text)
     return "".join(out)
@@ -88,7 +93,7 @@ def decide_homepage(snap: Snapshot, visit: Visit) -> tuple[Decision, str]:
         "homepage", ctx, visit.visitor.id, accept=fillable, assigned=arms_of(visit)
     )
     if decision.rule is None:
-        return decision, f"/{visit.country.lower()}/"
+        return decision, f"/{ctx.get('market') or visit.country.lower()}/"
     path = fill_path(str(decision.then.get("path", "/")), ctx) or "/"
     return decision, path
 
@@ -118,7 +123,7 @@ def storefront_for_path(
     shop: Shop, snap: Snapshot, visit: Visit, path: str, decision: Decision | None = None
 ) -> Response | None:
     parts = [p for p in path.split("/") if p]
-    if not parts or not _COUNTRY.match(parts[0]):
+    if not parts or not is_store(snap, parts[0]):
         return None
     gender = parts[1] if len(parts) > 1 and parts[1] in GENDERS else None
     category = parts[2] if len(parts) > 2 and parts[2] in snap.catalog.categories else None
@@ -133,7 +138,7 @@ async def store_page(request: Request) -> Response:
     country = params["country"]
     gender = params.get("gender")
     category = params.get("category")
-    if not _COUNTRY.match(country) or (gender is not None and gender not in GENDERS):
+    if not is_store(snap, country) or (gender is not None and gender not in GENDERS):
         return HTMLResponse("Not found", status_code=404)
     if category is not None and category not in snap.catalog.categories:
         return HTMLResponse("Not found", status_code=404)
@@ -144,6 +149,14 @@ async def store_page(request: Request) -> Response:
     shown = decision if target == request.scope["path"] else None
     page = storefront(shop, snap, visit, country, gender, category, shown)
     return personalize(page, shop, visit, shown.labels if shown else ())
+
+
+def is_store(snap: Snapshot, segment: str) -> bool:
+    """A path's first segment names a store: a market's prefix, or (no markets) a country."""
+    markets: Markets | None = snap.rules.data.get("markets")
+    if markets is not None:
+        return segment in markets.by_prefix
+    return _COUNTRY.match(segment) is not None
 
 
 def storefront(
@@ -157,7 +170,9 @@ def storefront(
 ) -> Response:
     """A homepage variant: the segment's shell (cached) plus the visitor's own parts."""
     catalog = snap.catalog
-    country = (country or visit.country).lower()
+    country = (country or visit.ctx.get("market") or visit.country).lower()
+    markets: Markets | None = snap.rules.data.get("markets")
+    market = markets.by_prefix.get(country) if markets is not None else None
     then = decision.then if decision is not None and decision.rule is not None else {}
     rule_id = decision.rule.id if decision is not None and decision.rule is not None else None
     headline, hero = then.get("headline"), then.get("hero")
@@ -173,6 +188,7 @@ def storefront(
             products = catalog.best_sellers()
         shell = shop.templates.get_template("storefront.html").render(
             country=country,
+            market=market,
             gender=gender,
             category=category,
             products=cards(shop, snap, list(products[:24])),

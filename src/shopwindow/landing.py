@@ -194,7 +194,9 @@ def state_of(shop: Shop, snap: Snapshot) -> LandingState:
     large catalog): the running service builds those off the event loop, and until
     they are ready answers from the previous snapshot, whole.
     """
-    state: LandingState | None = shop.extensions.get(_STATE)
+    # Each market's view (its prices) keeps a state of its own.
+    key = f"{_STATE}:{snap.market}" if snap.market else _STATE
+    state: LandingState | None = shop.extensions.get(key)
     if state is not None and state.snap is snap:
         return state
     if (
@@ -207,7 +209,7 @@ def state_of(shop: Shop, snap: Snapshot) -> LandingState:
         return state
     else:
         state = LandingState(snap, languages=shop.settings.languages)
-    shop.extensions[_STATE] = state
+    shop.extensions[key] = state
     return state
 
 
@@ -391,10 +393,11 @@ def title_for(flt: ProductFilter) -> str:
 
 
 def fill_target(target: str, visit: Visit) -> str:
-    """A redirect path with {country}, {gender}, {category}, {language} filled."""
+    """A redirect path with {country}, {market}, {gender}, {category}, {language} filled."""
     ctx = visit.ctx
     values = {
         "country": visit.country.lower(),
+        "market": ctx.get("market") or visit.country.lower(),
         "gender": ctx.get("campaign.gender") or ctx.get("visitor.gender"),
         "category": ctx.get("campaign.category") or ctx.get("visitor.category"),
         "language": ctx.get("language"),
@@ -407,8 +410,8 @@ def fill_target(target: str, visit: Visit) -> str:
         missing = missing or not value
         return str(value or "")
 
-    filled = re.sub(r"\{(country|gender|category|language)\}", sub, target)
-    return f"/{values['country']}/" if missing else filled
+    filled = re.sub(r"\{(country|market|gender|category|language)\}", sub, target)
+    return f"/{values['market']}/" if missing else filled
 
 
 # --- rendering ---------------------------------------------------------------------------
@@ -416,7 +419,8 @@ def fill_target(target: str, visit: Visit) -> str:
 
 def page_for(shop: Shop, state: LandingState, plan: Plan, visit: Visit) -> Page:
     """The segment's page: rendered once per plan and country, then served from memory."""
-    country = visit.country.lower()
+    # The store's first path segment: the market's prefix, or the visitor's country.
+    country = visit.ctx.get("market") or visit.country.lower()
     key = (plan, country, tuple(sorted(visit.preview.items())))
     page = state.pages.get(key)
     if page is None:

@@ -287,7 +287,8 @@ def cta_url_for(visit: Visit, then: Mapping[str, Any], search: SearchMatch | Non
             (p.gender for p in search.products if p.gender in _GENDERS), None
         )
         if gender:
-            return f"/{visit.country.lower()}/{gender}/{search.category}/"
+            store = visit.ctx.get("market") or visit.country.lower()
+            return f"/{store}/{gender}/{search.category}/"
     return None
 
 

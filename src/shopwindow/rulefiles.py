@@ -14,6 +14,7 @@ from typing import Any
 from shopwindow.drops import check_teasers
 from shopwindow.errors import RuleError
 from shopwindow.keywords import read_synonyms
+from shopwindow.markets import read_markets
 from shopwindow.pairings import read_pairings
 from shopwindow.posts import check_catalog, read_posts
 from shopwindow.rules import Placement, Rule, RuleSet, compile_rules
@@ -27,6 +28,7 @@ DATA_READERS: dict[str, DataReader] = {
     "synonyms": read_synonyms,
     "pairings": read_pairings,
     "posts": read_posts,
+    "markets": read_markets,
 }
 # Checks that need the whole rule set (one rule naming another), run after compiling.
 RULESET_CHECKS: list[Callable[[RuleSet], list[RuleError]]] = [check_teasers]

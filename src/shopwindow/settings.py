@@ -38,8 +38,22 @@ DECLARATIONS: tuple[Setting, ...] = (
         "catalog",
         "path",
         _bundled("demo", "catalog.jsonl"),
-        "product feed (JSON Lines or CSV)",
+        "product feed: JSON Lines, CSV, Google Merchant Center (TSV or XML) or a Shopify product export",
         "--catalog",
+    ),
+    Setting(
+        "catalog_categories",
+        "path",
+        "",
+        "YAML file mapping a feed's product types and Google categories to categories; empty = the built-in map",
+        "--catalog-categories",
+    ),
+    Setting(
+        "catalog_currency",
+        "text",
+        "EUR",
+        "currency of feeds that name none (Shopify exports)",
+        "--catalog-currency",
     ),
     Setting(
         "geoip", "path", "", "MaxMind country or city database (.mmdb); empty = none", "--geoip"

@@ -6,7 +6,8 @@ import logging
 import os
 import shutil
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import jinja2
 
 from shopwindow import heap, metrics, reloadrequest
 from shopwindow.catalog import Catalog, CatalogError, build_catalog, load_catalog
+from shopwindow.categorymap import load_category_map
 from shopwindow.context import Edge
 from shopwindow.errors import RuleError
 from shopwindow.events import Weights, weights_from
@@ -23,6 +25,7 @@ from shopwindow.feedguard import refusal
 from shopwindow.geo import DEFAULT_COUNTRY_HEADERS, GeoIP
 from shopwindow.identity import identity_of
 from shopwindow.lastgood import LastGoodRules
+from shopwindow.markets import market_catalog
 from shopwindow.network import TrustedProxies
 from shopwindow.rulefiles import Fingerprint, fingerprint, load_rules
 from shopwindow.rules import RuleSet
@@ -47,6 +50,7 @@ class Snapshot:
     catalog_mtime: float = 0.0
     catalog_refused: str = ""  # why the feed on disk is not the one serving
     removed_rules: tuple[str, ...] = ()  # rule ids the last reload took away
+    market: str = ""  # a market's view of the shop (its prefix); "" for the shop's own
 
 
 def template_names(folder: str) -> frozenset[str]:
@@ -84,12 +88,22 @@ def reload_mode(settings: Settings) -> str:
     return mode
 
 
-def read_feed(path: str) -> tuple[Catalog | None, list[CatalogError], str]:
-    """(catalog, row errors, why it is None): the feed read, never raising."""
+def read_feed(
+    path: str, settings: Settings | None = None
+) -> tuple[Catalog | None, list[CatalogError], str]:
+    """(catalog, row errors, why it is None): the feed read, never raising; `settings`
+    bring the shop's category map and currency."""
     if not path:
         return build_catalog([]), [], ""
     try:
-        catalog, errors = load_catalog(path)
+        if settings is None:
+            catalog, errors = load_catalog(path)
+        else:
+            catalog, errors = load_catalog(
+                path,
+                categories=load_category_map(settings.catalog_categories),
+                currency=settings.catalog_currency,
+            )
     except (OSError, ValueError) as exc:
         return None, [], str(exc)
     return catalog, errors, ""
@@ -134,7 +148,8 @@ class Shop:
             lstrip_blocks=True,
         )
         self.mode = reload_mode(settings)
-        self.snapshot: Snapshot | None = None
+        # The snapshot and each market's view of it (its prices), swapped as one.
+        self.current: tuple[Snapshot | None, Mapping[str, Snapshot]] = (None, {})
         self.start_refused = ""  # set when load() refuses the feed: nothing serves without one
         self.reloading = False  # files being read and compiled (off the event loop) right now
         self._request = reloadrequest.request_path(settings.rules)
@@ -145,12 +160,31 @@ class Shop:
         self._watcher: threading.Thread | None = None
 
     @property
+    def snapshot(self) -> Snapshot | None:
+        return self.current[0]
+
+    @snapshot.setter
+    def snapshot(self, snap: Snapshot | None) -> None:
+        views: Mapping[str, Snapshot] = {}
+        markets = snap.rules.data.get("markets") if snap is not None else None
+        if snap is not None and markets is not None:
+            views = {
+                m.prefix: replace(
+                    snap,
+                    catalog=market_catalog(snap.catalog, m, self.settings.rules),
+                    market=m.prefix,
+                )
+                for m in markets.markets
+            }
+        self.current = (snap, views)
+
+    @property
     def ready(self) -> bool:
         return self.snapshot is not None
 
     def load(self) -> list[str]:
         """First load: every error as text; the shop is ready only when there are none."""
-        catalog, catalog_errors, problem = read_feed(self.settings.catalog)
+        catalog, catalog_errors, problem = read_feed(self.settings.catalog, self.settings)
         refused = self.settings.catalog and refusal(
             self.settings.catalog, catalog, problem, catalog_errors, None, 100
         )
@@ -204,7 +238,7 @@ class Shop:
     ) -> tuple[Catalog | None, list[CatalogError], str]:
         """(new catalog, its row errors, ""), or (None, [], why it is refused)."""
         path = self.settings.catalog
-        fresh, errors, problem = read_feed(path)
+        fresh, errors, problem = read_feed(path, self.settings)
         refused = path and refusal(
             path,
             fresh,

@@ -130,7 +130,7 @@ def category(node: Node, env: CheckEnv) -> list[RuleError]:
 
 
 _PLACEHOLDER = re.compile(r"\{([a-z_.]+)\}")
-PATH_PLACEHOLDERS = frozenset({"country", "gender", "category", "language"})
+PATH_PLACEHOLDERS = frozenset({"country", "market", "gender", "category", "language"})
 
 
 def local_path(node: Node, env: CheckEnv) -> list[RuleError]:
@@ -372,4 +372,4 @@ SPECS: dict[str, PlacementSpec] = {
 }
 
 # Files in the rules folder that are data for a placement, not rule lists.
-DATA_FILES = frozenset({"synonyms.yaml", "posts.yaml", "pairings.yaml"})
+DATA_FILES = frozenset({"synonyms.yaml", "posts.yaml", "pairings.yaml", "markets.yaml"})
