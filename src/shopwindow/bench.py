@@ -423,7 +423,13 @@ class Server:
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "shopwindow", "serve", "--port", str(port), *extra],
-                env={**os.environ, "SHOPWINDOW_SECRET": SECRET, **env},
+                # Its counts go beside its log, never into the demo shop's own store.
+                env={
+                    **os.environ,
+                    "SHOPWINDOW_SECRET": SECRET,
+                    "SHOPWINDOW_PROFILE_DB": str(self.log.parent / "shopwindow.sqlite3"),
+                    **env,
+                },
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # the server and its workers, stopped together
