@@ -16,7 +16,7 @@ CASES = yaml.safe_load((Path(__file__).parent / "cases" / "conditions.yaml").rea
 
 
 def _compile(when: Any) -> Any:
-    node, errors = parse(yaml.safe_dump({"when": when}), "case.yaml")
+    node, errors = parse(yaml.safe_dump({"when": when}, sort_keys=False), "case.yaml")
     assert not errors and node is not None
     conditions = compile_when(node.get("when"), Options(UTC))
     return all_of([c.test for c in conditions])
@@ -32,9 +32,15 @@ def _context(raw: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize(("name", "when", "context", "expected"), CASES, ids=[c[0] for c in CASES])
 def test_condition_case(name: str, when: Any, context: dict[str, Any], expected: Any) -> None:
     if isinstance(expected, str) and expected.startswith("error: "):
+        expected = [expected]
+    if isinstance(expected, list):
+        # Every error of the block, in order: not only the first.
         with pytest.raises(CompileError) as info:
             _compile(when)
-        assert expected.removeprefix("error: ") in info.value.error.message
+        messages = [e.message for e in info.value.errors]
+        assert len(messages) == len(expected), messages
+        for want, got in zip(expected, messages, strict=True):
+            assert want.removeprefix("error: ") in got
         return
     assert _compile(when)(_context(context)) is expected
 

@@ -168,19 +168,27 @@ def check(
     if settings.catalog:
         try:
             cat, cat_errors = load_catalog(settings.catalog)
-        except (OSError, ValueError) as exc:
-            raise click.ClickException(f"{settings.catalog}: {exc}") from None
+        except OSError as exc:
+            reason = f"{exc.strerror or exc}: {settings.catalog}"
+            raise click.ClickException(f"{settings.named('catalog')}: {reason}") from None
+        except ValueError as exc:
+            raise click.ClickException(f"{settings.named('catalog')}: {exc}") from None
         for row_error in cat_errors:
             click.echo(f"{row_error} (row skipped)", err=True)
+    missing: list[str] = []
+    if settings.templates and not os.path.isdir(settings.templates):
+        # Every template name would be reported unknown: the folder is named instead.
+        missing.append(f"{settings.named('templates')}: no such folder: {settings.templates}")
+        settings = settings.replace(templates="")
     ruleset, errors = compile_all(settings, cat)
     if cat is not None:
         from shopwindow.rulefiles import CATALOG_CHECKS
 
         errors = sorted([*errors, *(e for check in CATALOG_CHECKS for e in check(ruleset, cat))])
-    for rule_error in errors:
-        click.echo(str(rule_error))
-    if errors:
-        click.echo(f"{len(errors)} error(s) in {settings.rules}", err=True)
+    for line in [*missing, *map(str, errors)]:
+        click.echo(line)
+    if errors or missing:
+        click.echo(f"{len(errors) + len(missing)} error(s) in {settings.rules}", err=True)
         sys.exit(1)
     rules = ruleset.all_rules()
     click.echo(
