@@ -8,7 +8,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 import click
@@ -26,6 +26,11 @@ def _load(ctx_obj: dict[str, Any], **cli: Any) -> Settings:
         return settings_mod.load(cli, config=ctx_obj.get("config"))
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def echo_text(text: str) -> None:
+    """Prints text ending in exactly one newline, whatever it ended with."""
+    click.echo(text.rstrip("\n"))
 
 
 def setting_options(*names: str) -> Callable[[F], F]:
@@ -155,9 +160,14 @@ def run_server(settings: Settings) -> None:
     default=None,
     help="templates folder to check template names against",
 )
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 @click.pass_obj
 def check(
-    obj: dict[str, Any], folder: str | None, catalog: str | None, templates: str | None
+    obj: dict[str, Any],
+    folder: str | None,
+    catalog: str | None,
+    templates: str | None,
+    as_json: bool,
 ) -> None:
     """Validate rule files: every error as file:line:column, exit 1 when any."""
     settings = _load(obj, rules=folder, catalog=catalog, templates=templates)
@@ -185,12 +195,25 @@ def check(
         from shopwindow.rulefiles import CATALOG_CHECKS
 
         errors = sorted([*errors, *(e for check in CATALOG_CHECKS for e in check(ruleset, cat))])
+    rules = ruleset.all_rules()
+    if as_json:
+        body = {
+            "ok": not (errors or missing),
+            "errors": [
+                *({"file": None, "line": None, "column": None, "message": m} for m in missing),
+                *(dataclasses.asdict(e) for e in errors),
+            ],
+            "rules": len(rules),
+            "files": len(ruleset.files),
+            "placements": len(ruleset.placements),
+        }
+        click.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
+        sys.exit(1 if errors or missing else 0)
     for line in [*missing, *map(str, errors)]:
         click.echo(line)
     if errors or missing:
         click.echo(f"{len(errors) + len(missing)} error(s) in {settings.rules}", err=True)
         sys.exit(1)
-    rules = ruleset.all_rules()
     click.echo(
         f"ok: {len(rules)} rules in {len(ruleset.files)} files, {len(ruleset.placements)} placements"
     )
@@ -233,7 +256,6 @@ def explain(
             from zoneinfo import ZoneInfo
 
             when = when.replace(tzinfo=ZoneInfo(settings.timezone))
-        when = when.astimezone(UTC)
     header_map: dict[str, str] = {}
     for h in headers:
         name, sep, value = h.partition(":")
@@ -273,7 +295,15 @@ def campaigns(
         ruleset, errors = compile_all(settings, None)
         for error in errors:
             click.echo(str(error), err=True)
-        for rule in ruleset.placement("landing-pages").rules:
+        landing = ruleset.placement("landing-pages").rules
+        if as_json:
+            answers = [
+                {"rule": r.id, "where": r.where, "when": [c.text for c in r.conditions]}
+                for r in landing
+            ]
+            click.echo(orjson.dumps(answers, option=orjson.OPT_INDENT_2).decode())
+            return
+        for rule in landing:
             when = "; ".join(c.text for c in rule.conditions) or "(every campaign)"
             click.echo(f"{rule.id} ({rule.where}): {when}")
         click.echo("(`shopwindow campaigns --unmatched` lists the ads no rule matched)", err=True)
@@ -315,7 +345,7 @@ def docs() -> None:
 @docs.command("settings")
 def docs_settings() -> None:
     """Print docs/settings.md."""
-    click.echo(settings_mod.markdown(), nl=False)
+    echo_text(settings_mod.markdown())
 
 
 @docs.command("schema")
@@ -368,7 +398,7 @@ def stats(
         return
     cohort = f"visitors first exposed since {since}" if since else "all visitors"
     click.echo(f"experiment results ({cohort})\n")
-    click.echo(results.to_text(experiments, thresholds), nl=False)
+    echo_text(results.to_text(experiments, thresholds))
 
 
 @main.command()
@@ -547,10 +577,17 @@ def profile() -> None:
     help="text: the staff view's picture; json: the stored record (default: text on a"
     " terminal, json when piped)",
 )
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output (--format json)")
 @setting_options("rules", "redis", "profile_db")
 @click.pass_obj
 def profile_show(
-    obj: dict[str, Any], /, who: str | None, email: str | None, fmt: str | None, **cli: Any
+    obj: dict[str, Any],
+    /,
+    who: str | None,
+    email: str | None,
+    fmt: str | None,
+    as_json: bool,
+    **cli: Any,
 ) -> None:
     """What the profile store knows of a customer: the staff view's picture, or JSON.
 
@@ -585,10 +622,12 @@ def profile_show(
             raise click.ClickException("no customer with that email or id")
         raise click.ClickException(f"no profile for customer {customer_id!r}")
     view = _customer_view(settings, found_profile, orders)
-    if fmt is None:
+    if as_json:
+        fmt = "json"
+    elif fmt is None:
         fmt = "text" if sys.stdout.isatty() else "json"
     if fmt == "text":
-        click.echo(view.to_text(), nl=False)
+        echo_text(view.to_text())
         return
     data = found_profile.to_json()
     picture = view.to_json()
