@@ -62,3 +62,23 @@ def test_error_points_at_the_offending_node() -> None:
         compile_when(node.get("when"), Options(UTC))
     err = info.value.error
     assert (err.file, err.line, err.column) == ("r.yaml", 3, 16)
+
+
+def test_a_key_takes_more_vocabularies_without_losing_its_own() -> None:
+    """How a check is added to a key (a shop's markets narrowing `country`, say)."""
+    from shopwindow.vocabulary import FIXED, Vocabulary
+
+    markets = Vocabulary("country of a market", frozenset({"DE", "AT"}))
+    known = {**FIXED, "country": (*FIXED["country"], markets)}
+    node, _ = parse(yaml.safe_dump({"when": {"country": ["AT", "FR", "XY"]}}), "m.yaml")
+    assert node is not None
+    with pytest.raises(CompileError) as info:
+        compile_when(node.get("when"), Options(UTC, known))
+    messages = [e.message for e in info.value.errors]
+    assert messages == [
+        "'country': 'FR' is not a known country of a market (AT, DE)",
+        "'country': 'XY' is not a known ISO 3166-1 alpha-2 country code",
+    ]
+    with pytest.raises(CompileError) as without:
+        compile_when(node.get("when"), Options(UTC))
+    assert [e.message for e in without.value.errors] == messages[1:]

@@ -126,7 +126,8 @@ class Shop:
         """First load: every error as text; the shop is ready only when there are none."""
         catalog, catalog_errors = self._read_catalog()
         if catalog is None:
-            return [f"{self.settings.catalog}: cannot read catalog"]
+            where = self.settings.named("catalog")
+            return [f"{where}: cannot read the product feed {self.settings.catalog}"]
         for err in catalog_errors:
             log.warning("catalog: %s", err)
         rules_print = fingerprint(self.settings.rules)
