@@ -237,3 +237,12 @@ def test_a_chunked_stats_login_with_the_right_token_logs_in(app_client: TestClie
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
     assert huge.status_code == 413
+
+
+def test_the_event_schema_names_every_event_type(client: TestClient) -> None:
+    from shopwindow.events import EVENT_TYPES
+
+    spec = orjson.loads(client.get("/_sw/openapi.json").content)
+    kinds = spec["components"]["schemas"]["Event"]["oneOf"]
+    described = [t for kind in kinds for t in kind["properties"]["type"]["enum"]]
+    assert sorted(described) == sorted(EVENT_TYPES)
