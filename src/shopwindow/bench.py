@@ -144,6 +144,10 @@ def peer_engine_rows(min_time: float) -> list[Row]:
     """The same 50-rule first-match case in shopwindow and two peer engines (bench-only extras)."""
     from datetime import UTC
 
+    from shopwindow.vocabulary import COUNTRIES
+
+    codes = sorted(COUNTRIES)[:50]  # a rule per country: real codes, as `check` requires
+
     from shopwindow.rules import Placement, compile_rules
     from shopwindow.thenspec import SPECS, CheckEnv
     from shopwindow.yamlsrc import parse
@@ -151,7 +155,7 @@ def peer_engine_rows(min_time: float) -> list[Row]:
     rules = [
         {
             "id": f"r{i}",
-            "when": {"country": f"C{i}", "cart.value": {"gte": i}},
+            "when": {"country": codes[i], "cart.value": {"gte": i}},
             "then": {"path": "/"},
         }
         for i in range(50)
@@ -160,7 +164,7 @@ def peer_engine_rows(min_time: float) -> list[Row]:
     compiled, _ = compile_rules(node, placement=SPECS["homepage"], timezone=UTC, env=CheckEnv())
     indexed = Placement.build("homepage", compiled)
     scan = Placement("homepage", indexed.rules, indexed.rules)  # the same closures, no index
-    ctx = {"country": "C49", "cart.value": 60}
+    ctx = {"country": codes[49], "cart.value": 60}
     assert indexed.decide(ctx).rule is not None and scan.decide(ctx).rule is not None
     rows = [
         Row(
@@ -179,8 +183,8 @@ def peer_engine_rows(min_time: float) -> list[Row]:
     try:
         from growthbook.core import evalCondition
 
-        conds = [{"country": f"C{i}", "cart_value": {"$gte": i}} for i in range(50)]
-        attrs = {"country": "C49", "cart_value": 60}
+        conds = [{"country": codes[i], "cart_value": {"$gte": i}} for i in range(50)]
+        attrs = {"country": codes[49], "cart_value": 60}
 
         def gb() -> int:
             for n, cond in enumerate(conds):
@@ -224,7 +228,12 @@ def peer_engine_rows(min_time: float) -> list[Row]:
                         ],
                         "outputs": [{"id": "o1", "name": "rule", "field": "rule"}],
                         "rules": [
-                            {"_id": f"r{i}", "i1": f'"C{i}"', "i2": f">= {i}", "o1": f'"r{i}"'}
+                            {
+                                "_id": f"r{i}",
+                                "i1": f'"{codes[i]}"',
+                                "i2": f">= {i}",
+                                "o1": f'"r{i}"',
+                            }
                             for i in range(50)
                         ],
                     },
@@ -237,7 +246,7 @@ def peer_engine_rows(min_time: float) -> list[Row]:
             ],
         }
         decision = zen.ZenEngine().create_decision(json.dumps(table))
-        zin = {"country": "C49", "cart_value": 60}
+        zin = {"country": codes[49], "cart_value": 60}
         assert decision.evaluate(zin)["result"]["rule"] == "r49"
         rows.append(
             Row(
