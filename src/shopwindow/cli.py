@@ -174,18 +174,21 @@ def check(
     from shopwindow.catalog import load_catalog
     from shopwindow.shop import compile_all
 
+    # A feed or templates folder that is not there is reported, and the rules are
+    # still checked (without what it would have told).
+    missing: list[str] = []
     cat = None
     if settings.catalog:
         try:
             cat, cat_errors = load_catalog(settings.catalog)
         except OSError as exc:
             reason = f"{exc.strerror or exc}: {settings.catalog}"
-            raise click.ClickException(f"{settings.named('catalog')}: {reason}") from None
+            missing.append(f"{settings.named('catalog')}: {reason}")
         except ValueError as exc:
-            raise click.ClickException(f"{settings.named('catalog')}: {exc}") from None
-        for row_error in cat_errors:
-            click.echo(f"{row_error} (row skipped)", err=True)
-    missing: list[str] = []
+            missing.append(f"{settings.named('catalog')}: {exc}")
+        else:
+            for row_error in cat_errors:
+                click.echo(f"{row_error} (row skipped)", err=True)
     if settings.templates and not os.path.isdir(settings.templates):
         # Every template name would be reported unknown: the folder is named instead.
         missing.append(f"{settings.named('templates')}: no such folder: {settings.templates}")
