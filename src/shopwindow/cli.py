@@ -33,6 +33,13 @@ def echo_text(text: str) -> None:
     click.echo(text.rstrip("\n"))
 
 
+def shop_time(settings: Settings, epoch: float) -> str:
+    """A moment as the shop's staff read it: in the shop's time zone, with its offset."""
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromtimestamp(epoch, ZoneInfo(settings.timezone)).isoformat(timespec="seconds")
+
+
 def setting_options(*names: str) -> Callable[[F], F]:
     """CLI flags generated from the settings declarations, so both stay one list."""
 
@@ -450,8 +457,8 @@ def decisions(
         click.echo("no decisions logged for that (the log keeps a sample of visitors)")
         return
     for trace in traces:
-        data = trace.to_json()
-        click.echo(f"{data['time']}  visitor {trace.visitor}  {trace.placement}  {trace.path}")
+        when = shop_time(settings, trace.at)
+        click.echo(f"{when}  visitor {trace.visitor}  {trace.placement}  {trace.path}")
         click.echo(f"  X-Shopwindow-Rules: {', '.join(trace.labels)}")
         for rule, about in trace.rules.items():
             variant = f" (variant {about['variant']})" if about.get("variant") else ""
@@ -712,7 +719,8 @@ def staff_access(
     for e in entries:
         data = e.to_json()
         shown = data["customer_id"] or "(no match)"
-        click.echo(f"{data['time']}  {e.who}  customer {shown}  via {e.via}  from {e.peer}")
+        when = shop_time(settings, e.at)
+        click.echo(f"{when}  {e.who}  customer {shown}  via {e.via}  from {e.peer}")
 
 
 @profile.command("forget")
