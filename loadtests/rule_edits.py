@@ -60,7 +60,7 @@ BROKEN: tuple[tuple[str, str, str], ...] = (
         "out-of-stock.yaml",
         "- id: oos-broken\n  when:\n    product.in_stock: false\n  then:\n"
         "    lists:\n      - {name: simliar, count: 4}\n",
-        "out-of-stock.yaml:6:16: expected one of similar, premium, accessories, popular",
+        "out-of-stock.yaml:6:16: `name`: expected one of similar, premium, accessories, popular",
     ),
 )
 AD_CLICK = "/?utm_source=google&utm_medium=cpc&utm_term=womens+running+shoes"

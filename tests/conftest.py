@@ -61,6 +61,35 @@ if _PROFILE:
     hypothesis_settings.load_profile(_PROFILE)
 
 
+# The demo shop's own files: no test may write to them (a stats store beside the demo
+# rules would show a test run's fake exposures in the demo's `shopwindow stats`).
+DEMO_FOLDERS = (DEMO_RULES, PROJECT_ROOT / "demo", TEMPLATES)
+
+
+def demo_files() -> dict[str, tuple[int, int]]:
+    """(size, mtime) of every file under rules/, demo/ and templates/, by path."""
+    found: dict[str, tuple[int, int]] = {}
+    for folder in DEMO_FOLDERS:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                st = path.stat()
+                found[str(path.relative_to(PROJECT_ROOT))] = (st.st_size, st.st_mtime_ns)
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def demo_files_untouched() -> Iterator[None]:
+    """Fails the run when any test created, changed or removed a file of the demo shop."""
+    before = demo_files()
+    yield
+    after = demo_files()
+    changed = sorted(
+        name for name in before.keys() | after.keys() if before.get(name) != after.get(name)
+    )
+    if changed:
+        pytest.fail(f"the run changed the demo shop's files: {', '.join(changed)}", pytrace=False)
+
+
 def require(binary: str) -> str:
     """Path of a real component the test needs; skip without it, or fail under SHOPWINDOW_STRICT=1."""
     path = shutil.which(binary) or (binary if os.path.exists(binary) else None)

@@ -298,6 +298,7 @@ def test_search_by_email_travels_in_the_body_only_and_is_never_logged(
     code, out, _ = cli(["staff", "access", "--rules", str(rules_dir), *backend["flags"]])
     assert code == 0
     assert "anna.k  customer c1  via email search" in out
+    assert re.search(r"^\S+T\S+\+0[12]:00  anna.k  customer c1", out, re.M)  # the shop's zone
     assert "anna.k  customer (no match)  via email search" in out
 
 

@@ -179,6 +179,10 @@ def peer_engine_rows(min_time: float) -> list[Row]:
     """The same 50-rule first-match case in shopwindow and two peer engines (bench-only extras)."""
     from datetime import UTC
 
+    from shopwindow.vocabulary import COUNTRIES
+
+    codes = sorted(COUNTRIES)[:50]  # a rule per country: real codes, as `check` requires
+
     from shopwindow.rules import Placement, compile_rules
     from shopwindow.thenspec import SPECS, CheckEnv
     from shopwindow.yamlsrc import parse
@@ -186,7 +190,7 @@ def peer_engine_rows(min_time: float) -> list[Row]:
     rules = [
         {
             "id": f"r{i}",
-            "when": {"country": f"C{i}", "cart.value": {"gte": i}},
+            "when": {"country": codes[i], "cart.value": {"gte": i}},
             "then": {"path": "/"},
         }
         for i in range(50)
@@ -195,7 +199,7 @@ def peer_engine_rows(min_time: float) -> list[Row]:
     compiled, _ = compile_rules(node, placement=SPECS["homepage"], timezone=UTC, env=CheckEnv())
     indexed = Placement.build("homepage", compiled)
     scan = Placement("homepage", indexed.rules, indexed.rules)  # the same closures, no index
-    ctx = {"country": "C49", "cart.value": 60}
+    ctx = {"country": codes[49], "cart.value": 60}
     assert indexed.decide(ctx).rule is not None and scan.decide(ctx).rule is not None
     rows = [
         Row(
@@ -214,8 +218,8 @@ def peer_engine_rows(min_time: float) -> list[Row]:
     try:
         from growthbook.core import evalCondition
 
-        conds = [{"country": f"C{i}", "cart_value": {"$gte": i}} for i in range(50)]
-        attrs = {"country": "C49", "cart_value": 60}
+        conds = [{"country": codes[i], "cart_value": {"$gte": i}} for i in range(50)]
+        attrs = {"country": codes[49], "cart_value": 60}
 
         def gb() -> int:
             for n, cond in enumerate(conds):
@@ -259,7 +263,12 @@ def peer_engine_rows(min_time: float) -> list[Row]:
                         ],
                         "outputs": [{"id": "o1", "name": "rule", "field": "rule"}],
                         "rules": [
-                            {"_id": f"r{i}", "i1": f'"C{i}"', "i2": f">= {i}", "o1": f'"r{i}"'}
+                            {
+                                "_id": f"r{i}",
+                                "i1": f'"{codes[i]}"',
+                                "i2": f">= {i}",
+                                "o1": f'"r{i}"',
+                            }
                             for i in range(50)
                         ],
                     },
@@ -272,7 +281,7 @@ def peer_engine_rows(min_time: float) -> list[Row]:
             ],
         }
         decision = zen.ZenEngine().create_decision(json.dumps(table))
-        zin = {"country": "C49", "cart_value": 60}
+        zin = {"country": codes[49], "cart_value": 60}
         assert decision.evaluate(zin)["result"]["rule"] == "r49"
         rows.append(
             Row(
@@ -467,7 +476,13 @@ class Server:
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, *command],
-                env={**os.environ, "SHOPWINDOW_SECRET": SECRET, **env},
+                # Its counts go beside its log, never into the demo shop's own store.
+                env={
+                    **os.environ,
+                    "SHOPWINDOW_SECRET": SECRET,
+                    "SHOPWINDOW_PROFILE_DB": str(self.log.parent / "shopwindow.sqlite3"),
+                    **env,
+                },
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # the server and its workers, stopped together

@@ -30,6 +30,18 @@ def _load(ctx_obj: dict[str, Any], **cli: Any) -> Settings:
         raise click.ClickException(str(exc)) from None
 
 
+def echo_text(text: str) -> None:
+    """Prints text ending in exactly one newline, whatever it ended with."""
+    click.echo(text.rstrip("\n"))
+
+
+def shop_time(settings: Settings, epoch: float) -> str:
+    """A moment as the shop's staff read it: in the shop's time zone, with its offset."""
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromtimestamp(epoch, ZoneInfo(settings.timezone)).isoformat(timespec="seconds")
+
+
 def setting_options(*names: str) -> Callable[[F], F]:
     """CLI flags generated from the settings declarations, so both stay one list."""
 
@@ -174,9 +186,14 @@ def run_server(settings: Settings) -> None:
     default=None,
     help="templates folder to check template names against",
 )
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 @click.pass_obj
 def check(
-    obj: dict[str, Any], folder: str | None, catalog: str | None, templates: str | None
+    obj: dict[str, Any],
+    folder: str | None,
+    catalog: str | None,
+    templates: str | None,
+    as_json: bool,
 ) -> None:
     """Validate rule files: every error as file:line:column, exit 1 when any."""
     settings = _load(obj, rules=folder, catalog=catalog, templates=templates)
@@ -184,28 +201,50 @@ def check(
     from shopwindow.rulefiles import fingerprint
     from shopwindow.shop import compile_all, read_feed
 
+    # A feed or templates folder that is not there is reported, and the rules are
+    # still checked (without what it would have told).
+    missing: list[str] = []
     cat = None
     if settings.catalog:
         cat, cat_errors, problem = read_feed(settings.catalog, settings)
         # The same words the server would start (or refuse to start) with.
         refused = refusal(settings.catalog, cat, problem, cat_errors, None, 100)
         if refused:
-            raise click.ClickException(refused)
-        for row_error in cat_errors:
-            click.echo(f"{row_error} (row skipped)", err=True)
+            missing.append(f"{settings.named('catalog')}: {refused}")
+            cat = None
+        else:
+            for row_error in cat_errors:
+                click.echo(f"{row_error} (row skipped)", err=True)
     for skipped in fingerprint(settings.rules).skipped:
         click.echo(f"{skipped} (skipped)", err=True)
+    if settings.templates and not os.path.isdir(settings.templates):
+        # Every template name would be reported unknown: the folder is named instead.
+        missing.append(f"{settings.named('templates')}: no such folder: {settings.templates}")
+        settings = settings.replace(templates="")
     ruleset, errors = compile_all(settings, cat)
     if cat is not None:
         from shopwindow.rulefiles import CATALOG_CHECKS
 
         errors = sorted([*errors, *(e for check in CATALOG_CHECKS for e in check(ruleset, cat))])
-    for rule_error in errors:
-        click.echo(str(rule_error))
-    if errors:
-        click.echo(f"{len(errors)} error(s) in {settings.rules}", err=True)
-        sys.exit(1)
     rules = ruleset.all_rules()
+    if as_json:
+        body = {
+            "ok": not (errors or missing),
+            "errors": [
+                *({"file": None, "line": None, "column": None, "message": m} for m in missing),
+                *(dataclasses.asdict(e) for e in errors),
+            ],
+            "rules": len(rules),
+            "files": len(ruleset.files),
+            "placements": len(ruleset.placements),
+        }
+        click.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
+        sys.exit(1 if errors or missing else 0)
+    for line in [*missing, *map(str, errors)]:
+        click.echo(line)
+    if errors or missing:
+        click.echo(f"{len(errors) + len(missing)} error(s) in {settings.rules}", err=True)
+        sys.exit(1)
     markets = ruleset.data.get("markets")
     if markets is None:
         click.echo("no markets declared: each country has a store of its own (/de/, /fr/, ...)")
@@ -274,7 +313,6 @@ def explain(
             from zoneinfo import ZoneInfo
 
             when = when.replace(tzinfo=ZoneInfo(settings.timezone))
-        when = when.astimezone(UTC)
     header_map: dict[str, str] = {}
     for h in headers:
         name, sep, value = h.partition(":")
@@ -314,7 +352,15 @@ def campaigns(
         ruleset, errors = compile_all(settings, None)
         for error in errors:
             click.echo(str(error), err=True)
-        for rule in ruleset.placement("landing-pages").rules:
+        landing = ruleset.placement("landing-pages").rules
+        if as_json:
+            answers = [
+                {"rule": r.id, "where": r.where, "when": [c.text for c in r.conditions]}
+                for r in landing
+            ]
+            click.echo(orjson.dumps(answers, option=orjson.OPT_INDENT_2).decode())
+            return
+        for rule in landing:
             when = "; ".join(c.text for c in rule.conditions) or "(every campaign)"
             click.echo(f"{rule.id} ({rule.where}): {when}")
         click.echo("(`shopwindow campaigns --unmatched` lists the ads no rule matched)", err=True)
@@ -398,7 +444,7 @@ def docs() -> None:
 @docs.command("settings")
 def docs_settings() -> None:
     """Print docs/settings.md."""
-    click.echo(settings_mod.markdown(), nl=False)
+    echo_text(settings_mod.markdown())
 
 
 @docs.command("schema")
@@ -451,7 +497,7 @@ def stats(
         return
     cohort = f"visitors first exposed since {since}" if since else "all visitors"
     click.echo(f"experiment results ({cohort})\n")
-    click.echo(results.to_text(experiments, thresholds), nl=False)
+    echo_text(results.to_text(experiments, thresholds))
 
 
 @main.command()
@@ -502,8 +548,8 @@ def decisions(
         click.echo("no decisions logged for that (the log keeps a sample of visitors)")
         return
     for trace in traces:
-        data = trace.to_json()
-        click.echo(f"{data['time']}  visitor {trace.visitor}  {trace.placement}  {trace.path}")
+        when = shop_time(settings, trace.at)
+        click.echo(f"{when}  visitor {trace.visitor}  {trace.placement}  {trace.path}")
         click.echo(f"  X-Shopwindow-Rules: {', '.join(trace.labels)}")
         for rule, about in trace.rules.items():
             variant = f" (variant {about['variant']})" if about.get("variant") else ""
@@ -632,10 +678,17 @@ def profile() -> None:
     help="text: the staff view's picture; json: the stored record (default: text on a"
     " terminal, json when piped)",
 )
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output (--format json)")
 @setting_options("rules", "redis", "profile_db")
 @click.pass_obj
 def profile_show(
-    obj: dict[str, Any], /, who: str | None, email: str | None, fmt: str | None, **cli: Any
+    obj: dict[str, Any],
+    /,
+    who: str | None,
+    email: str | None,
+    fmt: str | None,
+    as_json: bool,
+    **cli: Any,
 ) -> None:
     """What the profile store knows of a customer: the staff view's picture, or JSON.
 
@@ -669,10 +722,12 @@ def profile_show(
             raise click.ClickException("no customer with that email or id")
         raise click.ClickException(f"no profile for customer {customer_id!r}")
     view = _customer_view(settings, found_profile, orders)
-    if fmt is None:
+    if as_json:
+        fmt = "json"
+    elif fmt is None:
         fmt = "text" if sys.stdout.isatty() else "json"
     if fmt == "text":
-        click.echo(view.to_text(), nl=False)
+        echo_text(view.to_text())
         return
     data = found_profile.to_json()
     picture = view.to_json()
@@ -754,7 +809,8 @@ def staff_access(
     for e in entries:
         data = e.to_json()
         shown = data["customer_id"] or "(no match)"
-        click.echo(f"{data['time']}  {e.who}  customer {shown}  via {e.via}  from {e.peer}")
+        when = shop_time(settings, e.at)
+        click.echo(f"{when}  {e.who}  customer {shown}  via {e.via}  from {e.peer}")
 
 
 @profile.command("forget")

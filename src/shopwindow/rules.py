@@ -21,6 +21,7 @@ from shopwindow.conditions import (
 from shopwindow.errors import RuleError
 from shopwindow.schedule import Schedule, compile_schedule
 from shopwindow.thenspec import CheckEnv, PlacementSpec
+from shopwindow.vocabulary import vocabularies
 from shopwindow.yamlsrc import Node
 
 RULE_FIELDS = ("id", "when", "then", "schedule", "split", "caps", "priority", "enabled", "note")
@@ -346,7 +347,7 @@ def compile_rules(
         return [], []
     if root.kind != "list":
         return [], [root.error("a rule file is a list of rules, each starting with `- id:`")]
-    options = Options(timezone)
+    options = Options(timezone, vocabularies(env.categories, env.brands))
     rules: list[Rule] = []
     errors: list[RuleError] = []
     for offset, node in enumerate(root.items):
@@ -376,7 +377,7 @@ def _compile_rule(
     try:
         conditions = compile_when(node.get("when"), options)
     except CompileError as exc:
-        errors.append(exc.error)
+        errors.extend(exc.errors)
 
     then_node = node.get("then")
     then: Mapping[str, Any] = {}
@@ -391,7 +392,7 @@ def _compile_rule(
         try:
             schedule = compile_schedule(sched_node, options.timezone)
         except CompileError as exc:
-            errors.append(exc.error)
+            errors.extend(exc.errors)
 
     split = None
     if (split_node := node.get("split")) is not None:

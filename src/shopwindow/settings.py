@@ -554,6 +554,21 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         return Settings({**self.values, **changes}, self.sources, self.file)
 
+    def named(self, name: str) -> str:
+        """The setting's name and where its value came from, for a message about it."""
+        source = self.sources.get(name, "default")
+        if source == "default":
+            return name
+        if source == "environment":
+            return f"{name} (from {BY_NAME[name].env})"
+        if source == "command line":
+            return f"{name} (from {BY_NAME[name].flag or 'the command line'})"
+        try:  # a settings file, as the operator's shell shows it
+            source = str(Path(source).resolve().relative_to(Path.cwd()))
+        except ValueError:
+            pass
+        return f"{name} (from {source})"
+
 
 class SettingsError(Exception):
     pass

@@ -65,6 +65,17 @@ def check_env(catalog: Catalog | None, templates: str) -> CheckEnv:
         catalog=catalog,
         categories=catalog.categories if catalog is not None else None,
         templates=template_names(templates) if templates else None,
+        brands=catalog_brands(catalog) if catalog is not None else None,
+    )
+
+
+def catalog_brands(catalog: Catalog) -> frozenset[str]:
+    """The brands the feed's products are tagged with (`brand:acme`)."""
+    return frozenset(
+        tag[len("brand:") :]
+        for product in catalog.products.values()
+        for tag in product.tags
+        if tag.startswith("brand:")
     )
 
 

@@ -17,6 +17,7 @@ import hmac
 import logging
 import re
 from datetime import date
+from urllib.parse import parse_qs
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -38,6 +39,7 @@ REPORT_PATH = "/_sw/stats/report"
 COOKIE = "sw_stats"
 COOKIE_HOURS = 8
 MAX_FORM_BYTES = 4096
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _RULE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,80}$")
 _VISITOR = re.compile(r"^[A-Za-z0-9_.:@+=\-]{1,64}$")
 _NO_STORE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
@@ -136,6 +138,9 @@ def _query(request: Request) -> tuple[str | None, str | None]:
     rule = request.query_params.get("rule") or None
     if since is not None:
         try:
+            # YYYY-MM-DD only: fromisoformat alone also takes 20261207 and 2026-W49-1.
+            if not _DATE.fullmatch(since):
+                raise ValueError(since)
             since = date.fromisoformat(since).isoformat()
         except ValueError:
             raise BadQuery("since is a date: YYYY-MM-DD") from None
@@ -245,13 +250,20 @@ async def report_endpoint(request: Request) -> Response:
 
 
 async def _log_in(request: Request, shop: Shop) -> Response:
-    length = request.headers.get("content-length", "")
-    if not length.isdigit() or int(length) > MAX_FORM_BYTES:
+    # Read up to the limit whatever the framing: a chunked body has no Content-Length.
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            message = "Send the form with the token."
+            return HTMLResponse(report_page.login(message), 413, headers=_PAGE_HEADERS)
+    try:
+        fields = parse_qs(body.decode("utf-8"), max_num_fields=4)
+    except (UnicodeDecodeError, ValueError):
         message = "Send the form with the token."
-        return HTMLResponse(report_page.login(message), 413, headers=_PAGE_HEADERS)
-    form = await request.form(max_files=0, max_fields=4)
-    token = form.get("token")
-    if not isinstance(token, str) or not _same(token, shop.settings.stats_token):
+        return HTMLResponse(report_page.login(message), 400, headers=_PAGE_HEADERS)
+    token = (fields.get("token") or [""])[0]
+    if not token or not _same(token, shop.settings.stats_token):
         throttle_of(shop).failed(_peer(request, shop), "stats report")
         return HTMLResponse(
             report_page.login("That token is not right."), 401, headers=_PAGE_HEADERS
