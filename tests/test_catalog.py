@@ -304,7 +304,7 @@ def test_csv_header_lacking_a_required_column_is_one_error_at_line_1(tmp_path: P
 
     assert len(catalog) == 0
     assert [e.line for e in errors] == [1]
-    assert "url, image, currency, category, gender, in_stock" in errors[0].message
+    assert "url, currency, category, gender, in_stock" in errors[0].message
 
 
 def test_csv_header_names_are_matched_loosely(tmp_path: Path) -> None:
@@ -574,7 +574,7 @@ def test_demo_products_look_like_a_shop(demo: Catalog) -> None:
     for p in demo:
         assert re.fullmatch(r"[wmku]-[a-z]+-\d{3}", p.id), p.id
         assert p.url == f"/p/{p.id}"
-        assert p.image == f"/_sw/static/img/{p.category}.svg"
+        assert p.image == f"/_sw/img/product/{p.id}.svg"
         assert p.currency == "EUR"
         assert 0 <= p.popularity <= 100
         assert p.price > 0

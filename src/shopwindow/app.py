@@ -59,6 +59,7 @@ PLACEMENT_MODULES = [
     "shopwindow.profiles",
     "shopwindow.shoppable",
     "shopwindow.staff",
+    "shopwindow.shopassets",
     "shopwindow.homepage",
     "shopwindow.origin",
     "shopwindow.apidoc",

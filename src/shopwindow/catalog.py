@@ -17,18 +17,27 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from shopwindow.pictures import etag_of, picture_url, product_svg
+
 REQUIRED_FIELDS: Final = (
     "id",
     "name",
     "url",
-    "image",
     "price",
     "currency",
     "category",
     "gender",
     "in_stock",
 )
-OPTIONAL_FIELDS: Final = ("tier", "tags", "popularity", "accessory_of", "similar_to")
+OPTIONAL_FIELDS: Final = (
+    "image",
+    "image_link",
+    "tier",
+    "tags",
+    "popularity",
+    "accessory_of",
+    "similar_to",
+)
 UNISEX: Final = "unisex"
 CATEGORY_LINK: Final = "category:"
 
@@ -139,6 +148,7 @@ class Catalog:
         "_by_tag",
         "_by_tier",
         "_in_category",
+        "_pictures",
         "_prices",
         "_similar",
         "categories",
@@ -252,6 +262,8 @@ class Catalog:
         self._by_path: dict[str, Product] = {}
         for p in by_id.values():
             self._by_path.setdefault(urlsplit(p.url).path, p)
+        # Drawn pictures, made on first request and kept as long as this snapshot.
+        self._pictures: dict[str, tuple[bytes, str]] = {}
 
     def __len__(self) -> int:
         return len(self.products)
@@ -267,6 +279,17 @@ class Catalog:
 
     def get(self, product_id: str) -> Product | None:
         return self.products.get(product_id)
+
+    def picture(self, product_id: str) -> tuple[bytes, str] | None:
+        """The product's drawn SVG picture and its ETag, or None for an unknown id."""
+        found = self._pictures.get(product_id)
+        if found is None:
+            product = self.products.get(product_id)
+            if product is None:
+                return None
+            body = product_svg(product)
+            found = self._pictures[product_id] = (body, etag_of(body))
+        return found
 
     def in_category(self, gender: str | None, category: str) -> Sequence[Product]:
         """Products of a category, in stock first, then most popular, then by id."""
@@ -490,7 +513,10 @@ def _product_from_row(row: Mapping[str, object]) -> Product:
     product_id = _required_text(row, "id", numbers_allowed=True)
     name = _required_text(row, "name")
     url = _required_text(row, "url")
-    image = _required_text(row, "image")
+    # A picture of the product's own wins; without one, it gets a drawn one.
+    image = (
+        _optional_text(row, "image") or _optional_text(row, "image_link") or picture_url(product_id)
+    )
     for field, value in (("url", url), ("image", image)):
         if not value.startswith(_SAFE_URL_PREFIXES):
             raise _RowError(f"{field} must start with '/', 'http://' or 'https://', got {value!r}")
