@@ -60,6 +60,7 @@ PLACEMENT_MODULES = [
     "shopwindow.shoppable",
     "shopwindow.staff",
     "shopwindow.shopassets",
+    "shopwindow.reminders",
     "shopwindow.homepage",
     "shopwindow.origin",
     "shopwindow.apidoc",

@@ -355,3 +355,14 @@ def product_svg(product: Product) -> bytes:
 
 def etag_of(body: bytes) -> str:
     return '"' + hashlib.blake2s(body, digest_size=8).hexdigest() + '"'
+
+
+def silhouette_svg(product: Product) -> str:
+    """The product's shape in one dark tone, nothing else: a drop's piece before it is revealed."""
+    ink = "#2b2540"
+    shapes = drawing_for(product)(ink, ink, ink)
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}"'
+        f' viewBox="0 0 {WIDTH} {HEIGHT}" aria-hidden="true">'
+        f'<rect width="{WIDTH}" height="{HEIGHT}" fill="#e7e4ee"/>{shapes}</svg>'
+    )

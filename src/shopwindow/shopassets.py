@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -41,13 +41,14 @@ async def favicon(request: Request) -> Response:
     return RawAnswer(200, [SVG_TYPE, ICON_CACHE], FAVICON)
 
 
-def cart_summary(cart: list[list[object]]) -> dict[str, object]:
-    """How many items the cart holds and which products, newest line last."""
-    count = 0
-    for line in cart:
-        quantity = line[1] if len(line) > 1 else 1
-        count += quantity if isinstance(quantity, int) else 1
-    return {"count": count, "products": [str(line[0]) for line in cart if line]}
+def cart_summary(cart: list[list[Any]]) -> dict[str, Any]:
+    """How many items the cart holds, and its lines (product and quantity), oldest first."""
+    lines = [
+        {"product_id": str(line[0]), "quantity": line[1] if isinstance(line[1], int) else 1}
+        for line in cart
+        if len(line) > 1
+    ]
+    return {"count": sum(line["quantity"] for line in lines), "lines": lines}
 
 
 async def cart_count(request: Request) -> Response:
