@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint bench loadtest docs clean compile
+.PHONY: serve test lint bench loadtest docs clean compile screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,8 @@ serve: compile
 	$(BIN)/shopwindow serve --dev
 
 lint: $(STAMP)
-	$(BIN)/ruff check setup.py src tests loadtests
-	$(BIN)/ruff format --check setup.py src tests loadtests
+	$(BIN)/ruff check setup.py src tests loadtests tools
+	$(BIN)/ruff format --check setup.py src tests loadtests tools
 	$(BIN)/mypy
 
 test: lint compile
@@ -40,6 +40,10 @@ bench: $(VENV)/.bench compile
 loadtest: compile
 	$(BIN)/python loadtests/run.py $(LOADTEST_ARGS)
 	$(BIN)/python loadtests/rule_edits.py $(RULE_EDITS_ARGS)
+
+# Pictures of the demo shop (Chromium) in build/screenshots/; not part of `make test`.
+screenshots: $(STAMP)
+	$(BIN)/python tools/screenshots.py $(SCREENSHOTS_ARGS)
 
 docs: $(STAMP)
 	$(BIN)/shopwindow docs settings > docs/settings.md

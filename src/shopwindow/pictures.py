@@ -267,6 +267,19 @@ def _wallet(m: str, s: str, o: str) -> str:
     )
 
 
+def _sunglasses(m: str, s: str, o: str) -> str:
+    return (
+        f'<path d="M40 96 L280 96" stroke="{o}" stroke-width="8" stroke-linecap="round"/>'
+        f'<path d="M52 96 L146 96 L140 140 Q134 162 100 162 Q62 162 56 136Z" fill="{m}"'
+        f' stroke="{o}" stroke-width="4"/>'
+        f'<path d="M174 96 L268 96 L264 136 Q258 162 220 162 Q186 162 180 140Z" fill="{m}"'
+        f' stroke="{o}" stroke-width="4"/>'
+        f'<path d="M146 104 Q160 92 174 104" fill="none" stroke="{o}" stroke-width="6"/>'
+        f'<path d="M76 110 L100 104 M196 110 L220 104" stroke="{s}" stroke-width="5"'
+        ' stroke-linecap="round" opacity=".7"/>'
+    )
+
+
 def _parcel(m: str, s: str, o: str) -> str:
     return (
         f'<rect x="80" y="60" width="160" height="130" rx="10" fill="{m}" stroke="{o}"'
@@ -301,6 +314,8 @@ CATEGORY_DRAWINGS: Final[dict[str, Drawing]] = {
     "scarves": _scarf,
     "belts": _belt,
     "wallets": _wallet,
+    "sunglasses": _sunglasses,
+    "eyewear": _sunglasses,
 }
 # Accessories are many things: the product's name says which one to draw.
 ACCESSORY_WORDS: Final[tuple[tuple[str, Drawing], ...]] = (
@@ -310,6 +325,8 @@ ACCESSORY_WORDS: Final[tuple[tuple[str, Drawing], ...]] = (
     ("scarf", _scarf),
     ("belt", _belt),
     ("wallet", _wallet),
+    ("sunglasses", _sunglasses),
+    ("glasses", _sunglasses),
     ("bag", _bag),
     ("sock", _socks),
 )
