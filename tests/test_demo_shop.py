@@ -141,3 +141,26 @@ def test_remind_me_only_for_a_known_customer_and_it_is_kept(
     assert [(r["drop"], r["customer_id"]) for r in rows] == [("capsule-drop", "c-77")]
     text = CliRunner().invoke(main, ["drops", "reminders", "--rules", str(rules_dir)])
     assert text.output.startswith("capsule-drop  c-77  asked ")
+
+
+def test_an_empty_preview_field_clears_what_the_preview_held(
+    make_client: Callable[..., TestClient],
+) -> None:
+    dev = make_client(dev=True)
+    assert dev.get("/?sw_country=gb").headers["location"].startswith("/gb/")
+    assert dev.get("/").headers["location"].startswith("/gb/")  # it sticks
+    # Back to the country of the address (203.0.113.9 is the demo GeoIP's US).
+    assert dev.get("/?sw_country=").headers["location"].startswith("/us/")
+    assert dev.get("/").headers["location"].startswith("/us/")
+
+
+def test_the_cart_is_named_only_for_what_the_picks_go_with(
+    make_client: Callable[..., TestClient],
+) -> None:
+    shopper = make_client()
+    events(
+        shopper,
+        {"type": "add_to_cart", "product_id": "w-run-001"},
+        {"type": "add_to_cart", "product_id": "w-bag-001"},
+    )
+    assert cross_sell_heading(shopper) == "Goes well with the running shoes in your cart"

@@ -256,7 +256,10 @@ def cross_sell_title(catalog: Catalog, visit: Visit) -> str:
     named: list[str] = []
     for line in reversed(visit.cart):
         product = catalog.get(line[0])
-        if product is not None and product.category not in named:
+        # Only what the strip's picks go with: a bag with no accessories is not named.
+        if product is None or product.category in named:
+            continue
+        if any(p.in_stock for p in catalog.accessories_for(product.id)):
             named.append(product.category)
     if not named:
         return "Goes well with your cart"
