@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Callable
@@ -101,7 +102,11 @@ def test_the_teaser_shows_the_drop_as_silhouettes_and_what_is_in_stock(
     html = page.text
     assert html.count('<figure class="silhouette">') == 8
     drop = html.split('class="drop-preview"', 1)[1].split("</section>", 1)[0]
-    assert "<svg" in drop and "PREMIUM" not in drop and "/p/" not in drop
+    pictures = re.findall(r'<img src="data:image/svg\+xml;base64,([^"]+)"', drop)
+    assert len(pictures) == 8 and "/p/" not in drop
+    for picture in pictures:
+        svg = base64.b64decode(picture)
+        assert b"PREMIUM" not in svg and b"<title>" not in svg  # nothing given away
     related = html.split('class="strip drop-related"', 1)[1].split("</section>", 1)[0]
     links = re.findall(r'href="(/p/[^"]+)"', related)
     assert 1 <= len(links) <= 4

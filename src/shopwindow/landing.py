@@ -43,7 +43,7 @@ from shopwindow.keywords import (
     fill_headline,
     showable_keyword,
 )
-from shopwindow.pictures import silhouette_svg
+from shopwindow.pictures import silhouette_uri
 from shopwindow.productfilter import ProductFilter, filter_products, index_for
 from shopwindow.reminders import remind_form
 from shopwindow.responses import header_text, json_body, personalize, redirect, wants_json
@@ -436,9 +436,7 @@ def render_page(shop: Shop, catalog: Catalog, plan: Plan, country: str, visit: V
         relaxed=relaxed,
         see_all=see_all,
         next_drop=plan.next_drop,
-        silhouettes=[
-            {"id": p.id, "category": p.category, "svg": Markup(silhouette_svg(p))} for p in coming
-        ],
+        silhouettes=[{"category": p.category, "picture": silhouette_uri(p)} for p in coming],
         related=[p.to_json() for p in related],
         personal=Markup(PERSONAL_MARK),
         country=country,

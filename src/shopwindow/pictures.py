@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from collections.abc import Callable
@@ -374,12 +375,17 @@ def etag_of(body: bytes) -> str:
     return '"' + hashlib.blake2s(body, digest_size=8).hexdigest() + '"'
 
 
-def silhouette_svg(product: Product) -> str:
-    """The product's shape in one dark tone, nothing else: a drop's piece before it is revealed."""
+def silhouette_uri(product: Product) -> str:
+    """The product's shape in one dark tone, nothing else, as a data: URI for an <img>.
+
+    A drop's piece before it is revealed; inline in the teaser (no request), and
+    base64 so the page holds no markup of its own for it.
+    """
     ink = "#2b2540"
     shapes = drawing_for(product)(ink, ink, ink)
-    return (
+    svg = (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}"'
-        f' viewBox="0 0 {WIDTH} {HEIGHT}" aria-hidden="true">'
+        f' viewBox="0 0 {WIDTH} {HEIGHT}">'
         f'<rect width="{WIDTH}" height="{HEIGHT}" fill="#e7e4ee"/>{shapes}</svg>'
     )
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
