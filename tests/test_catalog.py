@@ -577,7 +577,7 @@ def test_demo_products_look_like_a_shop(demo: Catalog) -> None:
     for p in demo:
         assert re.fullmatch(r"[wmku]-[a-z]+-\d{3}", p.id), p.id
         assert p.url == f"/p/{p.id}"
-        assert p.image == f"/_sw/static/img/{p.category}.svg"
+        assert p.image == f"/_sw/img/product/{p.id}.svg"
         assert p.currency == "EUR"
         assert 0 <= p.popularity <= 100
         assert p.price > 0

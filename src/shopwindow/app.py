@@ -61,6 +61,8 @@ PLACEMENT_MODULES = [
     "shopwindow.shoppable",
     "shopwindow.staff",
     "shopwindow.devsignin",
+    "shopwindow.shopassets",
+    "shopwindow.reminders",
     "shopwindow.homepage",
     "shopwindow.origin",
     "shopwindow.apidoc",

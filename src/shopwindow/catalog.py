@@ -16,8 +16,18 @@ from urllib.parse import urlsplit
 from shopwindow import feeds
 from shopwindow.categorymap import CategoryMap
 
+from shopwindow.pictures import etag_of, picture_url, product_svg
+
 REQUIRED_FIELDS: Final = feeds.NATIVE_REQUIRED
-OPTIONAL_FIELDS: Final = ("image", "tier", "tags", "popularity", "accessory_of", "similar_to")
+OPTIONAL_FIELDS: Final = (
+    "image",
+    "image_link",
+    "tier",
+    "tags",
+    "popularity",
+    "accessory_of",
+    "similar_to",
+)
 UNISEX: Final = "unisex"
 CATEGORY_LINK: Final = "category:"
 
@@ -127,6 +137,7 @@ class Catalog:
         "_by_tag",
         "_by_tier",
         "_in_category",
+        "_pictures",
         "_prices",
         "_similar",
         "categories",
@@ -255,6 +266,8 @@ class Catalog:
         self._by_path: dict[str, Product] = {}
         for p in by_id.values():
             self._by_path.setdefault(urlsplit(p.url).path, p)
+        # Drawn pictures, made on first request and kept as long as this snapshot.
+        self._pictures: dict[str, tuple[bytes, str]] = {}
 
     def __len__(self) -> int:
         return len(self.products)
@@ -285,6 +298,17 @@ class Catalog:
     def aliases(self) -> Mapping[str, str]:
         """Each variant id and the id of the product it was folded into."""
         return MappingProxyType(self._aliases)
+
+    def picture(self, product_id: str) -> tuple[bytes, str] | None:
+        """The product's drawn SVG picture and its ETag, or None for an unknown id."""
+        found = self._pictures.get(product_id)
+        if found is None:
+            product = self.products.get(product_id)
+            if product is None:
+                return None
+            body = product_svg(product)
+            found = self._pictures[product_id] = (body, etag_of(body))
+        return found
 
     def in_category(self, gender: str | None, category: str) -> Sequence[Product]:
         """Products of a category, in stock first, then most popular, then by id."""
@@ -465,7 +489,10 @@ def _product_from_row(row: Mapping[str, object]) -> Product:
     product_id = _required_text(row, "id", numbers_allowed=True)
     name = _required_text(row, "name")
     url = _required_text(row, "url")
-    image = _optional_text(row, "image")
+    # A picture of the product's own wins; without one, it gets a drawn one.
+    image = (
+        _optional_text(row, "image") or _optional_text(row, "image_link") or picture_url(product_id)
+    )
     for field, value in (("url", url), ("image", image)):
         if value and not value.startswith(_SAFE_URL_PREFIXES):
             raise _RowError(f"{field} must start with '/', 'http://' or 'https://', got {value!r}")

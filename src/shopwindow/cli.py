@@ -832,3 +832,42 @@ def profile_forget(obj: dict[str, Any], /, customer_id: str, **cli: Any) -> None
     if not erased:
         raise click.ClickException(f"no profile for customer {customer_id!r}")
     click.echo(f"erased customer {customer_id}")
+
+
+@main.group()
+def drops() -> None:
+    """Scheduled drops and the customers waiting for them."""
+
+
+@drops.command("reminders")
+@click.option("--drop", "drop_id", default=None, help="only this drop (its rule id)")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@setting_options("rules", "redis", "profile_db", "timezone")
+@click.pass_obj
+def drops_reminders(obj: dict[str, Any], /, drop_id: str | None, as_json: bool, **cli: Any) -> None:
+    """Customers who asked to be reminded of a drop, for the shop's email tool."""
+    from zoneinfo import ZoneInfo
+
+    from shopwindow.profilestore import StoreUnavailable, open_store
+
+    settings = _load(obj, **cli)
+    zone = ZoneInfo(settings.timezone)
+    store = open_store(settings, for_requests=False)
+    try:
+        found = store.reminders(drop_id)
+    except StoreUnavailable as exc:
+        raise click.ClickException(f"profile store: {exc}") from None
+    finally:
+        store.close()
+    rows = [
+        {**r.to_json(), "asked": datetime.fromtimestamp(r.at, zone).isoformat(timespec="seconds")}
+        for r in found
+    ]
+    if as_json:
+        click.echo(orjson.dumps({"reminders": rows}, option=orjson.OPT_INDENT_2).decode())
+        return
+    if not rows:
+        click.echo("no drop reminders recorded")
+        return
+    for row in rows:
+        click.echo(f"{row['drop']}  {row['customer_id']}  asked {row['asked']}")

@@ -365,7 +365,8 @@ def _preview(query: Mapping[str, str], cookies: Mapping[str, str]) -> dict[str, 
         if key in PREVIEW_PARAMS and value:
             out[key[3:]] = value
     for key in PREVIEW_PARAMS:
-        if query.get(key):
+        if key in query:
+            # An empty field of the preview bar ("(affinity)") clears what the cookie held.
             out[key[3:]] = query[key]
     clean: dict[str, str] = {}
     if (c := out.get("country", "")).isascii() and c.isalpha() and len(c) == 2:

@@ -220,6 +220,7 @@ def storefront(
         recently_viewed=recently_viewed_cards(shop, snap, visit.visitor.viewed),
         picks=Markup(picks),
         cross_sell=cards(shop, snap, cross_sell(catalog, visit)),
+        cross_sell_title=cross_sell_title(catalog, visit),
         preferred_store=visit.ctx.get("profile.preferred_store"),
     )
     return RawAnswer(200, [HTML_TYPE], b"".join((split[0], personal.encode(), split[1])))
@@ -263,6 +264,33 @@ def cross_sell(catalog: Catalog, visit: Visit) -> list[Product]:
                 seen.add(acc.id)
                 out.append(acc)
     return out[:4]
+
+
+def cross_sell_title(catalog: Catalog, visit: Visit) -> str:
+    """The cross-sell strip's heading for what this shopper has: bought, or only in the cart."""
+    if visit.visitor.full_price:
+        return "Goes well with what you bought"
+    named: list[str] = []
+    for line in reversed(visit.cart):
+        product = catalog.get(line[0])
+        # Only what the strip's picks go with: a bag with no accessories is not named.
+        if product is None or product.category in named:
+            continue
+        if any(p.in_stock for p in catalog.accessories_for(product.id)):
+            named.append(product.category)
+    if not named:
+        return "Goes well with your cart"
+    words = " and ".join(category_words(c) for c in named[:2])
+    return f"Goes well with the {words} in your cart"
+
+
+def category_words(category: str) -> str:
+    """'running-shoes' -> 'running shoes'; 't-shirts' stays as it is spelled."""
+    parts = category.split("-")
+    out = parts[0]
+    for part in parts[1:]:
+        out += ("-" if len(out.rsplit(" ", 1)[-1]) == 1 else " ") + part
+    return out
 
 
 def recently_viewed_entries(

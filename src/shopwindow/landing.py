@@ -29,7 +29,7 @@ from starlette.routing import BaseRoute, Match, Route, request_response
 from starlette.types import Receive, Scope, Send
 
 from shopwindow import metrics
-from shopwindow.catalog import UNISEX, Catalog
+from shopwindow.catalog import UNISEX, Catalog, Product
 from shopwindow.channel import NO_CAMPAIGN, Campaign
 from shopwindow.context import Visit, arms_of
 from shopwindow.drops import NextDrop, next_drop
@@ -46,9 +46,11 @@ from shopwindow.keywords import (
     showable_keyword,
 )
 from shopwindow.languages import packs_for
+from shopwindow.pictures import silhouette_uri
 from shopwindow.productfilter import ProductFilter, filter_products, index_for
+from shopwindow.reminders import remind_form
 from shopwindow.responses import header_text, json_body, personalize, redirect, wants_json
-from shopwindow.rules import Decision
+from shopwindow.rules import Decision, Rule
 from shopwindow.shop import Shop, Snapshot
 from shopwindow.unmatched import FLUSH_SECONDS, CampaignKey, UnmatchedCampaigns, default_path
 from shopwindow.web import shop_of, snapshot_of, visit_of
@@ -72,6 +74,8 @@ _GENDER_TITLE = {"women": "Women's", "men": "Men's", "kids": "Kids'"}
 # What decided a landing answer, as the X-Shopwindow-Landing header says it.
 RULE = "rule"
 TEASER = "teaser"
+DROP_SILHOUETTES = 8  # of the drop's products, shown dark on its teaser
+DROP_RELATED = 4  # in stock now, from the drop's categories
 REDIRECT = "redirect"
 CATEGORY = "category"  # fallback: the keyword named (or nearly named) a category
 KEYWORD = "keyword"  # fallback: a gender or attribute, no category
@@ -91,6 +95,8 @@ class Plan:
     hero: str = ""
     hero_image: str = ""
     next_drop: NextDrop | None = None
+    drop: str = ""  # a teaser's drop: the scheduled rule it counts down to
+    drop_products: ProductFilter | None = None  # what that rule will show
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +297,12 @@ def decide(state: LandingState, visit: Visit) -> tuple[Decision, Plan | str]:
     if (teaser := then.get("teaser")) is not None:
         plan = plan_for_rule(then, label, match)
         drop = state.next_drop(str(teaser), snap, visit.now)
-        return decision, dataclasses.replace(plan, next_drop=drop)
+        return decision, dataclasses.replace(
+            plan,
+            next_drop=drop,
+            drop=str(teaser),
+            drop_products=drop_filter(snap.rules.rule(str(teaser))),
+        )
     key = (label, match.gender, match.category, match.attributes)
     cached = state.plans.get(key)
     if cached is None:
@@ -331,6 +342,27 @@ def plan_for_rule(then: Mapping[str, Any], label: str, match: KeywordMatch) -> P
         str(then.get("hero") or ""),
         str(then.get("hero_image") or ""),
     )
+
+
+def drop_filter(rule: Rule | None) -> ProductFilter | None:
+    """What a drop's rule will show when it opens (for its teaser's silhouettes)."""
+    products = rule.then.get("products") if rule is not None else None
+    return ProductFilter.from_rule(products) if isinstance(products, Mapping) else None
+
+
+def drop_preview(
+    catalog: Catalog, flt: ProductFilter | None
+) -> tuple[list[Product], list[Product]]:
+    """A teaser's silhouettes (the drop's products) and what is in stock now in their categories."""
+    if flt is None:
+        return [], []
+    coming = filter_products(catalog, flt)[:DROP_SILHOUETTES]
+    shown = {p.id for p in coming}
+    related: list[Product] = []
+    for category in dict.fromkeys(p.category for p in coming):
+        picks = [p for p in catalog.in_category(None, category) if p.in_stock and p.id not in shown]
+        related.extend(picks[:2])
+    return coming, related[:DROP_RELATED]
 
 
 def with_keyword(flt: ProductFilter, match: KeywordMatch) -> ProductFilter:
@@ -441,6 +473,7 @@ def select(catalog: Catalog, flt: ProductFilter | None) -> tuple[list[Any], bool
 
 def render_page(shop: Shop, catalog: Catalog, plan: Plan, country: str, visit: Visit) -> Page:
     products, relaxed = select(catalog, plan.products)
+    coming, related = drop_preview(catalog, plan.drop_products)
     flt = plan.products
     gender = flt.gender if flt is not None else None
     see_all = None
@@ -458,6 +491,8 @@ def render_page(shop: Shop, catalog: Catalog, plan: Plan, country: str, visit: V
         relaxed=relaxed,
         see_all=see_all,
         next_drop=plan.next_drop,
+        silhouettes=[{"category": p.category, "picture": silhouette_uri(p)} for p in coming],
+        related=[p.to_json() for p in related],
         personal=Markup(PERSONAL_MARK),
         country=country,
         gender=gender if gender != UNISEX else None,
@@ -494,6 +529,12 @@ def own_strip(shop: Shop, state: LandingState, visit: Visit) -> str:
         strip = render_recently_viewed(shop, recently_viewed_cards(shop, state.snap, viewed))
         state.strips[viewed] = strip
     return strip
+
+
+def drop_remind(shop: Shop, snap: Snapshot, plan: Plan, visit: Visit) -> str:
+    if not plan.drop:
+        return ""
+    return remind_form(shop.extensions.get("profiles"), snap.rules, plan.drop, visit)
 
 
 def landing_header(plan: Plan, page: Page) -> str:
@@ -535,7 +576,9 @@ async def answer(request: Request, shop: Shop, snap: Snapshot, visit: Visit) -> 
     else:
         html = page.html.replace(
             HEADLINE_MARK, escaped_headline(state, plan, page, visit.campaign)
-        ).replace(PERSONAL_MARK, own_strip(shop, state, visit), 1)
+        ).replace(
+            PERSONAL_MARK, own_strip(shop, state, visit) + drop_remind(shop, snap, plan, visit), 1
+        )
         response = HTMLResponse(html)
     response.headers[LANDING_HEADER] = landing_header(plan, page)
     return personalize(response, shop, visit, decision.labels)

@@ -6,7 +6,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from shopwindow.profile import Activity, Order, Profile, PurchaseLine, email_hash
+from shopwindow.profile import (
+    Activity,
+    DropReminder,
+    Order,
+    Profile,
+    PurchaseLine,
+    email_hash,
+)
 from shopwindow.settings import Settings
 
 DEFAULT_DB_NAME = "shopwindow.sqlite3"
@@ -41,6 +48,14 @@ class ProfileStore(Protocol):
 
     def update_activity(self, reports: Mapping[str, Activity]) -> None:
         """Fold each customer's report into what the store holds (see profile.merge_activity)."""
+        ...
+
+    def remind(self, customer_id: str, drop: str, at: int) -> None:
+        """Record that the customer wants to hear when `drop` opens (asked twice: once)."""
+        ...
+
+    def reminders(self, drop: str | None = None) -> list[DropReminder]:
+        """Every drop reminder (or one drop's), by drop, then oldest ask first."""
         ...
 
     def forget(self, customer_id: str) -> bool:
