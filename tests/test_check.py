@@ -182,7 +182,11 @@ def test_check_case(in_tmp: Path, case: dict[str, Any]) -> None:
         args = ["--catalog", str(DEMO_CATALOG), "--templates", str(TEMPLATES)]
     result = CliRunner().invoke(main, ["check", "rules", *args], env={"SHOPWINDOW_CONFIG": ""})
     lines = result.output.splitlines()
-    reported = [line for line in lines if not re.match(r"ok: |\d+ error\(s\) in |no markets declared|\d+ markets: ", line)]
+    reported = [
+        line
+        for line in lines
+        if not re.match(r"ok: |\d+ error\(s\) in |no markets declared|\d+ markets: ", line)
+    ]
     assert result.exit_code == (1 if case["expected"] else 0), result.output
     for want in case["expected"]:
         assert any(line.startswith(want) for line in reported), (want, lines)

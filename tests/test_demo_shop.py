@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 
 from shopwindow.cli import main
 from shopwindow.homepage import category_words
+from tests.conftest import identify_event
 
 TEASER = "/lp/capsule"
 CROSS_SELL = re.compile(r'<section class="strip cross-sell"><h2>([^<]*)</h2>')
@@ -25,7 +26,7 @@ def events(client: TestClient, *sent: dict[str, object]) -> None:
 
 def sign_in(client: TestClient, customer: str) -> None:
     """The site tells shopwindow who the shopper is (the `identify` event)."""
-    events(client, {"type": "identify", "customer_id": customer})
+    events(client, identify_event(customer))
 
 
 def test_the_cart_count_follows_adds_and_removes(client: TestClient) -> None:

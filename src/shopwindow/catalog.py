@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 
 from shopwindow import feeds
 from shopwindow.categorymap import CategoryMap
-
 from shopwindow.pictures import etag_of, picture_url, product_svg
 
 REQUIRED_FIELDS: Final = feeds.NATIVE_REQUIRED
