@@ -20,6 +20,7 @@ PRINT_NO_DATA = {
     "docs schema",
     "import purchases",
     "profile forget",
+    "reload",  # asks the workers to reload; /readyz shows the result
 }
 
 

@@ -101,7 +101,8 @@ def test_merchant_center_fields_become_gender_category_price_and_image() -> None
     assert catalog.products["DRS-950"].category == "dresses"  # id 2271
     assert catalog.products["BAG-001"].category == "bags"
     assert catalog.products["TRL-200"].price == 99.95  # its sale_price
-    assert catalog.products["RD-300"].image == ""  # image_link is optional
+    # image_link is optional: a product without one is given its drawn picture
+    assert catalog.products["RD-300"].image == "/_sw/img/product/RD-300.svg"
     assert catalog.products["BAG-001"].image.endswith("/img/bag-001.jpg")
     assert "brand:kinetik" in catalog.products["TRL-100"].tags
 

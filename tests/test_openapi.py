@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi import checks as openapi_checks
 from starlette.routing import Mount, Route
@@ -180,11 +180,21 @@ def test_a_valid_event_is_refused_only_for_an_unknown_product(
     app_client: TestClient, data: st.DataObject
 ) -> None:
     case = data.draw(schema["/_sw/events"]["POST"].as_strategy())
-    response = app_client.post("/_sw/events", content=orjson.dumps(case.body))
+    try:
+        body = orjson.dumps(case.body)
+    except TypeError:  # lone surrogates, integers past 64 bits: no JSON a browser sends
+        reject()
+    response = app_client.post("/_sw/events", content=body)
     assert response.status_code in (200, 400), response.text
     if response.status_code == 400:
+        events = case.body if isinstance(case.body, list) else [case.body]
+        # An identify's proof is made by the shop's backend: a generated one is refused
+        # (the schema says its shape; only the secret can say it is right).
+        identifies = {n for n, e in enumerate(events) if e.get("type") == "identify"}
         errors = response.json()["errors"]
-        assert errors and all(e["error"].startswith("unknown product_id") for e in errors), errors
+        assert errors and all(
+            e["error"].startswith("unknown product_id") or e["index"] in identifies for e in errors
+        ), errors
 
 
 # --- what browsers, CDNs and sw.js send is never refused -------------------------------
@@ -245,4 +255,5 @@ def test_the_event_schema_names_every_event_type(client: TestClient) -> None:
     spec = orjson.loads(client.get("/_sw/openapi.json").content)
     kinds = spec["components"]["schemas"]["Event"]["oneOf"]
     described = [t for kind in kinds for t in kind["properties"]["type"]["enum"]]
-    assert sorted(described) == sorted(EVENT_TYPES)
+    # identify is described twice: with a proven customer id, and with null (signing out)
+    assert sorted(set(described)) == sorted(EVENT_TYPES)
