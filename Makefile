@@ -44,6 +44,7 @@ bench: $(VENV)/.bench
 loadtest: $(STAMP)
 	$(BIN)/python loadtests/run.py $(LOADTEST_ARGS)
 	$(BIN)/python loadtests/rule_edits.py $(RULE_EDITS_ARGS)
+	$(BIN)/python loadtests/origin_proxy.py $(ORIGIN_PROXY_ARGS)
 
 # How long a new user waits: a fresh clone, an empty pip cache, `make serve` until it answers.
 first-run-check:
