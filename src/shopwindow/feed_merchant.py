@@ -12,7 +12,7 @@ from defusedxml import DefusedXmlException
 
 from shopwindow.categorymap import CategoryMap
 from shopwindow.feedfold import Variant, fold
-from shopwindow.feeds import Row, cells_by_name, column_name, table
+from shopwindow.feeds import Row, column_name, named_rows
 
 GOOGLE_NS: Final = "http://base.google.com/ns/1.0"
 ATOM_NS: Final = "http://www.w3.org/2005/Atom"
@@ -28,16 +28,12 @@ _ITEM_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s>/]")
 def table_rows(data: bytes, categories: CategoryMap) -> Iterator[tuple[int, Row]]:
     """A tab-separated (or comma-separated) Merchant Center feed, variants folded."""
     variants: list[Variant] = []
-    header: list[str] | None = None
-    for line, cells in table(data):
+    for line, cells in named_rows(data):
         if isinstance(cells, str):
             yield line, cells
             continue
-        if header is None:
-            header = [column_name(cell) for cell in cells]
-            continue
         try:
-            variants.append(_variant(line, cells_by_name(header, cells)))
+            variants.append(_variant(line, cells))
         except ValueError as why:
             yield line, str(why)
     yield from fold(variants, categories)

@@ -7,7 +7,7 @@ from typing import Final
 
 from shopwindow.categorymap import CategoryMap
 from shopwindow.feedfold import Variant, fold
-from shopwindow.feeds import Row, cells_by_name, column_name, table
+from shopwindow.feeds import Row, named_rows
 
 # Columns Shopify fills on a product's first row only; its variant rows leave them empty.
 PRODUCT_COLUMNS: Final = (
@@ -30,17 +30,12 @@ _COLOUR_NAMES: Final = frozenset({"color", "colour", "farbe", "couleur", "colore
 
 def rows(data: bytes, categories: CategoryMap, currency: str) -> Iterator[tuple[int, Row]]:
     """The export's products; a row of a draft, archived or unpublished product is reported."""
-    header: list[str] | None = None
     products: dict[str, dict[str, str]] = {}
     variants: list[Variant] = []
-    for line, cells in table(data):
-        if isinstance(cells, str):
-            yield line, cells
+    for line, f in named_rows(data):
+        if isinstance(f, str):
+            yield line, f
             continue
-        if header is None:
-            header = [column_name(cell) for cell in cells]
-            continue
-        f = cells_by_name(header, cells)
         if not f.get("handle"):
             yield line, "missing required field 'Handle'"
             continue

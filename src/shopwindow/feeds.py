@@ -158,6 +158,18 @@ def column_name(cell: str) -> str:
     return re.sub(r"[\s\-]+", "_", name)
 
 
+def named_rows(data: bytes) -> Iterator[tuple[int, dict[str, str] | str]]:
+    """A table's rows after its header, each as its cells by column name (or why it is not)."""
+    header: list[str] | None = None
+    for line, cells in table(data):
+        if isinstance(cells, str):
+            yield line, cells
+        elif header is None:
+            header = [column_name(cell) for cell in cells]
+        else:
+            yield line, cells_by_name(header, cells)
+
+
 def cells_by_name(header: Sequence[str], cells: Sequence[str]) -> dict[str, str]:
     """A row's cells by column name; the first of two same-named columns wins."""
     found: dict[str, str] = {}
