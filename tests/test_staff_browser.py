@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import LiveServer, require
+from tests.conftest import LiveServer
 from tests.profile_fixtures import import_store_csv
+from tests.test_popups_browser import browser, playwright  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 TOKEN = "staff-token-" + "9" * 24
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require(CHROMIUM)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
-
-
 def test_an_associate_finds_a_customer_by_email_in_a_browser(
-    browser: Any, live_server: Callable[..., LiveServer], rules_dir: Path, tmp_path: Path
+    browser: Any,  # noqa: F811
+    live_server: Callable[..., LiveServer],
+    rules_dir: Path,
+    tmp_path: Path,
 ) -> None:
     import_store_csv(tmp_path, rules_dir)
     server = live_server(env={"SHOPWINDOW_STAFF_TOKEN": TOKEN})
