@@ -280,3 +280,23 @@ def test_a_market_feed_that_is_not_there_is_a_rule_error(tmp_path: Path) -> None
     assert markets is None
     assert [(e.line, e.column) for e in errors] == [(10, 18)]
     assert "market feed 'missing.jsonl' not found" in errors[0].message
+
+
+def test_sold_out_recommendations_show_each_markets_prices_from_one_worker(
+    rules_dir: Path, make_client: Callable[..., TestClient]
+) -> None:
+    """A market's view of the shop shares the worker's cache of recommendation lists
+    without sharing its prices: each market's answer is cached apart."""
+    add_demo_markets(rules_dir)
+    client = make_client(peer=CDN, trusted_proxies=["127.0.0.0/8"])
+    sold_out = next(p for p in load_catalog(DEMO_CATALOG)[0].products.values() if not p.in_stock)
+    url = f"/_sw/fragments/recommendations?product_id={sold_out.id}"
+    seen: dict[str, set[str]] = {}
+    for country in ("DE", "GB", "DE", "GB", "US"):
+        client.headers["cf-ipcountry"] = country
+        answer = client.get(url)
+        assert answer.status_code == 200
+        currencies = {cur for _, cur in prices_on(answer.text).values()}
+        assert currencies, answer.text
+        seen.setdefault(country, set()).update(currencies)
+    assert seen == {"DE": {"EUR"}, "GB": {"GBP"}, "US": {"USD"}}

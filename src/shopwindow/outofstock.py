@@ -112,13 +112,13 @@ class OutOfStock:
 
     def _fresh(self, snap: Snapshot) -> bool:
         """Whether cached answers may be used for `snap`; a reload empties the cache."""
-        if snap is self._snap:
-            return True
-        if snap is not self.shop.snapshot:
+        live = self.shop.snapshot
+        if not self.shop.serves(snap):
             return False  # a request still reading the snapshot before a reload
-        self._snap = snap
-        self._segments.clear()
-        self._specs.clear()
+        if live is not self._snap:
+            self._snap = live
+            self._segments.clear()
+            self._specs.clear()
         return True
 
     def decide(self, snap: Snapshot, visit: Visit, product: Product) -> Decision:
@@ -142,7 +142,15 @@ class OutOfStock:
         ranking = None
         if any(spec.name == "popular" for spec in specs):
             ranking = self.popularity.ranking(time.time())
-        key = (product.id, gender, rule.id, decision.variant, ranking.version if ranking else 0)
+        # A market's view has its own prices: its lists are kept apart from the others'.
+        key = (
+            snap.market,
+            product.id,
+            gender,
+            rule.id,
+            decision.variant,
+            ranking.version if ranking else 0,
+        )
         segment = self._segments.get(key) if cacheable else None
         if segment is None:
             lists = recommend(

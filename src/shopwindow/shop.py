@@ -189,6 +189,11 @@ class Shop:
             }
         self.current = (snap, views)
 
+    def serves(self, snap: Snapshot) -> bool:
+        """Whether `snap` is the live snapshot or one of its markets' views of it."""
+        live, views = self.current
+        return snap is live or any(view is snap for view in views.values())
+
     @property
     def ready(self) -> bool:
         return self.snapshot is not None
