@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check
 SERVE_STAMP := $(VENV)/.serve
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint bench loadtest docs clean first-run-check
+.PHONY: serve test lint bench loadtest docs clean first-run-check screenshots
 
 # What serving needs, and nothing else: a first `make serve` answers within two minutes.
 $(SERVE_STAMP): pyproject.toml
@@ -25,8 +25,8 @@ serve: $(SERVE_STAMP)
 	$(BIN)/shopwindow serve --dev
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests loadtests bench
-	$(BIN)/ruff format --check src tests loadtests bench
+	$(BIN)/ruff check src tests loadtests bench tools
+	$(BIN)/ruff format --check src tests loadtests bench tools
 	$(BIN)/mypy
 
 test: lint
@@ -44,10 +44,15 @@ bench: $(VENV)/.bench
 loadtest: $(STAMP)
 	$(BIN)/python loadtests/run.py $(LOADTEST_ARGS)
 	$(BIN)/python loadtests/rule_edits.py $(RULE_EDITS_ARGS)
+	$(BIN)/python loadtests/origin_proxy.py $(ORIGIN_PROXY_ARGS)
 
 # How long a new user waits: a fresh clone, an empty pip cache, `make serve` until it answers.
 first-run-check:
 	$(PYTHON) bench/first_run.py $(FIRST_RUN_ARGS)
+
+# Pictures of the demo shop (Chromium) in build/screenshots/; not part of `make test`.
+screenshots: $(STAMP)
+	$(BIN)/python tools/screenshots.py $(SCREENSHOTS_ARGS)
 
 docs: $(STAMP)
 	$(BIN)/shopwindow docs settings > docs/settings.md

@@ -9,6 +9,12 @@ asserted) and every broken one was reported on /readyz as file:line:column.
     python loadtests/rule_edits.py                         # `make loadtest`: 60 s, 100 edits
     python loadtests/rule_edits.py --seconds 10 --edits 10
 
+The server runs in the development reload mode ("watch": each saved file goes live
+once it stands still), where edits reach it without a trigger; production's mode
+("trigger") is held by tests/test_deploy_model.py. The run ends with a look at a
+rule file just under the size limit (rule_file_max_bytes): /healthz's p99 while it
+is parsed, against the same run's p99 without it.
+
 tests/test_rule_edits_under_load.py runs a short version in `make test`.
 """
 
@@ -54,7 +60,7 @@ BROKEN: tuple[tuple[str, str, str], ...] = (
         "out-of-stock.yaml",
         "- id: oos-broken\n  when:\n    product.in_stock: false\n  then:\n"
         "    lists:\n      - {name: simliar, count: 4}\n",
-        "out-of-stock.yaml:6:16: expected one of similar, premium, accessories, popular",
+        "out-of-stock.yaml:6:16: `name`: expected one of similar, premium, accessories, popular",
     ),
 )
 AD_CLICK = "/?utm_source=google&utm_medium=cpc&utm_term=womens+running+shoes"
@@ -238,6 +244,77 @@ async def run(
     return report
 
 
+# --- a large file parsed while answering -----------------------------------------------
+
+
+@dataclass
+class ParseStall:
+    """/healthz answer times (seconds) without a parse and while a large file is parsed."""
+
+    without: list[float] = field(default_factory=list)
+    during: list[float] = field(default_factory=list)
+    size: int = 0
+
+    @staticmethod
+    def p99(times: list[float]) -> float:
+        ordered = sorted(times)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else 0.0
+
+    def summary(self) -> str:
+        return (
+            f"/healthz p99 {self.p99(self.without) * 1000:.1f} ms without a parse, "
+            f"{self.p99(self.during) * 1000:.1f} ms during the parse of a {self.size:,}-byte "
+            f"rule file ({len(self.during)} answers during it)"
+        )
+
+
+def file_just_under(limit: int) -> str:
+    """A valid homepage.yaml of distinct rules, just under `limit` bytes."""
+    rule = "- id: big-{i}\n  when:\n    country: JP\n  then:\n    path: /big/{i}/\n"
+    parts: list[str] = []
+    size = 0
+    while True:
+        text = rule.format(i=len(parts))
+        if size + len(text) > limit:
+            return "".join(parts)
+        parts.append(text)
+        size += len(text)
+
+
+async def parse_stall(url: str, rules: Path, limit: int, samples: int = 400) -> ParseStall:
+    """Time /healthz, then write a file just under the limit and time it while /readyz says
+    the shop is reloading; the file is put back afterwards."""
+    stall = ParseStall()
+    homepage = rules / "homepage.yaml"
+    original = homepage.read_text()
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+
+        async def timed() -> float:
+            start = time.perf_counter()
+            (await client.get("/healthz")).raise_for_status()
+            return time.perf_counter() - start
+
+        for _ in range(samples):
+            stall.without.append(await timed())
+        big = file_just_under(limit)
+        stall.size = len(big.encode())
+        homepage.write_text(big)
+        started = False
+        deadline = time.monotonic() + 300
+        try:
+            while time.monotonic() < deadline:
+                if (await client.get("/readyz")).json().get("reloading"):
+                    started = True
+                    stall.during.append(await timed())
+                elif started:
+                    break
+                else:
+                    await asyncio.sleep(0.01)
+        finally:
+            homepage.write_text(original)
+    return stall
+
+
 # --- the command -------------------------------------------------------------------------
 
 
@@ -291,7 +368,14 @@ def main() -> int:
     parser.add_argument("--edits", type=int, default=100)
     parser.add_argument("--shoppers", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--parse-limit",
+        type=int,
+        default=2 * 1024 * 1024,
+        help="rule_file_max_bytes for the run; the large file is just under it",
+    )
     args = parser.parse_args()
+    os.environ["SHOPWINDOW_RULE_FILE_MAX_BYTES"] = str(args.parse_limit)
     with tempfile.TemporaryDirectory(prefix="shopwindow-rule-edits-") as tmp:
         rules, catalog = copy_shop(Path(tmp))
         log = Path(tmp) / "server.log"
@@ -308,10 +392,12 @@ def main() -> int:
                     shoppers=args.shoppers,
                 )
             )
+            stall = asyncio.run(parse_stall(f"http://127.0.0.1:{port}", rules, args.parse_limit))
         finally:
             server.terminate()
             server.wait(timeout=30)
     print(f"rule edits under load ({args.seconds:g} s, {args.edits} edits): {report.summary()}")
+    print(f"large rule file: {stall.summary()}")
     for line in [*report.failed[:20], *report.problems]:
         print("  " + line, file=sys.stderr)
     if not report.ok:

@@ -29,6 +29,20 @@ DEMO_RULES = PROJECT_ROOT / "rules"
 DEMO_CATALOG = PROJECT_ROOT / "demo" / "catalog.jsonl"
 TEMPLATES = PROJECT_ROOT / "templates"
 SECRET = "test-secret-for-shopwindow"
+# The key the shop's backend signs customer ids with (identity.py); tests prove ids with it.
+IDENTITY_SECRET = "test-identity-secret-for-shopwindow-0123456789abcdef"
+
+
+def identify_event(customer_id: str) -> dict[str, str]:
+    """An identify beacon event with the proof a shop's backend would add."""
+    from shopwindow.identity import user_hash
+
+    return {
+        "type": "identify",
+        "customer_id": customer_id,
+        "user_hash": user_hash(IDENTITY_SECRET, customer_id),
+    }
+
 
 # CI runs are repeatable: the same examples every run (tests keep their own bounded
 # max_examples). Chosen by HYPOTHESIS_PROFILE=ci, as .ci/run sets, or CI=true.
@@ -45,6 +59,35 @@ _PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or (
 )
 if _PROFILE:
     hypothesis_settings.load_profile(_PROFILE)
+
+
+# The demo shop's own files: no test may write to them (a stats store beside the demo
+# rules would show a test run's fake exposures in the demo's `shopwindow stats`).
+DEMO_FOLDERS = (DEMO_RULES, PROJECT_ROOT / "demo", TEMPLATES)
+
+
+def demo_files() -> dict[str, tuple[int, int]]:
+    """(size, mtime) of every file under rules/, demo/ and templates/, by path."""
+    found: dict[str, tuple[int, int]] = {}
+    for folder in DEMO_FOLDERS:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                st = path.stat()
+                found[str(path.relative_to(PROJECT_ROOT))] = (st.st_size, st.st_mtime_ns)
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def demo_files_untouched() -> Iterator[None]:
+    """Fails the run when any test created, changed or removed a file of the demo shop."""
+    before = demo_files()
+    yield
+    after = demo_files()
+    changed = sorted(
+        name for name in before.keys() | after.keys() if before.get(name) != after.get(name)
+    )
+    if changed:
+        pytest.fail(f"the run changed the demo shop's files: {', '.join(changed)}", pytrace=False)
 
 
 def require(binary: str) -> str:
@@ -66,9 +109,13 @@ def free_port() -> int:
 
 @pytest.fixture
 def rules_dir(tmp_path: Path) -> Path:
-    """A writable copy of the demo rules folder (its settings file points at the demo catalog)."""
+    """A writable copy of the demo rules folder (its settings file points at the demo catalog).
+
+    Without the demo's markets: one store per country, as in a shop that declares
+    none. Market tests add them back with `add_demo_markets`.
+    """
     target = tmp_path / "rules"
-    shutil.copytree(DEMO_RULES, target, ignore=shutil.ignore_patterns("*.sqlite3*"))
+    shutil.copytree(DEMO_RULES, target, ignore=shutil.ignore_patterns("*.sqlite3*", "markets.yaml"))
     toml = target / "shopwindow.toml"
     if toml.exists():
         text = toml.read_text()
@@ -79,8 +126,14 @@ def rules_dir(tmp_path: Path) -> Path:
     return target
 
 
+def add_demo_markets(rules: Path) -> None:
+    """The demo's markets.yaml in a rules copy (a market's own feed is named relative to it)."""
+    text = (DEMO_RULES / "markets.yaml").read_text()
+    (rules / "markets.yaml").write_text(text.replace("../demo/", f"{PROJECT_ROOT}/demo/"))
+
+
 def build_settings(rules: Path, **overrides: Any) -> Settings:
-    env = {"SHOPWINDOW_SECRET": SECRET}
+    env = {"SHOPWINDOW_SECRET": SECRET, "SHOPWINDOW_IDENTITY_SECRET": IDENTITY_SECRET}
     cli = {
         k: v
         for k, v in overrides.items()
@@ -127,7 +180,12 @@ class LiveServer:
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        full_env = {**os.environ, "SHOPWINDOW_SECRET": SECRET, **env}
+        full_env = {
+            **os.environ,
+            "SHOPWINDOW_SECRET": SECRET,
+            "SHOPWINDOW_IDENTITY_SECRET": IDENTITY_SECRET,
+            **env,
+        }
         self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"shopwindow-{self.port}.log"
         self._log_file = self.log.open("wb")
         self.proc = subprocess.Popen(
@@ -288,3 +346,57 @@ def steady_visitor_id(rule_id: str = "gender-home") -> str:
     while bucket_of(f"{rule_id}:holdout", f"steady-visitor-{n}") < 2000:
         n += 1
     return f"steady-visitor-{n}"
+
+
+# MaxMind's own test databases (good, wrong-type and corrupt ones), from the maxminddb
+# source distribution: fetched once from the package index into a git-ignored cache.
+MAXMIND_CACHE = PROJECT_ROOT / "tests" / ".cache" / "maxminddb"
+
+
+def _fetch_maxmind_test_data() -> Path | None:
+    import importlib.metadata
+    import tarfile
+    import tempfile
+
+    ready = MAXMIND_CACHE / "test-data" / "GeoIP2-Country-Test.mmdb"
+    if ready.exists():
+        return MAXMIND_CACHE
+    version = importlib.metadata.version("maxminddb")
+    with tempfile.TemporaryDirectory() as tmp:
+        fetched = subprocess.run(
+            [sys.executable, "-m", "pip", "download", f"maxminddb=={version}", "--no-binary",
+             ":all:", "--no-deps", "-q", "-d", tmp],
+            capture_output=True,
+            timeout=120,
+        )  # fmt: skip
+        archives = list(Path(tmp).glob("maxminddb-*.tar.gz"))
+        if fetched.returncode != 0 or not archives:
+            return None
+        MAXMIND_CACHE.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=MAXMIND_CACHE.parent))
+        with tarfile.open(archives[0]) as sdist:
+            for member in sdist.getmembers():
+                parts = Path(member.name).parts
+                wanted = len(parts) > 4 and parts[1:3] == ("tests", "data")
+                if wanted and parts[3] in ("test-data", "bad-data") and parts[-1].endswith(".mmdb"):
+                    source = sdist.extractfile(member)
+                    if source is None:
+                        continue
+                    target = staging.joinpath(*parts[3:])
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(source.read())
+        shutil.rmtree(MAXMIND_CACHE, ignore_errors=True)
+        staging.rename(MAXMIND_CACHE)
+    return MAXMIND_CACHE if ready.exists() else None
+
+
+@pytest.fixture(scope="session")
+def maxmind_data() -> Path:
+    """The folder holding MaxMind's test-data/ and bad-data/ databases."""
+    found = _fetch_maxmind_test_data()
+    if found is None:
+        message = "MaxMind's test databases could not be fetched (pip download maxminddb)"
+        if STRICT:
+            pytest.fail(message)
+        pytest.skip(message)
+    return found

@@ -2,15 +2,19 @@
 
 It answers over real HTTP/1.1 (keep-alive, chunked bodies both ways) and
 remembers every request it was sent, headers included, so a test can check
-what crossed the proxy.
+what crossed the proxy. Its `events` log says in which order requests arrived
+(their head read) and were answered, without any clock.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 Answer = tuple[int, list[tuple[str, str]], bytes]
 
@@ -37,6 +41,14 @@ def html(body: str, *headers: tuple[str, str], status: int = 200) -> Answer:
     return status, [("Content-Type", "text/html; charset=utf-8"), *headers], body.encode()
 
 
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that left mid-request (the tests abort uploads on purpose) is no error.
+        if isinstance(sys.exc_info()[1], ConnectionError | ValueError):
+            return
+        super().handle_error(request, client_address)
+
+
 class OriginSite:
     """Pages by path (without the query); anything else is `default`, or a 404."""
 
@@ -46,6 +58,7 @@ class OriginSite:
         self.pages = pages
         self.default = default
         self.seen: list[Seen] = []
+        self.events: list[tuple[str, str]] = []  # ("arrived" | "answered", path), in order
         self._lock = threading.Lock()
         site = self
 
@@ -56,6 +69,16 @@ class OriginSite:
                 pass
 
             def _answer(self) -> None:
+                path = self.path.split("?", 1)[0]
+                with site._lock:
+                    site.events.append(("arrived", path))
+                try:
+                    self._reply()
+                finally:
+                    with site._lock:
+                        site.events.append(("answered", path))
+
+            def _reply(self) -> None:
                 seen = Seen(
                     self.command,
                     self.path,
@@ -104,7 +127,7 @@ class OriginSite:
 
             do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _answer
 
-        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server = QuietServer((host, 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://{host}:{self.port}"
@@ -112,6 +135,18 @@ class OriginSite:
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self.thread.start()
+
+    def arrived(self, path: str) -> int:
+        with self._lock:
+            return sum(1 for event in self.events if event == ("arrived", path))
+
+    def wait_arrived(self, path: str, count: int, timeout: float = 10.0) -> None:
+        """Until `count` requests for path have arrived (their head read); bounded."""
+        deadline = time.monotonic() + timeout
+        while self.arrived(path) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{count} requests for {path} did not reach the origin")
+            time.sleep(0.02)
 
     def hits(self, path: str) -> int:
         with self._lock:

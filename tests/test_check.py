@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from shopwindow.cli import main
@@ -41,6 +44,7 @@ def test_demo_rules_are_valid() -> None:
     code, lines = run_check(DEMO_RULES)
     assert code == 0, lines
     assert lines[-1].startswith("ok: ")
+    assert lines[-2] == "4 markets: /de/ EUR, /gb/ GBP, /us/ USD, /int/ EUR"
 
 
 BROKEN = {
@@ -157,4 +161,33 @@ def test_valid_folder_summary(in_tmp: Path) -> None:
     (folder / "homepage.yaml").write_text("- id: a\n  when: {country: DE}\n  then: {path: /de/}\n")
     code, lines = run_check("rules")
     assert code == 0
-    assert lines == ["ok: 1 rules in 1 files, 1 placements"]
+    assert lines == [
+        "no markets declared: each country has a store of its own (/de/, /fr/, ...)",
+        "ok: 1 rules in 1 files, 1 placements",
+    ]
+
+
+CASES = yaml.safe_load((Path(__file__).parent / "cases" / "check_errors.yaml").read_text())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_check_case(in_tmp: Path, case: dict[str, Any]) -> None:
+    """The rule-error case table (tests/cases/check_errors.yaml), through the real command."""
+    folder = in_tmp / "rules"
+    folder.mkdir()
+    for name, text in case["files"].items():
+        (folder / name).write_text(text)
+    args = case.get("args")
+    if args is None:
+        args = ["--catalog", str(DEMO_CATALOG), "--templates", str(TEMPLATES)]
+    result = CliRunner().invoke(main, ["check", "rules", *args], env={"SHOPWINDOW_CONFIG": ""})
+    lines = result.output.splitlines()
+    reported = [
+        line
+        for line in lines
+        if not re.match(r"ok: |\d+ error\(s\) in |no markets declared|\d+ markets: ", line)
+    ]
+    assert result.exit_code == (1 if case["expected"] else 0), result.output
+    for want in case["expected"]:
+        assert any(line.startswith(want) for line in reported), (want, lines)
+    assert len(reported) == len(case["expected"]), lines

@@ -16,7 +16,7 @@ CASES = yaml.safe_load((Path(__file__).parent / "cases" / "conditions.yaml").rea
 
 
 def _compile(when: Any) -> Any:
-    node, errors = parse(yaml.safe_dump({"when": when}), "case.yaml")
+    node, errors = parse(yaml.safe_dump({"when": when}, sort_keys=False), "case.yaml")
     assert not errors and node is not None
     conditions = compile_when(node.get("when"), Options(UTC))
     return all_of([c.test for c in conditions])
@@ -32,9 +32,15 @@ def _context(raw: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize(("name", "when", "context", "expected"), CASES, ids=[c[0] for c in CASES])
 def test_condition_case(name: str, when: Any, context: dict[str, Any], expected: Any) -> None:
     if isinstance(expected, str) and expected.startswith("error: "):
+        expected = [expected]
+    if isinstance(expected, list):
+        # Every error of the block, in order: not only the first.
         with pytest.raises(CompileError) as info:
             _compile(when)
-        assert expected.removeprefix("error: ") in info.value.error.message
+        messages = [e.message for e in info.value.errors]
+        assert len(messages) == len(expected), messages
+        for want, got in zip(expected, messages, strict=True):
+            assert want.removeprefix("error: ") in got
         return
     assert _compile(when)(_context(context)) is expected
 
@@ -56,3 +62,23 @@ def test_error_points_at_the_offending_node() -> None:
         compile_when(node.get("when"), Options(UTC))
     err = info.value.error
     assert (err.file, err.line, err.column) == ("r.yaml", 3, 16)
+
+
+def test_a_key_takes_more_vocabularies_without_losing_its_own() -> None:
+    """How a check is added to a key (a shop's markets narrowing `country`, say)."""
+    from shopwindow.vocabulary import FIXED, Vocabulary
+
+    markets = Vocabulary("country of a market", frozenset({"DE", "AT"}))
+    known = {**FIXED, "country": (*FIXED["country"], markets)}
+    node, _ = parse(yaml.safe_dump({"when": {"country": ["AT", "FR", "XY"]}}), "m.yaml")
+    assert node is not None
+    with pytest.raises(CompileError) as info:
+        compile_when(node.get("when"), Options(UTC, known))
+    messages = [e.message for e in info.value.errors]
+    assert messages == [
+        "'country': 'FR' is not a known country of a market (AT, DE)",
+        "'country': 'XY' is not a known ISO 3166-1 alpha-2 country code",
+    ]
+    with pytest.raises(CompileError) as without:
+        compile_when(node.get("when"), Options(UTC))
+    assert [e.message for e in without.value.errors] == messages[1:]

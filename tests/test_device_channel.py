@@ -19,6 +19,7 @@ from shopwindow.channel import (
     referrer_host,
 )
 from shopwindow.device import DEVICES, device_of, language_of
+from shopwindow.tracking import CLICK_ID_PLATFORMS, UTM_PARAMETERS
 
 # --- device ----------------------------------------------------------------------------
 
@@ -351,7 +352,9 @@ def test_campaign_params() -> None:
     assert {"gbraid", "wbraid", "dclid", "utm_medium", "utm_campaign", "utm_content"} <= (
         CAMPAIGN_PARAMS
     )
-    assert len(CAMPAIGN_PARAMS) == 12
+    # Every listed click id and utm_* parameter marks an ad click; linker ids (_gl) do not.
+    assert set(UTM_PARAMETERS) | set(CLICK_ID_PLATFORMS) == CAMPAIGN_PARAMS
+    assert "_gl" not in CAMPAIGN_PARAMS and "srsltid" not in CAMPAIGN_PARAMS
 
 
 def test_campaign_of_unreadable_query() -> None:

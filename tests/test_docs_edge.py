@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import shutil
@@ -59,6 +60,15 @@ def test_every_origin_setting_is_in_the_origin_proxy_doc() -> None:
     for setting in settings_mod.DECLARATIONS:
         if setting.name.startswith("origin") or setting.name == "slot_timeout":
             assert f"`{setting.name}`" in ORIGIN, setting.name
+
+
+def test_every_test_the_origin_case_table_names_exists() -> None:
+    references = re.findall(r"`(tests/\w+\.py)::(test_\w+)`", ORIGIN)
+    assert len(references) >= 25
+    for file, name in references:
+        tree = ast.parse((PROJECT_ROOT / file).read_text())
+        names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        assert name in names, f"{file}::{name}"
 
 
 def node() -> str:

@@ -16,6 +16,7 @@ from shopwindow.geo import (
     DEFAULT_COUNTRY_HEADERS,
     DEMO_NETWORKS,
     GeoIP,
+    GeoIPError,
     build_demo_geoip,
     country_of,
     write_geoip_db,
@@ -157,8 +158,12 @@ def test_no_database() -> None:
 
 
 def test_missing_database_fails_loudly(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(GeoIPError) as raised:
         GeoIP(tmp_path / "absent.mmdb")
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith("geoip setting (--geoip, SHOPWINDOW_GEOIP): ")
+    assert message.endswith("absent.mmdb: no such file")
 
 
 def test_cache_remembers_answers_including_none(geoip: GeoIP) -> None:

@@ -55,11 +55,14 @@ header_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126
 
 
 @pytest.fixture(scope="module")
-def fuzz_client() -> TestClient:
+def fuzz_client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
     from shopwindow.app import create_app
     from tests.conftest import DEMO_RULES, build_settings
 
-    app = create_app(build_settings(DEMO_RULES, trusted_proxies=["203.0.113.0/24"]), watch=False)
+    # Counts go to a throwaway store, never beside the demo rules.
+    store = tmp_path_factory.mktemp("hostile") / "shopwindow.sqlite3"
+    settings = build_settings(DEMO_RULES, trusted_proxies=["203.0.113.0/24"], profile_db=str(store))
+    app = create_app(settings, watch=False)
     return TestClient(
         app, client=("203.0.113.9", 5000), follow_redirects=False, raise_server_exceptions=True
     )

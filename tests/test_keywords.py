@@ -115,16 +115,26 @@ def test_catalog_names_are_known_without_a_synonyms_file() -> None:
     assert BARE.read("ladies running trainers").category is None  # that needs synonyms.yaml
 
 
-@pytest.mark.parametrize("keyword", ["womens running shoes black", "acme womens sneakers grey"])
-def test_word_order_does_not_matter(keyword: str) -> None:
-    first = VOCAB.read(keyword)
-    for order in itertools.permutations(keyword.split()):
+@pytest.mark.parametrize(
+    "phrases", [("womens", "running shoes", "black"), ("acme", "womens", "sneakers", "grey")]
+)
+def test_phrases_may_come_in_any_order(phrases: tuple[str, ...]) -> None:
+    first = VOCAB.read(" ".join(phrases))
+    for order in itertools.permutations(phrases):
         again = VOCAB.read(" ".join(order))
         assert (again.gender, again.category, set(again.attributes)) == (
             first.gender,
             first.category,
             set(first.attributes),
         )
+
+
+def test_a_phrase_is_read_only_with_its_words_side_by_side() -> None:
+    assert VOCAB.read("shoes running women").category == "running-shoes"
+    assert VOCAB.read("running womens shoes").category is None
+    # "high end" means premium; "high" and "end" apart do not.
+    assert VOCAB.read("high end boots").attributes == ("tier:premium",)
+    assert VOCAB.read("high waist boots end of line").attributes == ()
 
 
 @pytest.mark.parametrize(

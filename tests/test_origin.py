@@ -565,13 +565,18 @@ def test_shareable_page_is_fetched_once_for_many_shoppers(
     returning = dict(client.cookies)
     client.cookies.clear()
     site.pages["/de/women/"] = html(SLOTTED, ("Cache-Control", "public, max-age=60"))
-    newcomer = client.get("/de/women/", headers={"cookie": "theme=dark"})
+    newcomer = client.get("/de/women/")
     assert 'data-product-id="m-jkt-002"' not in newcomer.text
     client.cookies.clear()
+    # shopwindow's own cookie never reaches the origin: it does not make the page personal.
     cookie = "; ".join(f"{k}={v}" for k, v in returning.items())
     known = client.get("/de/women/", headers={"cookie": cookie})
     assert 'data-product-id="m-jkt-002"' in known.text  # the shared page, this shopper's slots
     assert site.hits("/de/women/") == 1
+    client.cookies.clear()
+    # A cookie the operator has not declared impersonal: fetched for this shopper alone.
+    client.get("/de/women/", headers={"cookie": "theme=dark"})
+    assert site.hits("/de/women/") == 2
 
 
 @pytest.mark.parametrize(
@@ -612,14 +617,28 @@ def test_a_shoppers_own_origin_page_never_reaches_another_shopper(
         assert "alice" not in second.text
 
 
-def test_the_same_request_without_those_marks_is_shared(
+def test_a_page_asked_with_an_unlisted_cookie_is_fetched_per_request(
     proxy: Callable[..., TestClient], site: OriginSite
 ) -> None:
     client = proxy()
     client.get("/about/", headers={"cookie": "user=alice"})
     client.cookies.clear()
     client.get("/about/", headers={"cookie": "user=bob"})
+    assert site.hits("/about/") == 2
+
+
+def test_declared_impersonal_cookies_still_share_the_page(
+    proxy: Callable[..., TestClient], site: OriginSite
+) -> None:
+    client = proxy(origin_shared_cookies=["_ga*", "consent"])
+    client.get("/about/", headers={"cookie": "_ga=GA1.1.111; consent=all"})
+    client.cookies.clear()
+    client.get("/about/", headers={"cookie": "_ga_XYZ=GS1.1.222"})
+    client.cookies.clear()
+    client.get("/about/")
     assert site.hits("/about/") == 1
+    client.get("/about/", headers={"cookie": "_ga=GA1.1.333; cart=9"})
+    assert site.hits("/about/") == 2
 
 
 def test_cache_keeps_variants_apart_by_vary_and_forwarded_host(

@@ -395,8 +395,8 @@ def test_check_accepts_the_demo_rules_and_reports_bad_lists_with_their_position(
     code, output = run_check(rules_dir)
     assert code == 1
     assert re.search(r"out-of-stock\.yaml:5:\d+: list 'similar' is already in this rule", output)
-    assert re.search(r"out-of-stock\.yaml:6:\d+: expected one of similar, premium", output)
-    assert re.search(r"out-of-stock\.yaml:7:\d+: expected a number from 1 to 24", output)
+    assert re.search(r"out-of-stock\.yaml:6:\d+: `name`: expected one of similar, premium", output)
+    assert re.search(r"out-of-stock\.yaml:7:\d+: `count`: expected a number from 1 to 24", output)
     assert re.search(r"out-of-stock\.yaml:9:\d+: category 'sockz' is not in the catalog", output)
 
 

@@ -496,7 +496,10 @@ def run_check(folder: Path) -> tuple[int, str]:
             "4:14: 'https://evil.example/' must be a path",
         ),
         ("title: Hi\n    cta_url: /s?q={query}", "4:14: unknown placeholder {query} in path"),
-        ("title: Hi\n    search_products: 20", "4:22: expected a number from 1 to 12, got 20"),
+        (
+            "title: Hi\n    search_products: 20",
+            "4:22: `search_products`: expected a number from 1 to 12, got 20",
+        ),
         ("title: Hi\n    template: nope.html", "4:15: unknown template 'nope.html'"),
         ("body: no title", "3:5: `then` needs `title` for a popups rule"),
     ],

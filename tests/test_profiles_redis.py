@@ -15,7 +15,7 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
-from tests.conftest import LiveServer, RedisServer
+from tests.conftest import LiveServer, RedisServer, identify_event
 from tests.profile_fixtures import (
     degraded_count,
     eventually,
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.redis
 
 
 def identify(client: Any, customer: str) -> None:
-    r = client.post("/_sw/events", json={"type": "identify", "customer_id": customer})
+    r = client.post("/_sw/events", json=identify_event(customer))
     assert r.status_code == 200, r.text
 
 

@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 from shopwindow.app import create_app
 from shopwindow.events import record_popup
 from shopwindow.profiles import exposure_sink
+from tests.conftest import identify_event
 from tests.profile_fixtures import (
     cli,
     degraded_count,
@@ -54,7 +55,7 @@ def shop_client(
 
 
 def identify(client: TestClient, customer: str) -> None:
-    r = client.post("/_sw/events", json={"type": "identify", "customer_id": customer})
+    r = client.post("/_sw/events", json=identify_event(customer))
     assert r.status_code == 200, r.text
 
 
@@ -213,6 +214,25 @@ def test_an_online_purchase_counts_in_the_profile(
     assert (profile["online_orders"], profile["offline_orders"]) == (1, 0)
     assert profile["lifetime_value"] == pytest.approx(92.95)
     assert profile["products"] == [{"product_id": "w-run-001", "full_price": True}]
+
+
+def test_a_purchase_in_a_markets_currency_is_kept_in_the_main_one(
+    shop_client: Callable[..., TestClient], rules_dir: Path, backend: Backend
+) -> None:
+    from tests.conftest import add_demo_markets
+
+    add_demo_markets(rules_dir)
+    client = shop_client()
+    identify(client, "c11")
+    order = {
+        "type": "purchase",
+        "order_id": "W-2001",
+        "currency": "GBP",
+        "items": [{"product_id": "w-run-001", "price": 86.0, "full_price": True}],
+    }
+    assert client.post("/_sw/events", json=order).status_code == 200
+    profile = eventually(lambda: (p := show(rules_dir, backend, "c11")) and p["orders"] and p)
+    assert profile["lifetime_value"] == pytest.approx(100.0)  # 86 GBP at the UK rate 0.86
 
 
 def test_declined_consent_stores_nothing(

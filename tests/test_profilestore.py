@@ -297,3 +297,24 @@ def test_an_order_reported_again_later_is_the_same_order(store: ProfileStore) ->
     assert store.add_purchases([line(store="", order_id="W-7", at=T0 + 1)]) == 0
     p = store.get("c1")
     assert p is not None and (p.online_orders, p.lifetime_value_cents) == (1, 1000)
+
+
+def test_drop_reminders_are_listed_per_drop_once_per_customer(store: ProfileStore) -> None:
+    store.remind("c1", "capsule-drop", T0)
+    store.remind("c2", "capsule-drop", T0 + 5)
+    store.remind("c1", "capsule-drop", T0 + 9)  # asked again: still one reminder
+    store.remind("c2", "winter-drop", T0 + 1)
+    assert [(r.drop, r.customer_id, r.at) for r in store.reminders()] == [
+        ("capsule-drop", "c2", T0 + 5),
+        ("capsule-drop", "c1", T0 + 9),
+        ("winter-drop", "c2", T0 + 1),
+    ]
+    assert [r.customer_id for r in store.reminders("winter-drop")] == ["c2"]
+    assert store.reminders("no-such-drop") == []
+
+
+def test_forget_erases_a_customers_drop_reminders(store: ProfileStore) -> None:
+    store.remind("c1", "capsule-drop", T0)
+    store.remind("c2", "capsule-drop", T0)
+    assert store.forget("c1") is True
+    assert [r.customer_id for r in store.reminders()] == ["c2"]

@@ -1,4 +1,8 @@
-"""Hot reload against the real server: valid -> broken -> fixed while requests flow, none fails."""
+"""Hot reload against the real server: valid -> broken -> fixed while requests flow, none fails.
+
+These run the development reload mode ("watch": each saved file goes live once it
+stands still); production's mode ("trigger") is held by tests/test_deploy_model.py.
+"""
 
 from __future__ import annotations
 

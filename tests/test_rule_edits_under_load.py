@@ -1,6 +1,8 @@
 """Rule edits under load, short: the real server answers every request while its files change.
 
 `make loadtest` runs the same script for 60 s with 100 edits (loadtests/rule_edits.py).
+Both run the development reload mode ("watch"), where each saved file goes live on
+its own; production's mode ("trigger") is held by tests/test_deploy_model.py.
 """
 
 from __future__ import annotations

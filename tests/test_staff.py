@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 from shopwindow import staff
 from shopwindow.catalog import load_catalog
-from tests.conftest import DEMO_CATALOG
+from tests.conftest import DEMO_CATALOG, identify_event
 from tests.profile_fixtures import cli, eventually, import_store_csv
 
 TOKEN = "staff-token-3f9a1c"
@@ -137,7 +137,7 @@ def test_bearer_and_basic_auth_both_open_it(make_client: Callable[..., TestClien
 def shopper_identifies_and_browses(client: TestClient) -> None:
     """Anna, who bought in Berlin and Hamburg, logs in online, browses, fills her cart, orders."""
     events = [
-        {"type": "identify", "customer_id": "c1"},
+        identify_event("c1"),
         {"type": "view", "product_id": "w-dress-004"},
         {"type": "view", "product_id": "w-bag-002"},
         {"type": "add_to_cart", "product_id": "w-bag-002"},
@@ -298,6 +298,7 @@ def test_search_by_email_travels_in_the_body_only_and_is_never_logged(
     code, out, _ = cli(["staff", "access", "--rules", str(rules_dir), *backend["flags"]])
     assert code == 0
     assert "anna.k  customer c1  via email search" in out
+    assert re.search(r"^\S+T\S+\+0[12]:00  anna.k  customer c1", out, re.M)  # the shop's zone
     assert "anna.k  customer (no match)  via email search" in out
 
 

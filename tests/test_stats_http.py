@@ -287,6 +287,8 @@ def test_decisions_cli_finds_a_shopper_by_cookie(
     result = CliRunner().invoke(main, ["decisions", "--rules", str(rules_dir), "--cookie", cookie])
     assert result.exit_code == 0, result.output
     assert "visitor visitor-2  homepage  /" in result.output
+    # In the shop's time zone (the demo shop's is Europe/Berlin), with its offset.
+    assert re.search(r"^\S+T\S+\+0[12]:00  visitor visitor-2", result.output, re.M)
     assert "X-Shopwindow-Rules: gender-home:a" in result.output
     assert "visitor.gender = 'women'" in result.output
     assert "passed over category-home: visitor.category_strength gte 8" in result.output

@@ -19,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 from shopwindow import (
     apidoc,
     beacon,
+    devsignin,
     heap,
     homepage,
     landing,
@@ -28,11 +29,14 @@ from shopwindow import (
     popups,
     product,
     profiles,
+    reminders,
+    shopassets,
     shoppable,
     staff,
     statsweb,
 )
 from shopwindow import settings as settings_mod
+from shopwindow.bodydeadline import BodyLimits
 from shopwindow.entry import ShopApp
 from shopwindow.hooks import Hooks
 from shopwindow.lastgood import LastGoodRules
@@ -93,6 +97,9 @@ def placement_routes() -> list[BaseRoute]:
         *profiles.routes,
         *shoppable.routes,
         *staff.routes,
+        *devsignin.routes,
+        *shopassets.routes,
+        *reminders.routes,
         # The storefront's catch-all /{country}/ patterns: after every fixed path.
         *homepage.routes,
         *origin.routes,
@@ -115,10 +122,20 @@ async def readyz(request: Request) -> Response:
         "rules": len(snap.rules.all_rules()),
         "products": len(snap.catalog),
         "catalog_errors": len(snap.catalog_errors),
+        "reload": shop.mode,
+        "worker": os.getpid(),
     }
+    if shop.reloading:
+        body["reloading"] = True  # answered while files are read: they never hold requests up
     if snap.pending_errors:
         # Still serving the last good rules; the edit on disk is broken.
         body["rule_errors"] = [str(e) for e in snap.pending_errors]
+    if snap.catalog_refused:
+        body["catalog_refused"] = snap.catalog_refused  # the previous catalog is serving
+    if snap.removed_rules:
+        body["removed_rules"] = list(snap.removed_rules)
+    if snap.rules_print.skipped:
+        body["skipped_files"] = list(snap.rules_print.skipped)
     return Response(json_body(body), media_type="application/json")
 
 
@@ -179,14 +196,19 @@ def create_app(
             shop.stop()
             metrics.TALLY.flush()
 
-    app = ShopApp(routes, lifespan, HeadLimits.of(settings))
+    app = ShopApp(
+        routes,
+        lifespan,
+        HeadLimits.of(settings),
+        BodyLimits(settings.body_idle_seconds, settings.body_total_seconds),
+    )
     app.state.shop = shop
     app.shop = shop
     return app
 
 
 def _reload_on_sighup(shop: Shop) -> None:
-    """`kill -HUP <pid>` re-reads rules and catalog now (the watcher also does, within ~2 s)."""
+    """`kill -HUP <pid>` re-reads rules and catalog now (in watch mode the watcher also does)."""
     import asyncio
     import signal
 

@@ -1,4 +1,8 @@
-"""POST /_sw/events: the site's beacon, folded into the visitor cookie it answers with."""
+"""POST /_sw/events: the site's beacon, folded into the visitor cookie it answers with.
+
+`identify` links the device to a customer only with the shop backend's proof
+(identity.py); a refused claim is an error in the answer and changes nothing.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from shopwindow import metrics
+from shopwindow.context import Visit
 from shopwindow.events import EVENT_TYPES, Event, EventError, apply, parse_event
+from shopwindow.identity import IdentityRefused
 from shopwindow.responses import JSON_TYPE, JSONAnswer, RawAnswer, json_body, personalize
+from shopwindow.shop import Shop
 from shopwindow.web import shop_of, snapshot_of, visit_of
 
 
@@ -38,10 +45,13 @@ async def events_endpoint(request: Request) -> Response:
     now = int(time.time())
     errors: list[dict[str, Any]] = []
     accepted: list[Event] = []
+    count = 0
     for index, raw in enumerate(raws):
         try:
             event = parse_event(raw, snap.catalog)
-        except EventError as exc:
+            if event.type == "identify":
+                shop.identity.verify(event.customer_id or "", event.user_hash, event.token, now)
+        except (EventError, IdentityRefused) as exc:
             kind = raw.get("type") if isinstance(raw, dict) else None
             # Only known types become labels: every made-up type would be a new
             # time series, and memory that grows with what visitors send.
@@ -50,15 +60,28 @@ async def events_endpoint(request: Request) -> Response:
             errors.append({"index": index, "error": str(exc)})
             continue
         if visit.consent:
+            linked = visit.visitor.customer_id
+            if event.type in _LINKS and linked and accepted and event.customer_id != linked:
+                # What came before a sign-out or a switch is the first customer's alone.
+                _sink(shop, visit, accepted)
+                accepted = []
             apply(visit.visitor, event, snap.catalog, shop.weights, now)
         accepted.append(event)
+        count += 1
         metrics.count_event(event.type, "accepted")
     if visit.consent:
-        for sink in shop.hooks.events:
-            sink(shop, visit, accepted)
-    body_out = {"accepted": len(accepted), "errors": errors}
+        _sink(shop, visit, accepted)
+    body_out = {"accepted": count, "errors": errors}
     response = RawAnswer(400 if errors else 200, [JSON_TYPE], json_body(body_out))
     return personalize(response, shop, visit)
+
+
+_LINKS = frozenset({"identify", "logout"})
+
+
+def _sink(shop: Shop, visit: Visit, events: list[Event]) -> None:
+    for sink in shop.hooks.events:
+        sink(shop, visit, events)
 
 
 routes = [Route("/_sw/events", events_endpoint, methods=["POST"])]

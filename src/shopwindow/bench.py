@@ -112,12 +112,49 @@ def cookie_rows(min_time: float) -> list[Row]:
         codec.encode(decoded)
 
     us = per_call_us(round_trip, min_time)
-    return [Row("cookie decode + verify + encode", "micro", us, "µs", note=f"{len(token)} bytes")]
+    # The same shopper linked to a customer: their fields are sealed (AES-GCM) as well.
+    linked = v.copy()
+    linked.customer_id = "C-104233"
+    linked.full_price = ["w-run-001", "w-bag-002"]
+    sealed = codec.encode(linked)
+
+    def linked_round_trip() -> None:
+        decoded = codec.decode(sealed)
+        assert decoded is not None
+        codec.encode(decoded)
+
+    def linked_first_read() -> None:
+        # A cookie this node has not seen yet: verified and unsealed, not from the cache.
+        assert codec._verify(sealed) is not None
+
+    linked_us = per_call_us(linked_round_trip, min_time)
+    first_us = per_call_us(linked_first_read, min_time)
+    return [
+        Row("cookie decode + verify + encode", "micro", us, "µs", note=f"{len(token)} bytes"),
+        Row(
+            "cookie decode + verify + encode, linked customer (sealed)",
+            "micro",
+            linked_us,
+            "µs",
+            note=f"{len(sealed)} bytes",
+        ),
+        Row(
+            "cookie first read, linked customer (verify + unseal)",
+            "micro",
+            first_us,
+            "µs",
+            note="once per cookie value and node; later reads hit the cache",
+        ),
+    ]
 
 
 def peer_engine_rows(min_time: float) -> list[Row]:
     """The same 50-rule first-match case in shopwindow and two peer engines (bench-only extras)."""
     from datetime import UTC
+
+    from shopwindow.vocabulary import COUNTRIES
+
+    codes = sorted(COUNTRIES)[:50]  # a rule per country: real codes, as `check` requires
 
     from shopwindow.rules import Placement, compile_rules
     from shopwindow.thenspec import SPECS, CheckEnv
@@ -126,7 +163,7 @@ def peer_engine_rows(min_time: float) -> list[Row]:
     rules = [
         {
             "id": f"r{i}",
-            "when": {"country": f"C{i}", "cart.value": {"gte": i}},
+            "when": {"country": codes[i], "cart.value": {"gte": i}},
             "then": {"path": "/"},
         }
         for i in range(50)
@@ -135,7 +172,7 @@ def peer_engine_rows(min_time: float) -> list[Row]:
     compiled, _ = compile_rules(node, placement=SPECS["homepage"], timezone=UTC, env=CheckEnv())
     indexed = Placement.build("homepage", compiled)
     scan = Placement("homepage", indexed.rules, indexed.rules)  # the same closures, no index
-    ctx = {"country": "C49", "cart.value": 60}
+    ctx = {"country": codes[49], "cart.value": 60}
     assert indexed.decide(ctx).rule is not None and scan.decide(ctx).rule is not None
     rows = [
         Row(
@@ -154,8 +191,8 @@ def peer_engine_rows(min_time: float) -> list[Row]:
     try:
         from growthbook.core import evalCondition
 
-        conds = [{"country": f"C{i}", "cart_value": {"$gte": i}} for i in range(50)]
-        attrs = {"country": "C49", "cart_value": 60}
+        conds = [{"country": codes[i], "cart_value": {"$gte": i}} for i in range(50)]
+        attrs = {"country": codes[49], "cart_value": 60}
 
         def gb() -> int:
             for n, cond in enumerate(conds):
@@ -199,7 +236,12 @@ def peer_engine_rows(min_time: float) -> list[Row]:
                         ],
                         "outputs": [{"id": "o1", "name": "rule", "field": "rule"}],
                         "rules": [
-                            {"_id": f"r{i}", "i1": f'"C{i}"', "i2": f">= {i}", "o1": f'"r{i}"'}
+                            {
+                                "_id": f"r{i}",
+                                "i1": f'"{codes[i]}"',
+                                "i2": f">= {i}",
+                                "o1": f'"r{i}"',
+                            }
                             for i in range(50)
                         ],
                     },
@@ -212,7 +254,7 @@ def peer_engine_rows(min_time: float) -> list[Row]:
             ],
         }
         decision = zen.ZenEngine().create_decision(json.dumps(table))
-        zin = {"country": "C49", "cart_value": 60}
+        zin = {"country": codes[49], "cart_value": 60}
         assert decision.evaluate(zin)["result"]["rule"] == "r49"
         rows.append(
             Row(
@@ -407,7 +449,13 @@ class Server:
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, *command],
-                env={**os.environ, "SHOPWINDOW_SECRET": SECRET, **env},
+                # Its counts go beside its log, never into the demo shop's own store.
+                env={
+                    **os.environ,
+                    "SHOPWINDOW_SECRET": SECRET,
+                    "SHOPWINDOW_PROFILE_DB": str(self.log.parent / "shopwindow.sqlite3"),
+                    **env,
+                },
                 cwd=PROJECT_ROOT,  # `-m` finds the benchmark harness from the checkout
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -1,10 +1,8 @@
-"""The product catalog: loading the feed (JSON Lines or CSV) and indexing it for lookups."""
+"""The product catalog: loading the feed (any format feeds.py reads) and indexing it for lookups."""
 
 from __future__ import annotations
 
 import bisect
-import csv
-import io
 import itertools
 import math
 import os
@@ -15,20 +13,20 @@ from types import MappingProxyType
 from typing import Final
 from urllib.parse import urlsplit
 
-import orjson
+from shopwindow import feeds
+from shopwindow.categorymap import CategoryMap
+from shopwindow.pictures import etag_of, picture_url, product_svg
 
-REQUIRED_FIELDS: Final = (
-    "id",
-    "name",
-    "url",
+REQUIRED_FIELDS: Final = feeds.NATIVE_REQUIRED
+OPTIONAL_FIELDS: Final = (
     "image",
-    "price",
-    "currency",
-    "category",
-    "gender",
-    "in_stock",
+    "image_link",
+    "tier",
+    "tags",
+    "popularity",
+    "accessory_of",
+    "similar_to",
 )
-OPTIONAL_FIELDS: Final = ("tier", "tags", "popularity", "accessory_of", "similar_to")
 UNISEX: Final = "unisex"
 CATEGORY_LINK: Final = "category:"
 
@@ -50,8 +48,6 @@ _GENDER_SYNONYMS: Final = {
     "children": "kids",
 }
 _SAFE_URL_PREFIXES: Final = ("/", "http://", "https://")
-_JSONL_SUFFIXES: Final = (".jsonl", ".ndjson")
-_CSV_SUFFIXES: Final = (".csv",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +55,7 @@ class Product:
     id: str
     name: str
     url: str
-    image: str
+    image: str  # "" when the feed has none
     price: float
     currency: str
     category: str
@@ -132,6 +128,7 @@ class Catalog:
     __slots__ = (
         "_accessories_by_category",
         "_accessories_by_id",
+        "_aliases",
         "_best_sellers",
         "_by_gender",
         "_by_path",
@@ -139,9 +136,11 @@ class Catalog:
         "_by_tag",
         "_by_tier",
         "_in_category",
+        "_pictures",
         "_prices",
         "_similar",
         "categories",
+        "feed_format",
         "genders",
         "mtime",
         "products",
@@ -155,9 +154,16 @@ class Catalog:
     source: str
     mtime: float
     serial: int  # unique per Catalog in this process: what remembers work for one names it
+    feed_format: str  # feeds.JSONL, feeds.MERCHANT_TSV, ... ("" when not read from a file)
 
     def __init__(
-        self, products: Iterable[Product], *, source: str = "<memory>", mtime: float = 0.0
+        self,
+        products: Iterable[Product],
+        *,
+        source: str = "<memory>",
+        mtime: float = 0.0,
+        aliases: Mapping[str, str] | None = None,
+        feed_format: str = "",
     ) -> None:
         self.serial = next(_SERIALS)
         by_id: dict[str, Product] = {}
@@ -166,8 +172,15 @@ class Catalog:
                 raise ValueError(f"duplicate product id {product.id!r}")
             by_id[product.id] = product
         self.products = MappingProxyType(by_id)
+        # A variant's id (a size's SKU, a Merchant Center offer id) names its product.
+        self._aliases: dict[str, str] = {
+            alias: pid
+            for alias, pid in (aliases or {}).items()
+            if pid in by_id and alias not in by_id
+        }
         self.source = source
         self.mtime = mtime
+        self.feed_format = feed_format
         self.genders = frozenset(p.gender for p in by_id.values())
         self.categories = frozenset(p.category for p in by_id.values())
         # Unisex products are shown to every gender, so they join each gender's lists.
@@ -252,12 +265,14 @@ class Catalog:
         self._by_path: dict[str, Product] = {}
         for p in by_id.values():
             self._by_path.setdefault(urlsplit(p.url).path, p)
+        # Drawn pictures, made on first request and kept as long as this snapshot.
+        self._pictures: dict[str, tuple[bytes, str]] = {}
 
     def __len__(self) -> int:
         return len(self.products)
 
     def __contains__(self, product_id: object) -> bool:
-        return product_id in self.products
+        return product_id in self.products or product_id in self._aliases
 
     def __iter__(self) -> Iterator[Product]:
         return iter(self.products.values())
@@ -266,7 +281,33 @@ class Catalog:
         return f"<Catalog {self.source!r}: {len(self)} products>"
 
     def get(self, product_id: str) -> Product | None:
-        return self.products.get(product_id)
+        """The product with this id, or whose variant has it."""
+        found = self.products.get(product_id)
+        if found is None and self._aliases:
+            alias = self._aliases.get(product_id)
+            if alias is not None:
+                found = self.products.get(alias)
+        return found
+
+    def canonical_id(self, product_id: str) -> str:
+        """The product's own id for a variant's id; any other id unchanged."""
+        return self._aliases.get(product_id, product_id)
+
+    @property
+    def aliases(self) -> Mapping[str, str]:
+        """Each variant id and the id of the product it was folded into."""
+        return MappingProxyType(self._aliases)
+
+    def picture(self, product_id: str) -> tuple[bytes, str] | None:
+        """The product's drawn SVG picture and its ETag, or None for an unknown id."""
+        found = self._pictures.get(product_id)
+        if found is None:
+            product = self.products.get(product_id)
+            if product is None:
+                return None
+            body = product_svg(product)
+            found = self._pictures[product_id] = (body, etag_of(body))
+        return found
 
     def in_category(self, gender: str | None, category: str) -> Sequence[Product]:
         """Products of a category, in stock first, then most popular, then by id."""
@@ -377,32 +418,32 @@ def build_catalog(
     return Catalog(products, source=source, mtime=mtime)
 
 
-def load_catalog(path: str | os.PathLike[str]) -> tuple[Catalog, list[CatalogError]]:
+def load_catalog(
+    path: str | os.PathLike[str],
+    *,
+    categories: CategoryMap | None = None,
+    currency: str = "EUR",
+) -> tuple[Catalog, list[CatalogError]]:
     """Load a feed file, skipping bad rows and reporting each one as a CatalogError.
 
-    The format follows the extension: .jsonl/.ndjson (JSON Lines) or .csv (header row).
-    Raises OSError only when the file cannot be read, ValueError for an unknown format.
+    The format is read from the content (see feeds.detect), never from the extension:
+    JSON Lines, the catalog's own CSV (comma or tab), Google Merchant Center (TSV or XML)
+    or a Shopify product export. `categories` maps product types to categories and
+    `currency` prices feeds that carry none (Shopify). Raises OSError only when the
+    file cannot be read.
     """
     source = os.fspath(path)
-    suffix = os.path.splitext(source)[1].lower()
-    if suffix in _JSONL_SUFFIXES:
-        rows_of = _jsonl_rows
-    elif suffix in _CSV_SUFFIXES:
-        rows_of = _csv_rows
-    else:
-        raise ValueError(
-            f"{source}: unknown catalog format {suffix or '(no extension)'!r}; "
-            "expected .jsonl, .ndjson or .csv"
-        )
     # The mtime is taken before reading so an edit made during the read is seen as newer.
     mtime = os.stat(source).st_mtime
     with open(source, "rb") as feed:
         data = feed.read()
+    feed_format, rows = feeds.read(data, categories or CategoryMap(), currency.upper())
 
     errors: list[CatalogError] = []
     products: list[Product] = []
+    aliases: dict[str, str] = {}
     first_line: dict[str, int] = {}
-    for line, row in rows_of(data):
+    for line, row in rows:
         try:
             if isinstance(row, str):
                 raise _RowError(row)
@@ -416,73 +457,30 @@ def load_catalog(path: str | os.PathLike[str]) -> tuple[Catalog, list[CatalogErr
             continue
         first_line[product.id] = line
         products.append(product)
-    return Catalog(products, source=source, mtime=mtime), errors
+        for variant_id in _variant_ids(row):
+            aliases.setdefault(variant_id, product.id)
+    for variant_id in [v for v in aliases if v in first_line]:
+        line = first_line[variant_id]
+        errors.append(
+            CatalogError(
+                source,
+                line,
+                f"variant id {variant_id!r} of {aliases.pop(variant_id)!r} is also a product's id",
+            )
+        )
+    catalog = Catalog(
+        products, source=source, mtime=mtime, aliases=aliases, feed_format=feed_format
+    )
+    return catalog, errors
 
 
 class _RowError(Exception):
     """Why one feed row was skipped."""
 
 
-# A row is either its fields or, when it could not even be parsed, the reason why.
-_Row = Mapping[str, object] | str
-
-
-def _jsonl_rows(data: bytes) -> Iterator[tuple[int, _Row]]:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        if not raw.strip():
-            continue
-        try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError as error:
-            yield number, f"invalid JSON: {error}"
-            continue
-        if not isinstance(value, dict):
-            yield number, f"expected a JSON object, got {type(value).__name__}"
-            continue
-        yield number, value
-
-
-def _csv_rows(data: bytes) -> Iterator[tuple[int, _Row]]:
-    # surrogateescape keeps reading past bad bytes; the row holding them is reported below.
-    text = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header: list[str] | None = None
-    while True:
-        start = reader.line_num + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:
-            yield start, f"unreadable CSV row: {error}"
-            continue
-        if not any(cell.strip() for cell in cells):
-            continue
-        if not _is_utf8(cells):
-            yield start, "row is not valid UTF-8"
-            continue
-        if header is None:
-            header = [slugify(cell).replace("-", "_") for cell in cells]
-            missing = [name for name in REQUIRED_FIELDS if name not in header]
-            if missing:
-                yield start, f"header lacks required column(s): {', '.join(missing)}"
-                return
-            continue
-        if len(cells) > len(header):
-            yield start, f"row has {len(cells)} fields, the header has {len(header)}"
-            continue
-        yield start, dict(zip(header, cells, strict=False))
-
-
-def _is_utf8(cells: list[str]) -> bool:
-    try:
-        for cell in cells:
-            cell.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+def _variant_ids(row: Mapping[str, object]) -> list[str]:
+    found = row.get("variant_ids")
+    return [v for v in found if isinstance(v, str) and v] if isinstance(found, list) else []
 
 
 def _product_from_row(row: Mapping[str, object]) -> Product:
@@ -490,9 +488,12 @@ def _product_from_row(row: Mapping[str, object]) -> Product:
     product_id = _required_text(row, "id", numbers_allowed=True)
     name = _required_text(row, "name")
     url = _required_text(row, "url")
-    image = _required_text(row, "image")
+    # A picture of the product's own wins; without one, it gets a drawn one.
+    image = (
+        _optional_text(row, "image") or _optional_text(row, "image_link") or picture_url(product_id)
+    )
     for field, value in (("url", url), ("image", image)):
-        if not value.startswith(_SAFE_URL_PREFIXES):
+        if value and not value.startswith(_SAFE_URL_PREFIXES):
             raise _RowError(f"{field} must start with '/', 'http://' or 'https://', got {value!r}")
     price = _number(row, "price", required=True)
     if price < 0:

@@ -13,6 +13,7 @@ from typing import Final
 import orjson
 
 from shopwindow.catalog import CATEGORY_LINK, Product
+from shopwindow.pictures import picture_url
 
 CURRENCY: Final = "EUR"
 DEMO_SEED: Final = 7
@@ -253,7 +254,6 @@ def _range_products(
     models = [start + end for start in _MODEL_STARTS for end in _MODEL_ENDS]
     rng.shuffle(models)
     gender_word = _GENDER_WORD[gender]
-    image = f"/_sw/static/img/{category.slug}.svg"
     products: list[Product] = []
     for i, tier in enumerate(tiers):
         style = rng.choice(category.styles)
@@ -269,7 +269,7 @@ def _range_products(
                 id=ids[i],
                 name=name,
                 url=f"/p/{ids[i]}",
-                image=image,
+                image=picture_url(ids[i]),
                 price=prices[i],
                 currency=CURRENCY,
                 category=category.slug,

@@ -6,7 +6,9 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import unquote_plus, urlsplit
+
+from shopwindow.tracking import CLICK_ID_PLATFORMS, UTM_PARAMETERS
 
 PAID_SEARCH = "paid_search"
 PAID_SOCIAL = "paid_social"
@@ -19,15 +21,12 @@ CHANNELS: tuple[str, ...] = (PAID_SEARCH, PAID_SOCIAL, SOCIAL, EMAIL, SEARCH, RE
 
 # Ad platforms append their click id to the landing URL. The first one present wins,
 # in this order: the ones only ads carry before fbclid, which Facebook appends to
-# every outbound link, organic posts included.
-CLICK_IDS: tuple[tuple[str, str], ...] = (
-    ("gclid", "google"),
-    ("gbraid", "google"),
-    ("wbraid", "google"),
-    ("dclid", "google"),
-    ("msclkid", "microsoft"),
-    ("ttclid", "tiktok"),
-    ("fbclid", "meta"),
+# every outbound link, organic posts included; then email and affiliate click ids
+# (tracking.py lists them all, with where each platform documents its own).
+_FIRST_CLICK_IDS = ("gclid", "gbraid", "wbraid", "dclid", "msclkid", "ttclid")
+_IN_ORDER = [p for p in dict.fromkeys([*_FIRST_CLICK_IDS, *CLICK_ID_PLATFORMS]) if p != "fbclid"]
+CLICK_IDS: tuple[tuple[str, str], ...] = tuple(
+    (param, CLICK_ID_PLATFORMS[param]) for param in [*_IN_ORDER, "fbclid"]
 )
 _UTM_FIELDS: tuple[tuple[str, str], ...] = (
     ("source", "utm_source"),
@@ -36,9 +35,13 @@ _UTM_FIELDS: tuple[tuple[str, str], ...] = (
     ("term", "utm_term"),
     ("content", "utm_content"),
 )
-CAMPAIGN_PARAMS: frozenset[str] = frozenset(
-    [param for _, param in _UTM_FIELDS] + [param for param, _ in CLICK_IDS]
-)
+# Any of these marks a visit as an ad, email or affiliate click (utm_id and GA4's newer
+# utm_* too, even without a source or campaign name).
+CAMPAIGN_PARAMS: frozenset[str] = frozenset([*UTM_PARAMETERS, *(param for param, _ in CLICK_IDS)])
+# Click ids of social networks, search engines and email tools beyond the big four.
+_SOCIAL_CLICKS = frozenset({"x", "linkedin", "snapchat", "pinterest", "reddit"})
+_SEARCH_CLICKS = frozenset({"yandex"})
+_EMAIL_CLICKS = frozenset({"klaviyo", "mailchimp", "hubspot", "marketo"})
 
 # Enough for any real keyword or campaign name; a longer value is cut, not refused.
 MAX_CAMPAIGN_VALUE_CHARS = 200
@@ -53,13 +56,15 @@ class Campaign:
     term: str | None = None
     content: str | None = None
     click_id: str | None = None
-    click_kind: str | None = None  # "google" | "meta" | "microsoft" | "tiktok"
+    tagged: bool = False  # a utm_* without a value shopwindow reads (utm_id, ...)
+    click_kind: str | None = None  # the platform: "google", "meta", "awin", ... (tracking.py)
 
     @property
     def present(self) -> bool:
         """Whether the URL carried any utm_* parameter or ad click id."""
         return (
-            self.source is not None
+            self.tagged
+            or self.source is not None
             or self.medium is not None
             or self.name is not None
             or self.term is not None
@@ -71,9 +76,17 @@ class Campaign:
 NO_CAMPAIGN = Campaign()
 
 
+# A %-escape left in a value the server already decoded once: the link was encoded twice.
+_ESCAPED = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
 def _clean(value: object) -> str | None:
     if not isinstance(value, str):
         return None
+    if "%" in value and _ESCAPED.search(value):
+        # Trackers and email link wrappers encode a link again ("red%2520shoes"): a value
+        # is decoded a second time, never a third (what is left after that is text).
+        value = unquote_plus(value)
     value = value.strip()
     if not value:
         return None
@@ -98,8 +111,18 @@ def campaign_of(query: Mapping[str, str]) -> Campaign:
         # A query object that cannot be read is a visitor without a campaign, not a 500.
         return NO_CAMPAIGN
     if click_id is None and not any(fields.values()):
-        return NO_CAMPAIGN
-    return Campaign(**fields, click_id=click_id, click_kind=click_kind)
+        if not any(_clean(query.get(param)) for param in UTM_PARAMETERS):
+            return NO_CAMPAIGN
+        return Campaign(tagged=True)
+    return Campaign(
+        fields["source"],
+        fields["medium"],
+        fields["name"],
+        fields["term"],
+        fields["content"],
+        click_id=click_id,
+        click_kind=click_kind,
+    )
 
 
 # utm_medium values that mean money was paid for the click (GA4's paid pattern, plus "sem").
@@ -248,14 +271,16 @@ def channel_of(campaign: Campaign, referrer: str | None, own_hosts: Collection[s
     kind = campaign.click_kind
     if kind in ("google", "microsoft"):
         return PAID_SEARCH
-    if kind == "tiktok":
+    if kind == "tiktok" or kind in _SOCIAL_CLICKS:
         return PAID_SOCIAL
+    if kind in _SEARCH_CLICKS:
+        return PAID_SEARCH
     if medium:
         if _SOCIAL_MEDIUM.match(medium):
             return SOCIAL
         if _EMAIL.search(medium):
             return EMAIL
-    if source_kind == EMAIL:
+    if source_kind == EMAIL or kind in _EMAIL_CLICKS:
         return EMAIL
     if kind == "meta":
         return PAID_SOCIAL

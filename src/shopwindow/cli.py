@@ -8,14 +8,17 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import orjson
 
 from shopwindow import settings as settings_mod
 from shopwindow.settings import DEV_SECRET, Settings, SettingsError
+
+if TYPE_CHECKING:
+    from shopwindow.catalog import Catalog, CatalogError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -25,6 +28,18 @@ def _load(ctx_obj: dict[str, Any], **cli: Any) -> Settings:
         return settings_mod.load(cli, config=ctx_obj.get("config"))
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def echo_text(text: str) -> None:
+    """Prints text ending in exactly one newline, whatever it ended with."""
+    click.echo(text.rstrip("\n"))
+
+
+def shop_time(settings: Settings, epoch: float) -> str:
+    """A moment as the shop's staff read it: in the shop's time zone, with its offset."""
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromtimestamp(epoch, ZoneInfo(settings.timezone)).isoformat(timespec="seconds")
 
 
 def setting_options(*names: str) -> Callable[[F], F]:
@@ -69,6 +84,7 @@ def main(ctx: click.Context, config: str | None) -> None:
     "catalog",
     "geoip",
     "templates",
+    "reload",
     "host",
     "port",
     "workers",
@@ -79,6 +95,7 @@ def main(ctx: click.Context, config: str | None) -> None:
     "default_country",
     "timezone",
     "homepage_mode",
+    "languages",
     "consent_cookie",
     "origin",
     "origin_paths",
@@ -96,13 +113,28 @@ def serve(obj: dict[str, Any], /, **cli: Any) -> None:
             "warning: SHOPWINDOW_SECRET is not set; cookies are signed with the dev secret",
             err=True,
         )
+    if not settings.identity_secret:
+        click.echo(
+            "warning: SHOPWINDOW_IDENTITY_SECRET is not set; identify is off (no device is"
+            " linked to a customer profile; docs/profiles.md)",
+            err=True,
+        )
+    from shopwindow.geo import GeoIPError
     from shopwindow.lastgood import LastGoodRules
     from shopwindow.shop import Shop
 
     # Workers started later (a crashed one replaced, a SIGHUP restart) begin from the
     # last rules that compiled if an edit on disk is broken by then.
-    shop = Shop(settings, LastGoodRules.for_this_run())
+    try:
+        shop = Shop(settings, LastGoodRules.for_this_run())
+    except GeoIPError as exc:
+        click.echo(f"refusing to start: {exc}", err=True)
+        sys.exit(1)
     errors = shop.load()
+    if shop.start_refused:
+        shop.stop()
+        click.echo(f"refusing to start: {shop.start_refused}", err=True)
+        sys.exit(1)
     if errors:
         for line in errors:
             click.echo(line, err=True)
@@ -154,36 +186,93 @@ def run_server(settings: Settings) -> None:
     default=None,
     help="templates folder to check template names against",
 )
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 @click.pass_obj
 def check(
-    obj: dict[str, Any], folder: str | None, catalog: str | None, templates: str | None
+    obj: dict[str, Any],
+    folder: str | None,
+    catalog: str | None,
+    templates: str | None,
+    as_json: bool,
 ) -> None:
     """Validate rule files: every error as file:line:column, exit 1 when any."""
     settings = _load(obj, rules=folder, catalog=catalog, templates=templates)
-    from shopwindow.catalog import load_catalog
-    from shopwindow.shop import compile_all
+    from shopwindow.feedguard import refusal
+    from shopwindow.rulefiles import fingerprint
+    from shopwindow.shop import compile_all, read_feed
 
+    # A feed or templates folder that is not there is reported, and the rules are
+    # still checked (without what it would have told).
+    missing: list[str] = []
     cat = None
     if settings.catalog:
-        try:
-            cat, cat_errors = load_catalog(settings.catalog)
-        except (OSError, ValueError) as exc:
-            raise click.ClickException(f"{settings.catalog}: {exc}") from None
-        for row_error in cat_errors:
-            click.echo(f"{row_error} (row skipped)", err=True)
+        cat, cat_errors, problem = read_feed(settings.catalog, settings)
+        # The same words the server would start (or refuse to start) with.
+        refused = refusal(settings.catalog, cat, problem, cat_errors, None, 100)
+        if refused:
+            missing.append(f"{settings.named('catalog')}: {refused}")
+            cat = None
+        else:
+            for row_error in cat_errors:
+                click.echo(f"{row_error} (row skipped)", err=True)
+    for skipped in fingerprint(settings.rules).skipped:
+        click.echo(f"{skipped} (skipped)", err=True)
+    if settings.templates and not os.path.isdir(settings.templates):
+        # Every template name would be reported unknown: the folder is named instead.
+        missing.append(f"{settings.named('templates')}: no such folder: {settings.templates}")
+        settings = settings.replace(templates="")
     ruleset, errors = compile_all(settings, cat)
     if cat is not None:
         from shopwindow.rulefiles import CATALOG_CHECKS
 
         errors = sorted([*errors, *(e for check in CATALOG_CHECKS for e in check(ruleset, cat))])
-    for rule_error in errors:
-        click.echo(str(rule_error))
-    if errors:
-        click.echo(f"{len(errors)} error(s) in {settings.rules}", err=True)
-        sys.exit(1)
     rules = ruleset.all_rules()
+    if as_json:
+        body = {
+            "ok": not (errors or missing),
+            "errors": [
+                *({"file": None, "line": None, "column": None, "message": m} for m in missing),
+                *(dataclasses.asdict(e) for e in errors),
+            ],
+            "rules": len(rules),
+            "files": len(ruleset.files),
+            "placements": len(ruleset.placements),
+        }
+        click.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
+        sys.exit(1 if errors or missing else 0)
+    for line in [*missing, *map(str, errors)]:
+        click.echo(line)
+    if errors or missing:
+        click.echo(f"{len(errors) + len(missing)} error(s) in {settings.rules}", err=True)
+        sys.exit(1)
+    markets = ruleset.data.get("markets")
+    if markets is None:
+        click.echo("no markets declared: each country has a store of its own (/de/, /fr/, ...)")
+    else:
+        stores = ", ".join(f"/{m.prefix}/ {m.currency}" for m in markets.markets)
+        click.echo(f"{len(markets.markets)} markets: {stores}")
     click.echo(
         f"ok: {len(rules)} rules in {len(ruleset.files)} files, {len(ruleset.placements)} placements"
+    )
+
+
+@main.command()
+@click.option(
+    "--accept-catalog",
+    is_flag=True,
+    help="take the product feed even if it is empty or smaller than catalog_max_loss allows",
+)
+@setting_options("rules")
+@click.pass_obj
+def reload(obj: dict[str, Any], /, accept_catalog: bool, **cli: Any) -> None:
+    """Make every worker serving the rules folder re-read rules and catalog now."""
+    from shopwindow.reloadrequest import request_reload
+
+    settings = _load(obj, **cli)
+    request_reload(settings.rules, accept_catalog=accept_catalog)
+    click.echo(
+        f"reload requested for {settings.rules}; /readyz shows the result within a second",
+        err=True,
     )
 
 
@@ -224,7 +313,6 @@ def explain(
             from zoneinfo import ZoneInfo
 
             when = when.replace(tzinfo=ZoneInfo(settings.timezone))
-        when = when.astimezone(UTC)
     header_map: dict[str, str] = {}
     for h in headers:
         name, sep, value = h.partition(":")
@@ -264,7 +352,15 @@ def campaigns(
         ruleset, errors = compile_all(settings, None)
         for error in errors:
             click.echo(str(error), err=True)
-        for rule in ruleset.placement("landing-pages").rules:
+        landing = ruleset.placement("landing-pages").rules
+        if as_json:
+            answers = [
+                {"rule": r.id, "where": r.where, "when": [c.text for c in r.conditions]}
+                for r in landing
+            ]
+            click.echo(orjson.dumps(answers, option=orjson.OPT_INDENT_2).decode())
+            return
+        for rule in landing:
             when = "; ".join(c.text for c in rule.conditions) or "(every campaign)"
             click.echo(f"{rule.id} ({rule.where}): {when}")
         click.echo("(`shopwindow campaigns --unmatched` lists the ads no rule matched)", err=True)
@@ -284,6 +380,48 @@ def campaigns(
 @main.group()
 def catalog() -> None:
     """Product feed tools."""
+
+
+@catalog.command("check")
+@click.argument("feed", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@click.pass_obj
+def catalog_check(obj: dict[str, Any], feed: str, as_json: bool) -> None:
+    """Read a product feed as the shop would: its format, products, and every skipped row."""
+    from shopwindow.feeds import FORMAT_NAMES
+
+    settings = _load(obj)
+    try:
+        cat, errors = _load_feed(settings, feed)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"{feed}: {exc}") from None
+    errors.sort(key=lambda e: e.line)
+    if as_json:
+        report = {
+            "format": cat.feed_format,
+            "products": len(cat),
+            "variants": len(cat.aliases),
+            "skipped": [{"line": e.line, "reason": e.message} for e in errors],
+        }
+        click.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    else:
+        for error in errors:
+            click.echo(f"{error} (row skipped)")
+        click.echo(
+            f"{feed}: {FORMAT_NAMES.get(cat.feed_format, cat.feed_format)}, "
+            f"{len(cat)} products ({len(cat.aliases)} variant ids folded in), "
+            f"{len(errors)} row(s) skipped"
+        )
+    if errors or not len(cat):
+        sys.exit(1)
+
+
+def _load_feed(settings: Settings, path: str) -> tuple[Catalog, list[CatalogError]]:
+    from shopwindow.catalog import load_catalog
+    from shopwindow.categorymap import load_category_map
+
+    categories = load_category_map(settings.catalog_categories)
+    return load_catalog(path, categories=categories, currency=settings.catalog_currency)
 
 
 @catalog.command("generate")
@@ -306,7 +444,7 @@ def docs() -> None:
 @docs.command("settings")
 def docs_settings() -> None:
     """Print docs/settings.md."""
-    click.echo(settings_mod.markdown(), nl=False)
+    echo_text(settings_mod.markdown())
 
 
 @docs.command("schema")
@@ -362,7 +500,7 @@ def stats(
         return
     cohort = f"visitors first exposed since {since}" if since else "all visitors"
     click.echo(f"experiment results ({cohort})\n")
-    click.echo(results.to_text(experiments, thresholds), nl=False)
+    echo_text(results.to_text(experiments, thresholds))
 
 
 @main.command()
@@ -392,7 +530,9 @@ def decisions(
 
     settings = _load(obj, **cli)
     if cookie is not None:
-        decoded = CookieCodec(settings.secret, settings.cookie_days).decode(cookie)
+        decoded = CookieCodec(
+            settings.secret, settings.cookie_days, fallbacks=settings.secret_fallbacks
+        ).decode(cookie)
         if decoded is None:
             raise click.ClickException("the cookie does not verify (another secret, or tampered)")
         visitor = decoded.id
@@ -414,8 +554,8 @@ def decisions(
         click.echo("no decisions logged for that (the log keeps a sample of visitors)")
         return
     for trace in traces:
-        data = trace.to_json()
-        click.echo(f"{data['time']}  visitor {trace.visitor}  {trace.placement}  {trace.path}")
+        when = shop_time(settings, trace.at)
+        click.echo(f"{when}  visitor {trace.visitor}  {trace.placement}  {trace.path}")
         click.echo(f"  X-Shopwindow-Rules: {', '.join(trace.labels)}")
         for rule, about in trace.rules.items():
             variant = f" (variant {about['variant']})" if about.get("variant") else ""
@@ -545,17 +685,23 @@ def profile() -> None:
     help="text: the staff view's picture; json: the stored record (default: text on a"
     " terminal, json when piped)",
 )
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output (--format json)")
 @setting_options("rules", "redis", "profile_db")
 @click.pass_obj
 def profile_show(
-    obj: dict[str, Any], /, who: str | None, email: str | None, fmt: str | None, **cli: Any
+    obj: dict[str, Any],
+    /,
+    who: str | None,
+    email: str | None,
+    fmt: str | None,
+    as_json: bool,
+    **cli: Any,
 ) -> None:
     """What the profile store knows of a customer: the staff view's picture, or JSON.
 
     CUSTOMER_ID_OR_EMAIL is a customer id, or an email address (found by its keyed hash).
     """
-    from shopwindow.profile import email_hash
-    from shopwindow.profilestore import StoreUnavailable
+    from shopwindow.profilestore import StoreUnavailable, customer_for_email_address
     from shopwindow.profilestore_open import open_store
 
     if bool(who) == bool(email):
@@ -566,10 +712,10 @@ def profile_show(
         customer_id = who
         if email is None and who is not None and _looks_like_email(who):
             # An email, unless the store knows a customer by exactly this id.
-            found = store.customer_for_email(email_hash(who, settings.secret))
+            found = customer_for_email_address(store, who, settings)
             customer_id = found if found is not None and store.get(who) is None else who
         elif email:
-            customer_id = store.customer_for_email(email_hash(email, settings.secret))
+            customer_id = customer_for_email_address(store, email, settings)
             if customer_id is None:
                 raise click.ClickException("no customer with that email")
         assert customer_id is not None
@@ -584,10 +730,12 @@ def profile_show(
             raise click.ClickException("no customer with that email or id")
         raise click.ClickException(f"no profile for customer {customer_id!r}")
     view = _customer_view(settings, found_profile, orders)
-    if fmt is None:
+    if as_json:
+        fmt = "json"
+    elif fmt is None:
         fmt = "text" if sys.stdout.isatty() else "json"
     if fmt == "text":
-        click.echo(view.to_text(), nl=False)
+        echo_text(view.to_text())
         return
     data = found_profile.to_json()
     picture = view.to_json()
@@ -669,7 +817,8 @@ def staff_access(
     for e in entries:
         data = e.to_json()
         shown = data["customer_id"] or "(no match)"
-        click.echo(f"{data['time']}  {e.who}  customer {shown}  via {e.via}  from {e.peer}")
+        when = shop_time(settings, e.at)
+        click.echo(f"{when}  {e.who}  customer {shown}  via {e.via}  from {e.peer}")
 
 
 @profile.command("forget")
@@ -692,3 +841,43 @@ def profile_forget(obj: dict[str, Any], /, customer_id: str, **cli: Any) -> None
     if not erased:
         raise click.ClickException(f"no profile for customer {customer_id!r}")
     click.echo(f"erased customer {customer_id}")
+
+
+@main.group()
+def drops() -> None:
+    """Scheduled drops and the customers waiting for them."""
+
+
+@drops.command("reminders")
+@click.option("--drop", "drop_id", default=None, help="only this drop (its rule id)")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@setting_options("rules", "redis", "profile_db", "timezone")
+@click.pass_obj
+def drops_reminders(obj: dict[str, Any], /, drop_id: str | None, as_json: bool, **cli: Any) -> None:
+    """Customers who asked to be reminded of a drop, for the shop's email tool."""
+    from zoneinfo import ZoneInfo
+
+    from shopwindow.profilestore import StoreUnavailable
+    from shopwindow.profilestore_open import open_store
+
+    settings = _load(obj, **cli)
+    zone = ZoneInfo(settings.timezone)
+    store = open_store(settings, for_requests=False)
+    try:
+        found = store.reminders(drop_id)
+    except StoreUnavailable as exc:
+        raise click.ClickException(f"profile store: {exc}") from None
+    finally:
+        store.close()
+    rows = [
+        {**r.to_json(), "asked": datetime.fromtimestamp(r.at, zone).isoformat(timespec="seconds")}
+        for r in found
+    ]
+    if as_json:
+        click.echo(orjson.dumps({"reminders": rows}, option=orjson.OPT_INDENT_2).decode())
+        return
+    if not rows:
+        click.echo("no drop reminders recorded")
+        return
+    for row in rows:
+        click.echo(f"{row['drop']}  {row['customer_id']}  asked {row['asked']}")

@@ -7,15 +7,16 @@ Pure: no I/O, no framework. A context is a flat mapping of dotted keys
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 
 import re2
 
 from shopwindow.contextkeys import KEYS, suggest
 from shopwindow.errors import RuleError
+from shopwindow.vocabulary import FIXED, Vocabulary
 from shopwindow.yamlsrc import Node
 
 Context = Mapping[str, Any]
@@ -31,9 +32,30 @@ _LOWER = frozenset({"device", "channel", "weekday", "language", "visitor.gender"
 
 
 class CompileError(Exception):
-    def __init__(self, error: RuleError) -> None:
-        super().__init__(str(error))
-        self.error = error
+    """One or more errors of a block; `error` is the first of `errors`."""
+
+    def __init__(self, error: RuleError | Sequence[RuleError]) -> None:
+        self.errors = [error] if isinstance(error, RuleError) else list(error)
+        self.error = self.errors[0]
+        super().__init__("\n".join(str(e) for e in self.errors))
+
+
+T = TypeVar("T")
+N = TypeVar("N")
+
+
+def each(items: Iterable[N], compile_one: Callable[[N], T]) -> list[T]:
+    """compile_one over every item; raises one CompileError with every item's errors."""
+    done: list[T] = []
+    errors: list[RuleError] = []
+    for item in items:
+        try:
+            done.append(compile_one(item))
+        except CompileError as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise CompileError(errors)
+    return done
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,17 +82,19 @@ class Condition:
 @dataclass(frozen=True, slots=True)
 class Options:
     timezone: tzinfo
+    # The values an enumerated key can take: a value outside them can never match.
+    known: Mapping[str, tuple[Vocabulary, ...]] = field(default_factory=lambda: FIXED)
 
 
 def compile_when(node: Node | None, options: Options) -> list[Condition]:
-    """Every condition of a `when` block; raises CompileError at the first bad one."""
+    """Every condition of a `when` block; raises CompileError with every bad one."""
     if node is None or (node.kind == "scalar" and node.value is None):
         return []
     if node.kind != "map":
         raise CompileError(
             node.error(f"`when` must be a mapping of conditions, not {node.type_name}")
         )
-    return [_compile_entry(key, value, options) for key, value in node.entries]
+    return each(node.entries, lambda entry: _compile_entry(entry[0], entry[1], options))
 
 
 def _compile_entry(key: Node, value: Node, options: Options) -> Condition:
@@ -78,7 +102,7 @@ def _compile_entry(key: Node, value: Node, options: Options) -> Condition:
     if name in ("any", "all"):
         if value.kind != "list" or not value.items:
             raise CompileError(value.error(f"`{name}` takes a list of condition blocks"))
-        blocks = [compile_when(item, options) for item in value.items]
+        blocks = each(value.items, lambda item: compile_when(item, options))
         tests = [_all_of([c.test for c in block]) for block in blocks]
         text = f"{name} of {len(tests)} blocks"
         reads = _reads(c for block in blocks for c in block)
@@ -117,24 +141,27 @@ def _compile_value(
             return (lambda v: v is not None and want in v), f"contains {want!r}", None
         return (lambda v: v == want), f"= {want!r}", frozenset([want])
     if node.kind == "list":
-        wants = frozenset(_operand(path, item, options) for item in node.items)
+        wants = frozenset(each(node.items, lambda item: _operand(path, item, options)))
         if not wants:
             raise CompileError(node.error("an empty list matches nothing"))
         if kind == "list":
             return (lambda v: v is not None and not wants.isdisjoint(v)), _any_text(wants), None
         return (lambda v: v in wants), f"in {sorted(map(str, wants))}", wants
-    tests: list[ValueTest] = []
-    texts: list[str] = []
-    equals: frozenset[Any] | None = None
-    for op_node, arg in node.entries:
+
+    def compile_op(entry: tuple[Node, Node]) -> tuple[ValueTest, str, frozenset[Any] | None]:
+        op_node, arg = entry
         op = str(op_node.value)
         if op not in OPERATORS:
             raise CompileError(
                 op_node.error(f"unknown operator {op!r}; use one of: {', '.join(OPERATORS)}")
             )
-        test, text, op_equals = _compile_operator(path, kind, op, arg, options)
-        tests.append(test)
-        texts.append(text)
+        return _compile_operator(path, kind, op, arg, options)
+
+    compiled = each(node.entries, compile_op)
+    tests = [test for test, _, _ in compiled]
+    texts = [text for _, text, _ in compiled]
+    equals: frozenset[Any] | None = None
+    for _, _, op_equals in compiled:
         equals = op_equals if equals is None else equals
     if not tests:
         raise CompileError(node.error(f"no condition given for {path!r}"))
@@ -157,7 +184,13 @@ def _compile_operator(
         if kind not in ("list", "text"):
             raise CompileError(arg.error(f"`contains` works on lists and text; {path!r} is {kind}"))
         items = arg.items if arg.kind == "list" else [arg]
-        wants = frozenset(_operand(path, item, options, as_text=True) for item in items)
+        # A text's `contains` looks for a part of it: only a list's entries are whole values.
+        wants = frozenset(
+            each(
+                items,
+                lambda item: _operand(path, item, options, as_text=True, whole=kind == "list"),
+            )
+        )
         if kind == "list":
             return (
                 (lambda v: bool(v) and not wants.isdisjoint(v)),
@@ -183,7 +216,7 @@ def _compile_operator(
     # any / all over value conditions
     if arg.kind != "list" or not arg.items:
         raise CompileError(arg.error(f"`{op}` takes a list of conditions"))
-    parts = [_compile_value(path, item, options) for item in arg.items]
+    parts = each(arg.items, lambda item: _compile_value(path, item, options))
     tests = [p[0] for p in parts]
     text = f"{op}({'; '.join(p[1] for p in parts)})"
     if op == "any":
@@ -251,8 +284,13 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
-def _operand(path: str, node: Node, options: Options, *, as_text: bool = False) -> Any:
-    """A literal from the rule file, checked and normalised for the key it is compared to."""
+def _operand(
+    path: str, node: Node, options: Options, *, as_text: bool = False, whole: bool = True
+) -> Any:
+    """A literal from the rule file, checked and normalised for the key it is compared to.
+
+    A `whole` value (not a part of a text) must be one the key can take.
+    """
     if node.kind != "scalar":
         raise CompileError(node.error(f"expected a value for {path!r}, got {node.type_name}"))
     kind = KEYS[path].type
@@ -262,9 +300,13 @@ def _operand(path: str, node: Node, options: Options, *, as_text: bool = False) 
             raise CompileError(node.error(f"{path!r} takes text, got {node.type_name}"))
         text = str(value)
         if path in _UPPER:
-            return text.upper()
-        if path in _LOWER:
-            return text.lower()
+            text = text.upper()
+        elif path in _LOWER:
+            text = text.lower()
+        if whole:
+            for vocabulary in options.known.get(path, ()):
+                if (why := vocabulary.refuse(text)) is not None:
+                    raise CompileError(node.error(f"{path!r}: {why}"))
         return text
     if kind == "number":
         if isinstance(value, bool) or not isinstance(value, int | float):

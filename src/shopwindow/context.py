@@ -17,6 +17,7 @@ from shopwindow.contextkeys import KEYS
 from shopwindow.device import device_of, language_of
 from shopwindow.geo import GeoIP, country_of
 from shopwindow.network import TrustedProxies
+from shopwindow.rules import CRAWLER_ARMS
 from shopwindow.visitor import MAX_CART, Visitor
 
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -326,7 +327,8 @@ def _preview(query: Mapping[str, str], cookies: Mapping[str, str]) -> dict[str, 
         if key in PREVIEW_PARAMS and value:
             out[key[3:]] = value
     for key in PREVIEW_PARAMS:
-        if query.get(key):
+        if key in query:
+            # An empty field of the preview bar ("(affinity)") clears what the cookie held.
             out[key[3:]] = query[key]
     clean: dict[str, str] = {}
     if (c := out.get("country", "")).isascii() and c.isalpha() and len(c) == 2:
@@ -336,6 +338,10 @@ def _preview(query: Mapping[str, str], cookies: Mapping[str, str]) -> dict[str, 
     if out.get("device") in ("mobile", "tablet", "desktop"):
         clean["device"] = out["device"]
     return clean
+
+
+# The dev preview switch, for what must know the preview's country before the visit.
+preview_of = _preview
 
 
 def _site_cart(raw: str | None) -> list[list[Any]] | None:
@@ -361,3 +367,8 @@ def _site_cart(raw: str | None) -> list[list[Any]] | None:
             continue
         out.append([pid[:64], max(1, min(qty, 99)), float(price)])
     return out
+
+
+def arms_of(visit: Visit) -> Mapping[str, str]:
+    """The split variants a visit keeps: its cookie's, or for a crawler every control arm."""
+    return CRAWLER_ARMS if visit.device == "bot" else visit.visitor.buckets

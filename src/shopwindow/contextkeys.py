@@ -20,6 +20,11 @@ KEYS: dict[str, Key] = {
     for k in [
         # who and where
         Key("country", "text", "ISO country code, upper case (DE), from the CDN header or GeoIP"),
+        Key(
+            "market",
+            "text",
+            "the market's path prefix (de), when rules/markets.yaml declares markets",
+        ),
         Key("device", "text", "mobile, tablet, desktop or bot"),
         Key("language", "text", "first language of Accept-Language, lower case (de)"),
         Key(
@@ -59,6 +64,12 @@ KEYS: dict[str, Key] = {
             "campaign.attributes",
             "list",
             "attributes read from the ad keyword (color:black)",
+            every_visit=False,
+        ),
+        Key(
+            "campaign.occasion",
+            "text",
+            "occasion read from the keyword or campaign name (black-friday, abandoned-cart)",
             every_visit=False,
         ),
         Key("landing.slug", "text", "the {slug} of a landing path /lp/{slug}", every_visit=False),

@@ -21,6 +21,7 @@ from shopwindow.context import Visit
 from shopwindow.decisionlog import DecisionLog
 from shopwindow.events import Event
 from shopwindow.rules import RuleSet
+from shopwindow.sales import in_main_currency
 from shopwindow.settings import Settings
 from shopwindow.shop import Shop
 from shopwindow.statsstore import (
@@ -296,7 +297,9 @@ def record_events(shop: Shop, visit: Visit, events: list[Event]) -> None:
         if event.type == "click":
             records.append(Click(now, visitor, event.rule))
         elif event.type == "purchase":
-            revenue = round(sum(price for _, price, _ in event.items), 2)
+            revenue = in_main_currency(
+                shop, visit, event, round(sum(price for _, price, _ in event.items), 2)
+            )
             records.append(Purchase(now, visitor, event.order_id, revenue))
     if records:
         recorder.add(records)

@@ -1,7 +1,7 @@
 """The way in: one guard, telemetry and error wrapper around Starlette's router, for every request.
 
-`ShopApp.__call__` is the ASGI entry. For an HTTP request it refuses an oversize
-head (limits.py), lets the router match and dispatch, checks the answer's head
+`ShopApp.__call__` is the ASGI entry. For an HTTP request it puts a body under
+its read deadlines (bodydeadline.py), refuses an oversize head (limits.py), lets the router match and dispatch, checks the answer's head
 on its way out (limits.outgoing), answers a plain 500 when an endpoint fails,
 and counts and times the request by route template. Starlette's own middleware
 stack is not used: each of its layers would wrap `send` once more per request.
@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import Lifespan, Message, Receive, Scope, Send
 
 from shopwindow import metrics
+from shopwindow.bodydeadline import BodyLimits, carries_body, read_with_deadline
 from shopwindow.limits import CheckedSend, HeadLimits, outgoing, refusal_response
 
 _ERROR_HEAD: Message = {
@@ -163,11 +164,16 @@ class ShopApp(Starlette):
     """The application: Starlette's router, lifespan and state; one wrapper in front (see above)."""
 
     def __init__(
-        self, routes: Sequence[BaseRoute], lifespan: Lifespan[Any], limits: HeadLimits
+        self,
+        routes: Sequence[BaseRoute],
+        lifespan: Lifespan[Any],
+        limits: HeadLimits,
+        body_limits: BodyLimits | None = None,
     ) -> None:
         super().__init__(lifespan=lifespan)
         self.router: ShopRouter = ShopRouter(endpoint_routes(routes), lifespan)
         self.limits = limits
+        self.body_limits = body_limits or BodyLimits()
         self.shop: Any = None  # read per request (web.shop_of); app.state costs a lookup
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -175,6 +181,16 @@ class ShopApp(Starlette):
         if scope["type"] != "http":  # lifespan (and websockets, which no route takes)
             await self.router(scope, receive, send)
             return
+        if carries_body(scope):
+            # Every endpoint reads its body under the same deadlines (bodydeadline.py).
+            await read_with_deadline(
+                self.answer, scope, receive, send, self.body_limits, time.monotonic
+            )
+            return
+        await self.answer(scope, receive, send)
+
+    async def answer(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Guard, route, answer, count: one HTTP request."""
         start = time.perf_counter()
         checked = CheckedSend(scope, send)
         try:

@@ -27,6 +27,7 @@ EVENT_TYPES = (
     "search",
     "purchase",
     "identify",
+    "logout",
     "click",
     "popup_shown",
     "popup_dismissed",
@@ -35,6 +36,8 @@ EVENT_TYPES = (
 _PRODUCT_EVENTS = frozenset({"view", "add_to_cart", "remove_from_cart"})
 _POPUP_EVENTS = frozenset({"popup_shown", "popup_dismissed", "popup_converted"})
 _ID = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,64}$")
+_PROOF = re.compile(r"^[0-9A-Za-z.]{1,160}$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
 _SPACE = re.compile(r"\s+")
 MAX_ITEMS = 50
 
@@ -47,6 +50,8 @@ class ProductInfo(Protocol):
 
 class Catalog(Protocol):
     def get(self, product_id: str) -> Any: ...
+
+    def canonical_id(self, product_id: str) -> str: ...
 
 
 class EventError(ValueError):
@@ -65,6 +70,10 @@ class Event:
     customer_id: str | None = None
     rule: str | None = None
     variant: str | None = None
+    # identify's proof from the shop's backend (identity.py); checked by the beacon
+    user_hash: str | None = None
+    token: str | None = None
+    currency: str | None = None  # a purchase's, when the page names it (markets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +93,10 @@ def parse_event(raw: Any, catalog: Catalog) -> Event:
         raise EventError(f"unknown type {kind!r}; use one of {', '.join(EVENT_TYPES)}")
     if kind in _PRODUCT_EVENTS:
         pid = _id(raw, "product_id")
-        if catalog.get(pid) is None:
+        product = catalog.get(pid)
+        if product is None:
             raise EventError(f"unknown product_id {pid!r}")
+        pid = product.id  # a variant's id (a size's SKU) counts for its product
         qty = raw.get("quantity", 1)
         if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= 99:
             raise EventError("quantity must be a whole number from 1 to 99")
@@ -108,11 +119,31 @@ def parse_event(raw: Any, catalog: Catalog) -> Event:
             full = item.get("full_price", True)
             if not isinstance(full, bool):
                 raise EventError(f"items[{n}].full_price must be true or false")
+            pid = catalog.canonical_id(pid)
             parsed.append((pid, price if price is not None else 0.0, full))
         order = _id(raw, "order_id") if raw.get("order_id") is not None else None
-        return Event(kind, order_id=order, items=tuple(parsed))
+        currency = raw.get("currency")
+        if currency is not None and (
+            not isinstance(currency, str) or not _CURRENCY.match(currency.upper())
+        ):
+            raise EventError("currency must be a three-letter code such as EUR")
+        return Event(
+            kind,
+            order_id=order,
+            items=tuple(parsed),
+            currency=currency.upper() if currency else None,
+        )
+    if kind == "identify" and "customer_id" in raw and raw["customer_id"] is None:
+        return Event("logout")  # identify with null: the shopper signed out
     if kind == "identify":
-        return Event(kind, customer_id=_id(raw, "customer_id"))
+        return Event(
+            kind,
+            customer_id=_id(raw, "customer_id"),
+            user_hash=_proof(raw, "user_hash"),
+            token=_proof(raw, "token"),
+        )
+    if kind == "logout":
+        return Event(kind)
     rule = _id(raw, "rule") if (kind in _POPUP_EVENTS or raw.get("rule") is not None) else None
     variant = _id(raw, "variant") if raw.get("variant") is not None else None
     ref = _id(raw, "product_id") if raw.get("product_id") is not None else None
@@ -125,6 +156,15 @@ def _id(raw: Mapping[str, Any], name: str, where: str = "") -> str:
         value = str(value)
     if not isinstance(value, str) or not _ID.match(value):
         raise EventError(f"{where}{name} must be 1-{MAX_ID_LEN} letters, digits or - _ . : @ +")
+    return value
+
+
+def _proof(raw: Mapping[str, Any], name: str) -> str | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _PROOF.match(value):
+        raise EventError(f"{name} must be the text the shop's backend made (letters, digits, .)")
     return value
 
 
@@ -172,11 +212,25 @@ def apply(visitor: Visitor, event: Event, catalog: Catalog, weights: Weights, no
                 visitor.full_price = [pid, *visitor.full_price][:MAX_FULL_PRICE]
             _affinity(visitor, catalog.get(pid), weights.purchase, weights, now)
     elif kind == "identify":
-        visitor.customer_id = event.customer_id
+        # Only a proven claim gets here (beacon.py). Another customer on this device
+        # starts from a fresh visitor: nothing of the first one goes to the second.
+        if visitor.customer_id != event.customer_id:
+            if visitor.customer_id:
+                restart(visitor, now)
+            visitor.customer_id = event.customer_id
+    elif kind == "logout":
+        restart(visitor, now)
     elif kind in _POPUP_EVENTS and event.rule and kind != "popup_shown":
         # The server counts a show when it serves the popup (popupcaps.record_show);
         # the browser's popup_shown is a report for the event sinks, not a second show.
         record_popup(visitor, event.rule, kind, now)
+
+
+def restart(visitor: Visitor, now: int) -> None:
+    """The device unlinked: a fresh visitor, with nothing of the customer's left in it."""
+    fresh = Visitor.fresh(now)
+    for name in Visitor.__slots__:
+        setattr(visitor, name, getattr(fresh, name))
 
 
 def record_popup(visitor: Visitor, rule_id: str, kind: str, now: int) -> None:

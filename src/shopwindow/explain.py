@@ -78,7 +78,8 @@ def explain_visit(
         # As if a trusted CDN said so: the same path the server takes for CF-IPCountry.
         hdrs[edge.country_headers[0]] = country
         edge = dataclasses.replace(edge, proxies=TrustedProxies([EXPLAIN_PEER]))
-    now = now or datetime.now(UTC)
+    # Shown in the shop's time zone, the one rules and schedules are written in.
+    now = (now or datetime.now(UTC)).astimezone(shop.tz)
     visitor = shop.codec.decode(cookie) if cookie else None
     cookie_note = "no cookie: a new visitor"
     if cookie and visitor is None:

@@ -204,46 +204,6 @@ def header_tokens(headers: Iterable[tuple[str, str]], wanted: str) -> list[str]:
     ]
 
 
-def shared_lifetime(
-    sent: Headers, received: Headers, longest: float, private_cookies: Sequence[str]
-) -> float:
-    """How long this origin page may be served to other shoppers: 0 unless the origin says it is public.
-
-    Shareable means: the request carried no Authorization and none of the site's
-    session cookies; the answer sets no cookie, is neither private, no-store nor
-    no-cache, and does not vary on Cookie, Authorization or everything.
-    """
-    if longest <= 0 or any(name == "authorization" for name, _ in sent):
-        return 0.0
-    if private_cookies:
-        for name, value in sent:
-            if name == "cookie" and any(
-                part.strip().startswith(tuple(private_cookies)) for part in value.split(";")
-            ):
-                return 0.0
-    if any(name == "set-cookie" for name, _ in received):
-        return 0.0
-    directives = cache_control(received)
-    if directives.keys() & {"private", "no-store", "no-cache"}:
-        return 0.0
-    vary = set(header_tokens(received, "vary"))
-    if vary & {"*", "cookie", "authorization"}:
-        return 0.0
-    for key in ("s-maxage", "max-age"):
-        if key in directives:
-            try:
-                return max(0.0, min(longest, float(directives[key])))
-            except ValueError:
-                return 0.0
-    return longest
-
-
-def vary_key(sent: Headers, received: Headers) -> tuple[tuple[str, str], ...]:
-    """The request headers the origin said its page depends on (decoded pages ignore encoding)."""
-    names = sorted(set(header_tokens(received, "vary")) - {"accept-encoding", ""})
-    return tuple((n, ", ".join(v for k, v in sent if k == n)) for n in names)
-
-
 def rewritten(sent: Headers) -> bool:
     """Whether a (trusted) proxy asked the origin for another URL, method, host or scheme."""
     return any(name in REWRITING for name, _ in sent)

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Mapping, Sequence
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import maxminddb
 from lru import LRU
 
+from shopwindow import metrics
 from shopwindow.network import canonical_ip
+
+log = logging.getLogger("shopwindow")
+
+# Database types that hold a country per address (GeoLite2-Country, GeoIP2-City,
+# GeoIP2-Enterprise, ...); an ASN or anonymous-IP database from the same download
+# would silently send every visitor to the default country.
+COUNTRY_DATABASE_WORDS = ("Country", "City", "Enterprise")
+# A damaged database fails for every visitor in the damaged range: say so once a
+# minute, not once per request.
+ERROR_LOG_EVERY_SECONDS = 60.0
 
 DEFAULT_COUNTRY_HEADERS: tuple[str, ...] = (
     "cf-ipcountry",
@@ -31,6 +46,7 @@ DEMO_NETWORKS: Mapping[str, str] = MappingProxyType(
         "198.51.100.0/24": "FR",
         "203.0.113.0/24": "US",
         "2001:db8::/32": "GB",
+        "2001:db8:a7::/48": "AT",
     }
 )
 
@@ -73,14 +89,76 @@ class GeoCacheInfo(NamedTuple):
     currsize: int
 
 
-class GeoIP:
-    """Country lookups in a MaxMind DB (GeoLite2/GeoIP2 Country or City), cached per address."""
+class GeoIPError(ValueError):
+    """A GeoIP database that cannot serve: one line, naming the setting and the file."""
 
-    def __init__(self, path: str | os.PathLike[str] | None, cache_size: int = 65536) -> None:
+
+FileState = tuple[int, int, int, int]  # device, inode, size, mtime (ns)
+
+
+def _file_state(path: str) -> FileState | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def open_country_database(path: str) -> Any:
+    """A reader of a private copy of path, checked to hold countries; GeoIPError otherwise.
+
+    The reader maps its file: a database overwritten in place (`cp new.mmdb
+    GeoLite2-Country.mmdb`) would change under a mapped reader mid-lookup. A private
+    copy, removed once open, is immune to what happens to the operator's file.
+    """
+    where = f"geoip setting (--geoip, SHOPWINDOW_GEOIP): {path}"
+    if not os.path.isfile(path):
+        raise GeoIPError(f"{where}: no such file")
+    handle, private = tempfile.mkstemp(prefix="shopwindow-geoip-", suffix=".mmdb")
+    os.close(handle)
+    try:
+        shutil.copyfile(path, private)
+        reader = maxminddb.open_database(private, maxminddb.MODE_AUTO)
+    except OSError as exc:
+        raise GeoIPError(f"{where}: cannot read: {exc.strerror or exc}") from None
+    except (maxminddb.InvalidDatabaseError, ValueError) as exc:
+        raise GeoIPError(f"{where}: not a valid MaxMind database ({exc})") from None
+    finally:
+        os.unlink(private)
+    kind = str(reader.metadata().database_type)
+    if not any(word in kind for word in COUNTRY_DATABASE_WORDS):
+        reader.close()
+        raise GeoIPError(
+            f"{where}: a {kind} database has no countries; use GeoLite2-Country or GeoLite2-City"
+        )
+    return reader
+
+
+class GeoIP:
+    """Country lookups in a MaxMind DB (GeoLite2/GeoIP2 Country or City), cached per address.
+
+    An enhancement, never a dependency: a lookup that fails (a damaged database)
+    answers None, so the visitor gets the CDN header's or the default country.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None,
+        cache_size: int = 65536,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.path: str | None = None if path is None else os.fspath(path)
         self._reader: Any = None
+        self._clock = clock
+        self._last_error_log: float | None = None
+        self._errors_unlogged = 0
+        self._state: FileState | None = None
+        self._seen: FileState | None = None  # the file as last looked at by refresh()
+        self._refused: FileState | None = None
         if self.path is not None:
-            self._reader = maxminddb.open_database(self.path, maxminddb.MODE_AUTO)
+            self._state = _file_state(self.path)
+            self._reader = open_country_database(self.path)
+            metrics.loaded("geoip")
         # lru-dict's operations are each one C call, whole under the GIL: the threads
         # Starlette runs sync code in share the cache without a lock.
         self._cache: LRU[str, str | None] = LRU(cache_size)
@@ -117,10 +195,77 @@ class GeoIP:
             return None
         try:
             record = reader.get(address)
+        except maxminddb.InvalidDatabaseError as exc:
+            self._lookup_failed(ip, exc)
+            return None
         except ValueError:
             # An IPv6 address asked of an IPv4-only database.
             return None
+        except Exception as exc:  # a damaged file can fail in any way; never the visitor's page
+            self._lookup_failed(ip, exc)
+            return None
         return _record_country(record)
+
+    def _lookup_failed(self, ip: str, exc: Exception) -> None:
+        metrics.GEOIP_ERRORS.inc()
+        now = self._clock()
+        if (
+            self._last_error_log is not None
+            and now - self._last_error_log < ERROR_LOG_EVERY_SECONDS
+        ):
+            self._errors_unlogged += 1
+            return
+        more = (
+            f" (and {self._errors_unlogged} more since the last report)"
+            if self._errors_unlogged
+            else ""
+        )
+        log.error(
+            "GeoIP lookup of %s failed in %s, answering the default country%s: %s",
+            ip,
+            self.path,
+            more,
+            exc,
+        )
+        self._last_error_log = now
+        self._errors_unlogged = 0
+
+    def refresh(self) -> bool:
+        """Take a replaced database file: once it stands still for two looks, reopen it.
+
+        geoipupdate renames a new file into place; an operator may also overwrite it
+        in place. Either way the file's identity or size or time changes. A new file
+        that does not open (half-copied, the wrong kind) is refused once, and the
+        previous database keeps serving. True when a new database went live.
+        """
+        if self.path is None or self._reader is None:
+            return False
+        state = _file_state(self.path)
+        if state == self._state or state is None:
+            self._seen = None
+            return False
+        if state != self._seen:
+            self._seen = state  # changed since the last look: wait for it to stand still
+            return False
+        if state == self._refused:
+            return False
+        try:
+            reader = open_country_database(self.path)
+        except GeoIPError as exc:
+            self._refused = state
+            metrics.refused("geoip")
+            log.error("GeoIP database not replaced, the previous one keeps serving: %s", exc)
+            return False
+        if _file_state(self.path) != state:
+            reader.close()
+            return False  # changed while copied: the next looks read it again
+        # Swapped whole: a lookup in flight keeps the old reader, which closes once
+        # nothing holds it.
+        self._reader, self._state, self._seen = reader, state, None
+        self._cache.clear()
+        metrics.loaded("geoip")
+        log.info("GeoIP database reloaded: %s (%s)", self.path, self.database_type)
+        return True
 
     def cache_info(self) -> GeoCacheInfo:
         hits, misses = self._cache.get_stats()

@@ -15,6 +15,7 @@ from shopwindow.cards import cards
 from shopwindow.catalog import Catalog, Product
 from shopwindow.context import Visit
 from shopwindow.hooks import Hooks
+from shopwindow.markets import Markets
 from shopwindow.recentlyviewed import recently_viewed, recently_viewed_cards, render_recently_viewed
 from shopwindow.responses import (
     HTML_TYPE,
@@ -50,14 +51,15 @@ async def root(request: Request) -> Response:
             shop, snap, visit, None, None, None
         )
         return personalize(page, shop, visit, decision.labels)
-    return personalize(redirect(shop, path), shop, visit, decision.labels)
+    query = request.scope["query_string"]
+    return personalize(redirect(shop, path, query=query), shop, visit, decision.labels)
 
 
 def storefront_for_path(
     shop: Shop, snap: Snapshot, visit: Visit, path: str, decision: Decision | None = None
 ) -> Response | None:
     parts = [p for p in path.split("/") if p]
-    if not parts or not _COUNTRY.match(parts[0]):
+    if not parts or not is_store(snap, parts[0]):
         return None
     gender = parts[1] if len(parts) > 1 and parts[1] in GENDERS else None
     category = parts[2] if len(parts) > 2 and parts[2] in snap.catalog.categories else None
@@ -72,7 +74,7 @@ async def store_page(request: Request) -> Response:
     country = params["country"]
     gender = params.get("gender")
     category = params.get("category")
-    if not _COUNTRY.match(country) or (gender is not None and gender not in GENDERS):
+    if not is_store(snap, country) or (gender is not None and gender not in GENDERS):
         return HTMLResponse("Not found", status_code=404)
     if category is not None and category not in snap.catalog.categories:
         return HTMLResponse("Not found", status_code=404)
@@ -83,6 +85,14 @@ async def store_page(request: Request) -> Response:
     shown = decision if target == request.scope["path"] else None
     page = storefront(shop, snap, visit, country, gender, category, shown)
     return personalize(page, shop, visit, shown.labels if shown else ())
+
+
+def is_store(snap: Snapshot, segment: str) -> bool:
+    """A path's first segment names a store: a market's prefix, or (no markets) a country."""
+    markets: Markets | None = snap.rules.data.get("markets")
+    if markets is not None:
+        return segment in markets.by_prefix
+    return _COUNTRY.match(segment) is not None
 
 
 def storefront(
@@ -96,7 +106,9 @@ def storefront(
 ) -> Response:
     """A homepage variant: the segment's shell (cached) plus the visitor's own parts."""
     catalog = snap.catalog
-    country = (country or visit.country).lower()
+    country = (country or visit.ctx.get("market") or visit.country).lower()
+    markets: Markets | None = snap.rules.data.get("markets")
+    market = markets.by_prefix.get(country) if markets is not None else None
     then = decision.then if decision is not None and decision.rule is not None else {}
     rule_id = decision.rule.id if decision is not None and decision.rule is not None else None
     headline, hero = then.get("headline"), then.get("hero")
@@ -113,6 +125,7 @@ def storefront(
             products = catalog.best_sellers()
         shell = shop.templates.get_template("storefront.html").render(
             country=country,
+            market=market,
             gender=gender,
             category=category,
             products=cards(shop, snap, list(products[:24])),
@@ -144,6 +157,7 @@ def storefront(
         recently_viewed=recently_viewed_cards(shop, snap, visit.visitor.viewed),
         picks=Markup(picks),
         cross_sell=cards(shop, snap, cross_sell(catalog, visit)),
+        cross_sell_title=cross_sell_title(catalog, visit),
         preferred_store=visit.ctx.get("profile.preferred_store"),
     )
     return RawAnswer(200, [HTML_TYPE], b"".join((split[0], personal.encode(), split[1])))
@@ -187,6 +201,33 @@ def cross_sell(catalog: Catalog, visit: Visit) -> list[Product]:
                 seen.add(acc.id)
                 out.append(acc)
     return out[:4]
+
+
+def cross_sell_title(catalog: Catalog, visit: Visit) -> str:
+    """The cross-sell strip's heading for what this shopper has: bought, or only in the cart."""
+    if visit.visitor.full_price:
+        return "Goes well with what you bought"
+    named: list[str] = []
+    for line in reversed(visit.cart):
+        product = catalog.get(line[0])
+        # Only what the strip's picks go with: a bag with no accessories is not named.
+        if product is None or product.category in named:
+            continue
+        if any(p.in_stock for p in catalog.accessories_for(product.id)):
+            named.append(product.category)
+    if not named:
+        return "Goes well with your cart"
+    words = " and ".join(category_words(c) for c in named[:2])
+    return f"Goes well with the {words} in your cart"
+
+
+def category_words(category: str) -> str:
+    """'running-shoes' -> 'running shoes'; 't-shirts' stays as it is spelled."""
+    parts = category.split("-")
+    out = parts[0]
+    for part in parts[1:]:
+        out += ("-" if len(out.rsplit(" ", 1)[-1]) == 1 else " ") + part
+    return out
 
 
 # A plain function: it waits on nothing, so it answers at once (entry.Endpoint).

@@ -8,6 +8,7 @@ and synonyms file; reading a keyword is then a few dictionary lookups.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 import unicodedata
@@ -23,15 +24,34 @@ from shopwindow.yamlsrc import Node
 
 GENDER = "gender"
 CATEGORY = "category"
+OCCASION = "occasion"  # a sale, a season's event, an email flow: when, not what
 ATTRIBUTE = "attribute"
 # When one phrase could mean two things, the earlier kind wins.
-_KIND_RANK = {CATEGORY: 0, GENDER: 1, ATTRIBUTE: 2}
+_KIND_RANK = {CATEGORY: 0, GENDER: 1, OCCASION: 2, ATTRIBUTE: 3}
+
+# Attributes that describe a product rather than choose a range: a colour, a material,
+# a pattern, a size. Alone they never narrow a page; beside a rule's own filter they
+# rank the products that have them first.
+_DESCRIPTIVE_PREFIXES = ("color:", "colour:", "material:", "pattern:", "size:")
+DESCRIPTIVE_TAGS = frozenset(
+    {
+        "leather", "suede", "nubuck", "wool", "merino", "cashmere", "alpaca", "cotton",
+        "organic-cotton", "linen", "silk", "satin", "velvet", "corduroy", "canvas", "fleece",
+        "denim", "nylon", "polyester", "mesh", "knit", "lace", "sequin", "floral", "striped",
+        "checked", "plaid", "polka-dot", "animal-print", "camo", "tie-dye",
+    }
+)  # fmt: skip
+# Fuzzy matching (typos) only for words this long: shorter ones are too easily
+# something else ("de", "da" are a letter or two from anything).
+MIN_FUZZY_CHARS = 4
+# A language pack's single word shorter than this is never read alone ("de", "sac").
+MIN_ALONE_CHARS = 4
 
 # Words that carry no product meaning in ad keywords and campaign names.
 DEFAULT_IGNORED = frozenset(
     {
         "a", "an", "the", "for", "and", "with", "in", "on", "of", "to", "by", "from", "at",
-        "buy", "shop", "online", "store", "sale", "deal", "deals", "best", "top", "new",
+        "buy", "shop", "online", "store", "best", "top", "new",
         "ad", "ads", "campaign", "utm", "cpc", "ppc", "search", "shopping",
     }
 )  # fmt: skip
@@ -71,6 +91,11 @@ def words(text: str) -> list[str]:
     return _NOT_WORD.sub(" ", text).split()[:MAX_TOKENS]
 
 
+def descriptive(attribute: str) -> bool:
+    """Whether an attribute describes (colour, material, pattern, size) rather than selects."""
+    return attribute.startswith(_DESCRIPTIVE_PREFIXES) or attribute in DESCRIPTIVE_TAGS
+
+
 @dataclass(frozen=True, slots=True)
 class Synonyms:
     """The rules folder's synonyms.yaml, read: canonical value -> phrases shoppers use."""
@@ -79,6 +104,7 @@ class Synonyms:
     categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     attributes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     ignore: frozenset[str] = frozenset()
+    occasions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 NO_SYNONYMS = Synonyms()
@@ -93,10 +119,18 @@ class KeywordMatch:
     attributes: tuple[str, ...] = ()
     leftover: tuple[str, ...] = ()  # words that meant nothing to the vocabulary
     fuzzy: bool = False  # found by closeness (typos, partial phrases), not exactly
+    occasion: str | None = None  # black-friday, abandoned-cart, ...: says when, not what
 
     @property
     def usable(self) -> bool:
         return self.gender is not None or self.category is not None or bool(self.attributes)
+
+    def narrowing(self) -> KeywordMatch:
+        """What may narrow a page: a colour, material or size alone never does."""
+        if self.category is not None or not any(descriptive(a) for a in self.attributes):
+            return self
+        kept = tuple(a for a in self.attributes if not descriptive(a))
+        return dataclasses.replace(self, attributes=kept)
 
     def merged(self, other: KeywordMatch) -> KeywordMatch:
         """This match, with what it lacks taken from `other` (a less trusted source)."""
@@ -109,6 +143,7 @@ class KeywordMatch:
             attributes,
             self.leftover + other.leftover,
             self.fuzzy or other.fuzzy,
+            self.occasion or other.occasion,
         )
 
 
@@ -132,12 +167,22 @@ class _Meaning:
     kind: str
     value: str
     size: int  # number of words in the phrase: longer phrases win
+    short: bool = False  # one short word of a language pack: read only beside a known word
 
 
 class Vocabulary:
-    """Phrases the shop's products are known by, each read as a bag of stemmed words."""
+    """Phrases the shop's products are known by, each read as adjacent stemmed words."""
 
-    __slots__ = ("_by_word", "_cache", "_categories_of", "_ignored", "categories")
+    __slots__ = (
+        "_cache",
+        "_categories_of",
+        "_fuzzy_words",
+        "_ignored",
+        "_phrases",
+        "_sizes",
+        "_words",
+        "categories",
+    )
 
     def __init__(
         self,
@@ -146,18 +191,20 @@ class Vocabulary:
         tags: Collection[str],
         tiers: Collection[str],
         synonyms: Synonyms = NO_SYNONYMS,
+        packs: Sequence[Synonyms] = (),
     ) -> None:
         self.categories = frozenset(categories)
-        self._ignored = frozenset(stem(w) for w in DEFAULT_IGNORED | synonyms.ignore) | (
-            DEFAULT_IGNORED | synonyms.ignore
-        )
+        ignored = set(DEFAULT_IGNORED | synonyms.ignore)
+        for pack in packs:
+            ignored |= pack.ignore
+        self._ignored = frozenset(stem(w) for w in ignored) | ignored
         phrases: dict[tuple[str, ...], _Meaning] = {}
 
-        def add(phrase: str, kind: str, value: str) -> None:
+        def add(phrase: str, kind: str, value: str, *, alone: int = 1) -> None:
             bag = tuple(sorted(self._stems(words(phrase.replace("-", " ")))))
             if not bag:
                 return
-            meaning = _Meaning(kind, value, len(bag))
+            meaning = _Meaning(kind, value, len(bag), len(bag) == 1 and len(bag[0]) < alone)
             known = phrases.get(bag)
             if known is None or _KIND_RANK[kind] < _KIND_RANK[known.kind]:
                 phrases[bag] = meaning
@@ -168,47 +215,85 @@ class Vocabulary:
         for tier in tiers:
             if tier and tier != DEFAULT_TIER:
                 add(tier, ATTRIBUTE, f"tier:{tier}")
+        known_attributes = {*tags, *(f"tier:{t}" for t in tiers)}
         for attribute, spoken in synonyms.attributes.items():
             for phrase in spoken:
                 add(phrase, ATTRIBUTE, attribute)
+        # Language packs speak of what shops commonly sell: only what this catalog has counts.
+        for pack in packs:
+            for attribute, spoken in pack.attributes.items():
+                if attribute in known_attributes:
+                    for phrase in spoken:
+                        add(phrase, ATTRIBUTE, attribute, alone=MIN_ALONE_CHARS)
+            for occasion, spoken in pack.occasions.items():
+                for phrase in (occasion, *spoken):
+                    add(phrase, OCCASION, occasion)
+        for occasion, spoken in synonyms.occasions.items():
+            for phrase in (occasion, *spoken):
+                add(phrase, OCCASION, occasion)
         for gender, spoken in {**DEFAULT_GENDER_WORDS, **synonyms.genders}.items():
             if gender in genders or not genders:
                 for phrase in (gender, *spoken):
                     add(phrase, GENDER, gender)
+                for pack in packs:
+                    for phrase in pack.genders.get(gender, ()):
+                        add(phrase, GENDER, gender, alone=MIN_ALONE_CHARS)
         for category in self.categories:
             add(category, CATEGORY, category)
         for category, spoken in synonyms.categories.items():
             for phrase in spoken:
                 add(phrase, CATEGORY, category)
+        for pack in packs:
+            for category, spoken in pack.categories.items():
+                if category in self.categories:
+                    for phrase in spoken:
+                        add(phrase, CATEGORY, category, alone=MIN_ALONE_CHARS)
 
-        by_word: dict[str, list[tuple[tuple[str, ...], _Meaning]]] = {}
+        self._phrases = phrases
+        # Phrase lengths, longest first: a keyword is scanned once per length.
+        self._sizes = tuple(sorted({len(bag) for bag in phrases}, reverse=True))
+        self._words = frozenset(w for bag in phrases for w in bag)
+        # Typos are forgiven towards product words only: never towards an occasion,
+        # and never towards a word too short to tell apart.
+        self._fuzzy_words = tuple(
+            sorted(
+                {
+                    w
+                    for bag, meaning in phrases.items()
+                    if meaning.kind != OCCASION
+                    for w in bag
+                    if len(w) >= MIN_ALONE_CHARS
+                }
+            )
+        )
+        # A word of a category's own name that names exactly that one category ("running")
+        # points to it even alone; a word of a synonym phrase ("main" of "sac a main",
+        # "summer" of "summer shoes") does not.
         categories_of: dict[str, set[str]] = {}
         for bag, meaning in phrases.items():
-            for word in set(bag):
-                by_word.setdefault(word, []).append((bag, meaning))
-                if meaning.kind == CATEGORY:
+            if meaning.kind == CATEGORY:
+                for word in bag:
                     categories_of.setdefault(word, set()).add(meaning.value)
-        # Longest phrase first, then category before gender before attribute.
-        self._by_word = {
-            word: tuple(sorted(found, key=lambda e: (-e[1].size, _KIND_RANK[e[1].kind], e[0])))
-            for word, found in by_word.items()
-        }
-        # A word that names exactly one category (e.g. "running") points to it even alone.
+        own_words = {w for c in self.categories for w in self._stems(words(c.replace("-", " ")))}
         self._categories_of = {
-            word: next(iter(cats)) for word, cats in categories_of.items() if len(cats) == 1
+            word: next(iter(cats))
+            for word, cats in categories_of.items()
+            if len(cats) == 1 and word in own_words
         }
         # Bounded: a flood of random keywords evicts the oldest readings.
         self._cache: LRUCache[str, KeywordMatch] = LRUCache(maxsize=4096)
 
     @staticmethod
-    def of(catalog: CatalogFacts, synonyms: Synonyms = NO_SYNONYMS) -> Vocabulary:
+    def of(
+        catalog: CatalogFacts, synonyms: Synonyms = NO_SYNONYMS, packs: Sequence[Synonyms] = ()
+    ) -> Vocabulary:
         tags: set[str] = set()
         tiers: set[str] = set()
         for product in catalog:
             tags.update(product.tags)
             tiers.add(product.tier)
         genders = {g for g in catalog.genders if g in DEFAULT_GENDER_WORDS or g in synonyms.genders}
-        return Vocabulary(catalog.categories, genders, tags, tiers, synonyms)
+        return Vocabulary(catalog.categories, genders, tags, tiers, synonyms, packs)
 
     def _stems(self, raw: Iterable[str]) -> list[str]:
         out = []
@@ -225,7 +310,7 @@ class Vocabulary:
         return self._stems(words(text))
 
     def read(self, text: str | None) -> KeywordMatch:
-        """Exact reading of a keyword: phrases found as bags of words, in any order."""
+        """Exact reading of a keyword: each phrase's words side by side, phrases in any order."""
         if not text:
             return NO_MATCH
         found = self._cache.get(text)
@@ -235,21 +320,27 @@ class Vocabulary:
         return found
 
     def _read(self, tokens: Sequence[str]) -> KeywordMatch:
-        remaining: dict[str, int] = {}
-        for token in tokens:
-            remaining[token] = remaining.get(token, 0) + 1
-        candidates: list[tuple[int, int, int, tuple[str, ...], _Meaning]] = []
-        for position, token in enumerate(tokens):
-            for bag, meaning in self._by_word.get(token, ()):
-                if _fits(bag, remaining):
-                    candidates.append(
-                        (-meaning.size, _KIND_RANK[meaning.kind], position, bag, meaning)
-                    )
-        gender = category = None
+        candidates: list[tuple[int, int, int, _Meaning]] = []
+        for size in self._sizes:
+            for start in range(len(tokens) - size + 1):
+                window = tokens[start : start + size]
+                meaning = self._phrases.get(tuple(sorted(window)) if size > 1 else tuple(window))
+                if meaning is not None:
+                    candidates.append((-size, _KIND_RANK[meaning.kind], start, meaning))
+        used = [False] * len(tokens)
+        gender = category = occasion = None
         attributes: list[str] = []
-        for _, _, _, bag, meaning in sorted(candidates, key=lambda c: c[:3]):
-            if not _fits(bag, remaining):
+        ranked = sorted(candidates, key=lambda c: c[:3])
+        # Short words ("sac", "tas") count only beside a word already read ("sac femme").
+        ranked = [c for c in ranked if not c[3].short] + [c for c in ranked if c[3].short]
+        for _, _, start, meaning in ranked:
+            span = range(start, start + meaning.size)
+            if any(used[i] for i in span):
                 continue  # its words were taken by a longer phrase
+            if meaning.short and not (
+                (start > 0 and used[start - 1]) or (start + 1 < len(tokens) and used[start + 1])
+            ):
+                continue
             if meaning.kind == GENDER:
                 if gender is not None:
                     continue
@@ -258,30 +349,52 @@ class Vocabulary:
                 if category is not None:
                     continue
                 category = meaning.value
+            elif meaning.kind == OCCASION:
+                occasion = occasion or meaning.value
             elif meaning.value not in attributes:
                 attributes.append(meaning.value)
-            for word in bag:
-                remaining[word] -= 1
-        leftover = tuple(t for t in tokens if remaining.get(t, 0) > 0)
-        return KeywordMatch(gender, category, tuple(attributes), leftover)
+            for i in span:
+                used[i] = True
+        leftover = tuple(t for i, t in enumerate(tokens) if not used[i])
+        return KeywordMatch(gender, category, tuple(attributes), leftover, occasion=occasion)
+
+    def without_unshown(self, keyword: str, shown: Collection[str]) -> str | None:
+        """The keyword less the colours and materials it names that `shown` lacks.
+
+        "womens red running shoes" over a page whose first products are not all red
+        reads "womens running shoes": a headline never promises what is not there.
+        """
+        unshown = {a for a in self.read(keyword).attributes if descriptive(a) and a not in shown}
+        if not unshown:
+            return keyword
+        kept = []
+        for raw in keyword.split(" "):
+            token = self.tokens(raw)
+            meaning = self._phrases.get(tuple(token)) if len(token) == 1 else None
+            if meaning is not None and meaning.kind == ATTRIBUTE and meaning.value in unshown:
+                continue
+            kept.append(raw)
+        return " ".join(kept) or None
 
     def closest(self, text: str | None) -> KeywordMatch:
         """The exact reading, else the nearest one: typos and partial phrases forgiven.
 
-        Used only for campaigns no rule answers: a guess may pick a category
-        page, but never fires a marketer's rule.
+        Used only for search keywords no rule answers: a guess may pick a category
+        page, but never fires a marketer's rule. Campaign names are the marketer's
+        own words and are read exactly.
         """
         exact = self.read(text)
         if exact.category is not None or not exact.leftover:
             return exact
-        vocabulary = list(self._by_word)
         guesses: list[str] = []
         for token in exact.leftover:
-            if token in self._by_word:
+            if token in self._words:
                 guesses.append(token)
                 continue
+            if len(token) < MIN_FUZZY_CHARS:
+                continue
             # Typos seldom hit the first letter; requiring it keeps "name" from reading as "acme".
-            same_start = [w for w in vocabulary if w[:1] == token[:1]]
+            same_start = [w for w in self._fuzzy_words if w[:1] == token[:1]]
             close = difflib.get_close_matches(token, same_start, n=1, cutoff=0.75)
             if close:
                 guesses.append(close[0])
@@ -300,17 +413,9 @@ class Vocabulary:
             exact.attributes + tuple(a for a in again.attributes if a not in exact.attributes),
             exact.leftover,
             fuzzy=True,
+            occasion=exact.occasion,
         )
         return found if found.usable else exact
-
-
-def _fits(bag: tuple[str, ...], remaining: Mapping[str, int]) -> bool:
-    if len(bag) == 1:
-        return remaining.get(bag[0], 0) > 0
-    need: dict[str, int] = {}
-    for word in bag:
-        need[word] = need.get(word, 0) + 1
-    return all(remaining.get(word, 0) >= n for word, n in need.items())
 
 
 # --- the keyword shown in a headline (dynamic text replacement) -------------------------
@@ -370,18 +475,20 @@ def fill_headline(template: str, keyword: str | None, default: str) -> str:
 
 
 def read_synonyms(node: Node | None, env: CheckEnv) -> tuple[Synonyms, list[RuleError]]:
-    """synonyms.yaml: genders, categories, attributes (canonical -> phrases) and ignore."""
+    """synonyms.yaml: genders, categories, attributes, occasions (canonical -> phrases), ignore."""
     if node is None:
         return NO_SYNONYMS, []
     if node.kind != "map":
         return NO_SYNONYMS, [
-            node.error("synonyms.yaml is a mapping: genders, categories, attributes, ignore")
+            node.error(
+                "synonyms.yaml is a mapping: genders, categories, attributes, occasions, ignore"
+            )
         ]
     errors: list[RuleError] = []
     if (unknown := node.unknown_key(_SECTIONS, "synonyms section")) is not None:
         errors.append(unknown)
     sections: dict[str, dict[str, tuple[str, ...]]] = {}
-    for name in ("genders", "categories", "attributes"):
+    for name in ("genders", "categories", "attributes", "occasions"):
         section = node.get(name)
         sections[name] = _phrase_map(section, name, errors) if section is not None else {}
     if env.categories is not None and (section := node.get("categories")) is not None:
@@ -392,13 +499,17 @@ def read_synonyms(node: Node | None, env: CheckEnv) -> tuple[Synonyms, list[Rule
         ignore.update(w for phrase in _phrases(ignored, "ignore", errors) for w in words(phrase))
     return (
         Synonyms(
-            sections["genders"], sections["categories"], sections["attributes"], frozenset(ignore)
+            sections["genders"],
+            sections["categories"],
+            sections["attributes"],
+            frozenset(ignore),
+            sections["occasions"],
         ),
         errors,
     )
 
 
-_SECTIONS = ("genders", "categories", "attributes", "ignore")
+_SECTIONS = ("genders", "categories", "attributes", "occasions", "ignore")
 
 
 def _phrase_map(node: Node, what: str, errors: list[RuleError]) -> dict[str, tuple[str, ...]]:

@@ -15,8 +15,8 @@ import contextlib
 import dataclasses
 import logging
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -29,24 +29,29 @@ from starlette.routing import BaseRoute, Match, Route, request_response
 from starlette.types import Receive, Scope, Send
 
 from shopwindow import metrics
-from shopwindow.catalog import UNISEX, Catalog
+from shopwindow.catalog import UNISEX, Catalog, Product
 from shopwindow.channel import NO_CAMPAIGN, Campaign
-from shopwindow.context import Visit
+from shopwindow.context import Visit, arms_of
 from shopwindow.drops import NextDrop, next_drop
 from shopwindow.hooks import Hooks
 from shopwindow.keywords import (
+    HEADLINE_PLACEHOLDER,
     NO_MATCH,
     NO_SYNONYMS,
     KeywordMatch,
     Synonyms,
     Vocabulary,
+    descriptive,
     fill_headline,
     showable_keyword,
 )
+from shopwindow.languages import packs_for
+from shopwindow.pictures import silhouette_uri
 from shopwindow.productfilter import ProductFilter, filter_products, index_for
 from shopwindow.recentlyviewed import recently_viewed_cards, render_recently_viewed
+from shopwindow.reminders import remind_form
 from shopwindow.responses import header_text, json_body, personalize, redirect, wants_json
-from shopwindow.rules import Decision
+from shopwindow.rules import Decision, Rule
 from shopwindow.shop import Shop, Snapshot
 from shopwindow.storefront import GENDERS, LANDING_HEADER, LANDING_PLACEMENT
 from shopwindow.unmatched import FLUSH_SECONDS, CampaignKey, UnmatchedCampaigns, default_path
@@ -67,6 +72,8 @@ _GENDER_TITLE = {"women": "Women's", "men": "Men's", "kids": "Kids'"}
 # What decided a landing answer, as the X-Shopwindow-Landing header says it.
 RULE = "rule"
 TEASER = "teaser"
+DROP_SILHOUETTES = 8  # of the drop's products, shown dark on its teaser
+DROP_RELATED = 4  # in stock now, from the drop's categories
 REDIRECT = "redirect"
 CATEGORY = "category"  # fallback: the keyword named (or nearly named) a category
 KEYWORD = "keyword"  # fallback: a gender or attribute, no category
@@ -86,6 +93,8 @@ class Plan:
     hero: str = ""
     hero_image: str = ""
     next_drop: NextDrop | None = None
+    drop: str = ""  # a teaser's drop: the scheduled rule it counts down to
+    drop_products: ProductFilter | None = None  # what that rule will show
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +104,23 @@ class Page:
     html: str
     product_ids: tuple[str, ...]
     relaxed: bool  # the exact filter found nothing; its tags were dropped
+    # What every one of the first products shown has: a headline may repeat only these.
+    shown: frozenset[str] = frozenset()
+
+
+# A headline that repeats a colour or material promises it: the first products must keep it.
+FIRST_SHOWN = 4
+
+
+def shown_by_all(products: Sequence[Any]) -> frozenset[str]:
+    """The tags (and tier) every one of the first FIRST_SHOWN products has."""
+    first = products[:FIRST_SHOWN]
+    if not first:
+        return frozenset()
+    common = set(first[0].tags) | {f"tier:{first[0].tier}"}
+    for product in first[1:]:
+        common &= {*product.tags, f"tier:{product.tier}"}
+    return frozenset(common)
 
 
 class LandingState:
@@ -113,10 +139,14 @@ class LandingState:
         "vocabulary",
     )
 
-    def __init__(self, snap: Snapshot, vocabulary: Vocabulary | None = None) -> None:
+    def __init__(
+        self, snap: Snapshot, vocabulary: Vocabulary | None = None, languages: Sequence[str] = ()
+    ) -> None:
         self.snap = snap
         self.synonyms = synonyms_of(snap)
-        self.vocabulary = vocabulary or Vocabulary.of(snap.catalog, self.synonyms)
+        self.vocabulary = vocabulary or Vocabulary.of(
+            snap.catalog, self.synonyms, packs_for(languages)
+        )
         self.pages: LRUCache[tuple[Any, ...], Page] = LRUCache(maxsize=2048)
         # Campaign values -> what they say; (rule, what the keyword says) -> the page plan.
         self.matches: LRUCache[tuple[str | None, ...], KeywordMatch] = LRUCache(maxsize=4096)
@@ -126,7 +156,7 @@ class LandingState:
         # The visitor's own parts, kept by what they are made of: a returning visitor's
         # "continue shopping" strip, an escaped headline for a (rule, keyword) pair.
         self.strips: LRUCache[tuple[str, ...], str] = LRUCache(maxsize=4096)
-        self.headlines: LRUCache[tuple[str, str, str | None], str] = LRUCache(maxsize=4096)
+        self.headlines: LRUCache[tuple[Any, ...], str] = LRUCache(maxsize=4096)
 
     def match(self, campaign: Campaign, slug: str | None) -> KeywordMatch:
         key = (campaign.term, slug, campaign.name, campaign.content)
@@ -169,7 +199,8 @@ def state_of(shop: Shop, snap: Snapshot) -> LandingState:
     they are ready answers from the previous snapshot, whole.
     """
     service = service_of(shop)
-    state = service.state
+    # Each market's view (its prices) keeps a state of its own.
+    state = service.states.get(snap.market)
     if state is not None and state.snap is snap:
         return state
     if (
@@ -181,15 +212,15 @@ def state_of(shop: Shop, snap: Snapshot) -> LandingState:
     elif state is not None and service.warmer is not None:
         return state
     else:
-        state = LandingState(snap)
-    service.state = state
+        state = LandingState(snap, languages=shop.settings.languages)
+    service.states[snap.market] = state
     return state
 
 
-def warm_state(snap: Snapshot) -> LandingState:
+def warm_state(snap: Snapshot, languages: Sequence[str] = ()) -> LandingState:
     """Everything a landing answer needs for a snapshot, built up front (run it in a thread)."""
     index_for(snap.catalog)
-    return LandingState(snap)
+    return LandingState(snap, languages=languages)
 
 
 # --- reading the campaign ----------------------------------------------------------------
@@ -213,11 +244,21 @@ def keyword_match(vocabulary: Vocabulary, campaign: Campaign, slug: str | None) 
 
 
 def closest_match(vocabulary: Vocabulary, campaign: Campaign, slug: str | None) -> KeywordMatch:
-    """As keyword_match, forgiving typos and partial phrases (for campaigns no rule answers)."""
+    """As keyword_match, forgiving typos in the search keyword (for campaigns no rule answers).
+
+    The keyword is what a shopper typed, typos and all; the slug, campaign name and
+    ad content are the marketer's own words, read exactly.
+    """
     match = NO_MATCH
-    for text in (campaign.term, slug, campaign.name, campaign.content):
+    readings = (
+        (campaign.term, vocabulary.closest),
+        (slug, vocabulary.read),
+        (campaign.name, vocabulary.read),
+        (campaign.content, vocabulary.read),
+    )
+    for text, reading in readings:
         if text:
-            match = match.merged(vocabulary.closest(text.replace("_", " ")))
+            match = match.merged(reading(text.replace("_", " ")))
     return match
 
 
@@ -231,6 +272,7 @@ def read_campaign(shop: Shop, visit: Visit, snap: Snapshot) -> None:
     ctx["campaign.gender"] = match.gender
     ctx["campaign.category"] = match.category
     ctx["campaign.attributes"] = list(match.attributes)
+    ctx["campaign.occasion"] = match.occasion
     ctx["landing.slug"] = slug
 
 
@@ -241,7 +283,7 @@ def decide(state: LandingState, visit: Visit) -> tuple[Decision, Plan | str]:
     """The rule's plan (or a redirect target), or the fallback for an unmatched campaign."""
     ctx = visit.ctx
     snap = state.snap
-    decision = snap.rules.decide(PLACEMENT, ctx, visit.visitor.id, assigned=visit.visitor.buckets)
+    decision = snap.rules.decide(PLACEMENT, ctx, visit.visitor.id, assigned=arms_of(visit))
     slug = ctx.get("landing.slug")
     if decision.rule is None:
         return decision, fallback_plan(state.closest(visit.campaign, slug), visit, snap.catalog)
@@ -253,7 +295,12 @@ def decide(state: LandingState, visit: Visit) -> tuple[Decision, Plan | str]:
     if (teaser := then.get("teaser")) is not None:
         plan = plan_for_rule(then, label, match)
         drop = state.next_drop(str(teaser), snap, visit.now)
-        return decision, dataclasses.replace(plan, next_drop=drop)
+        return decision, dataclasses.replace(
+            plan,
+            next_drop=drop,
+            drop=str(teaser),
+            drop_products=drop_filter(snap.rules.rule(str(teaser))),
+        )
     key = (label, match.gender, match.category, match.attributes)
     cached = state.plans.get(key)
     if cached is None:
@@ -270,6 +317,8 @@ def plan_for_rule(then: Mapping[str, Any], label: str, match: KeywordMatch) -> P
         flt = ProductFilter.from_rule(products)
         if products.get("from_keyword"):
             flt = with_keyword(flt, match)
+        else:
+            flt = described_first(flt, match)
     elif "teaser" in then:
         flt = None  # a teaser shows no products unless it lists some
     else:
@@ -293,20 +342,55 @@ def plan_for_rule(then: Mapping[str, Any], label: str, match: KeywordMatch) -> P
     )
 
 
+def drop_filter(rule: Rule | None) -> ProductFilter | None:
+    """What a drop's rule will show when it opens (for its teaser's silhouettes)."""
+    products = rule.then.get("products") if rule is not None else None
+    return ProductFilter.from_rule(products) if isinstance(products, Mapping) else None
+
+
+def drop_preview(
+    catalog: Catalog, flt: ProductFilter | None
+) -> tuple[list[Product], list[Product]]:
+    """A teaser's silhouettes (the drop's products) and what is in stock now in their categories."""
+    if flt is None:
+        return [], []
+    coming = filter_products(catalog, flt)[:DROP_SILHOUETTES]
+    shown = {p.id for p in coming}
+    related: list[Product] = []
+    for category in dict.fromkeys(p.category for p in coming):
+        picks = [p for p in catalog.in_category(None, category) if p.in_stock and p.id not in shown]
+        related.extend(picks[:2])
+    return coming, related[:DROP_RELATED]
+
+
 def with_keyword(flt: ProductFilter, match: KeywordMatch) -> ProductFilter:
-    """The rule's filter, its gaps filled from what the ad keyword says."""
+    """The rule's filter, its gaps filled from what the ad keyword says.
+
+    A colour or material the rule does not name ranks the products that have it
+    first instead of narrowing the page: "red running shoes" still shows the range.
+    """
     return ProductFilter.of(
         gender=flt.gender or match.gender,
         category=flt.category or match.category,
-        tags=(*flt.tags, *match.attributes),
+        tags=(*flt.tags, *(a for a in match.attributes if not descriptive(a))),
         ids=flt.ids,
         limit=flt.limit,
         in_stock_only=flt.in_stock_only,
+        prefer=(a for a in match.attributes if descriptive(a)),
     )
+
+
+def described_first(flt: ProductFilter, match: KeywordMatch) -> ProductFilter:
+    """The rule's own filter, with the colours and materials the keyword named ranked first."""
+    prefer = [a for a in match.attributes if descriptive(a) and a not in flt.tags]
+    if not prefer:
+        return flt
+    return dataclasses.replace(flt, prefer=tuple(sorted(set(prefer))))
 
 
 def fallback_plan(match: KeywordMatch, visit: Visit, catalog: Catalog) -> Plan:
     """Closest category page from the keyword; with no usable word, in-stock best sellers."""
+    match = match.narrowing()  # a colour or material alone is no page of its own
     gender = match.gender
     affinity = visit.ctx.get("visitor.gender")
     # What the shopper usually buys narrows the page, unless it would empty it
@@ -339,10 +423,11 @@ def title_for(flt: ProductFilter) -> str:
 
 
 def fill_target(target: str, visit: Visit) -> str:
-    """A redirect path with {country}, {gender}, {category}, {language} filled."""
+    """A redirect path with {country}, {market}, {gender}, {category}, {language} filled."""
     ctx = visit.ctx
     values = {
         "country": visit.country.lower(),
+        "market": ctx.get("market") or visit.country.lower(),
         "gender": ctx.get("campaign.gender") or ctx.get("visitor.gender"),
         "category": ctx.get("campaign.category") or ctx.get("visitor.category"),
         "language": ctx.get("language"),
@@ -355,8 +440,8 @@ def fill_target(target: str, visit: Visit) -> str:
         missing = missing or not value
         return str(value or "")
 
-    filled = re.sub(r"\{(country|gender|category|language)\}", sub, target)
-    return f"/{values['country']}/" if missing else filled
+    filled = re.sub(r"\{(country|market|gender|category|language)\}", sub, target)
+    return f"/{values['market']}/" if missing else filled
 
 
 # --- rendering ---------------------------------------------------------------------------
@@ -364,7 +449,8 @@ def fill_target(target: str, visit: Visit) -> str:
 
 def page_for(shop: Shop, state: LandingState, plan: Plan, visit: Visit) -> Page:
     """The segment's page: rendered once per plan and country, then served from memory."""
-    country = visit.country.lower()
+    # The store's first path segment: the market's prefix, or the visitor's country.
+    country = visit.ctx.get("market") or visit.country.lower()
     key = (plan, country, tuple(sorted(visit.preview.items())))
     page = state.pages.get(key)
     if page is None:
@@ -385,6 +471,7 @@ def select(catalog: Catalog, flt: ProductFilter | None) -> tuple[list[Any], bool
 
 def render_page(shop: Shop, catalog: Catalog, plan: Plan, country: str, visit: Visit) -> Page:
     products, relaxed = select(catalog, plan.products)
+    coming, related = drop_preview(catalog, plan.drop_products)
     flt = plan.products
     gender = flt.gender if flt is not None else None
     see_all = None
@@ -402,24 +489,30 @@ def render_page(shop: Shop, catalog: Catalog, plan: Plan, country: str, visit: V
         relaxed=relaxed,
         see_all=see_all,
         next_drop=plan.next_drop,
+        silhouettes=[{"category": p.category, "picture": silhouette_uri(p)} for p in coming],
+        related=[p.to_json() for p in related],
         personal=Markup(PERSONAL_MARK),
         country=country,
         gender=gender if gender != UNISEX else None,
         dev=shop.settings.dev,
         preview=visit.preview,
     )
-    return Page(html, tuple(p.id for p in products), relaxed)
+    return Page(html, tuple(p.id for p in products), relaxed, shown_by_all(products))
 
 
-def headline_of(plan: Plan, campaign: Campaign) -> str:
-    return fill_headline(plan.headline, showable_keyword(campaign.term), plan.default_headline)
+def headline_of(state: LandingState, plan: Plan, campaign: Campaign, shown: frozenset[str]) -> str:
+    """The headline with the keyword filled in, less any colour or material the page lacks."""
+    keyword = showable_keyword(campaign.term)
+    if keyword is not None and HEADLINE_PLACEHOLDER.search(plan.headline):
+        keyword = state.vocabulary.without_unshown(keyword, shown)
+    return fill_headline(plan.headline, keyword, plan.default_headline)
 
 
-def escaped_headline(state: LandingState, plan: Plan, campaign: Campaign) -> str:
-    key = (plan.headline, plan.default_headline, campaign.term)
+def escaped_headline(state: LandingState, plan: Plan, page: Page, campaign: Campaign) -> str:
+    key = (plan.headline, plan.default_headline, campaign.term, page.shown)
     found = state.headlines.get(key)
     if found is None:
-        found = str(escape(headline_of(plan, campaign)))
+        found = str(escape(headline_of(state, plan, campaign, page.shown)))
         state.headlines[key] = found
     return found
 
@@ -434,6 +527,12 @@ def own_strip(shop: Shop, state: LandingState, visit: Visit) -> str:
         strip = render_recently_viewed(shop, recently_viewed_cards(shop, state.snap, viewed))
         state.strips[viewed] = strip
     return strip
+
+
+def drop_remind(shop: Shop, snap: Snapshot, plan: Plan, visit: Visit) -> str:
+    if not plan.drop:
+        return ""
+    return remind_form(shop.services.profiles, snap.rules, plan.drop, visit)
 
 
 def landing_header(plan: Plan, page: Page) -> str:
@@ -462,19 +561,21 @@ async def answer(request: Request, shop: Shop, snap: Snapshot, visit: Visit) -> 
         if (service := shop.services.landing) is not None:
             service.store.record(CampaignKey.of(visit.campaign, visit.ctx["path"]))
     if isinstance(plan, str):
-        response: Response = redirect(shop, plan)
+        response: Response = redirect(shop, plan, query=request.scope["query_string"])
         response.headers[LANDING_HEADER] = REDIRECT
         return personalize(response, shop, visit, decision.labels)
     page = page_for(shop, state, plan, visit)
     if wants_json(request):
-        headline = headline_of(plan, visit.campaign)
+        headline = headline_of(state, plan, visit.campaign, page.shown)
         response = Response(
             _json(plan, page, headline, snap.catalog), media_type="application/json"
         )
     else:
         html = page.html.replace(
-            HEADLINE_MARK, escaped_headline(state, plan, visit.campaign)
-        ).replace(PERSONAL_MARK, own_strip(shop, state, visit), 1)
+            HEADLINE_MARK, escaped_headline(state, plan, page, visit.campaign)
+        ).replace(
+            PERSONAL_MARK, own_strip(shop, state, visit) + drop_remind(shop, snap, plan, visit), 1
+        )
         response = HTMLResponse(html)
     response.headers[LANDING_HEADER] = landing_header(plan, page)
     return personalize(response, shop, visit, decision.labels)
@@ -523,7 +624,7 @@ async def landing_products(
         html = shop.templates.get_template(GRID_TEMPLATE).render(
             products=[p.to_json() for p in products], filter_text=plan.products.describe()
         )
-        page = Page(html, tuple(p.id for p in products), relaxed)
+        page = Page(html, tuple(p.id for p in products), relaxed, shown_by_all(products))
         state.pages[key] = page
     return page.html, decision.labels
 
@@ -584,7 +685,7 @@ def explain_landing(shop: Shop, snap: Snapshot, visit: Visit) -> dict[str, Any]:
     products, relaxed = select(snap.catalog, plan.products)
     shows: dict[str, Any] = {
         "landing": landing_header(plan, Page("", (), relaxed)),
-        "headline": headline_of(plan, visit.campaign),
+        "headline": headline_of(state, plan, visit.campaign, shown_by_all(products)),
         "products": [p.id for p in products],
     }
     if plan.kind == TEASER:
@@ -602,7 +703,8 @@ class LandingService:
     """The unmatched-campaign counts, the state answered from, and the task keeping it warm."""
 
     store: UnmatchedCampaigns
-    state: LandingState | None = None
+    # The state answered from, per market's view ("" for the shop's own prices).
+    states: dict[str, LandingState] = field(default_factory=dict)
     warmer: asyncio.Task[None] | None = None  # warms new snapshots and writes the counts
 
 
@@ -618,7 +720,7 @@ async def _start(shop: Shop) -> None:
     snap = shop.snapshot
     if snap is not None:
         # Warm the filter index and vocabulary so the first ad click does not build them.
-        service.state = await asyncio.to_thread(warm_state, snap)
+        service.states[""] = await asyncio.to_thread(warm_state, snap, shop.settings.languages)
     service.warmer = asyncio.create_task(upkeep(shop))
 
 
@@ -632,11 +734,11 @@ async def upkeep(shop: Shop) -> None:
         await asyncio.sleep(WARM_SECONDS)
         try:
             snap = shop.snapshot
-            state = service.state
+            state = service.states.get("")
             if snap is not None and (state is None or state.snap is not snap):
-                fresh = await asyncio.to_thread(warm_state, snap)
+                fresh = await asyncio.to_thread(warm_state, snap, shop.settings.languages)
                 if shop.snapshot is snap:
-                    service.state = fresh
+                    service.states[""] = fresh
             if loop.time() - flushed >= FLUSH_SECONDS:
                 flushed = loop.time()
                 batch = store.take()

@@ -16,6 +16,8 @@ from typing import Any
 import orjson
 from starlette.types import Message, Scope, Send
 
+from shopwindow.tracking import carried_query
+
 NOSNIFF = (b"x-content-type-options", b"nosniff")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CONTROL = re.compile(rb"[\x00-\x20\x7f]")
@@ -150,4 +152,9 @@ def _on_site(scope: Scope, location: bytes) -> bytes:
     # character, could still send a browser elsewhere.
     if target.startswith((b"//", b"/\\")) or _CONTROL.search(target):
         return b"/"
+    path, sep, query = target.partition(b"?")
+    if sep and b"sw_" in query:
+        # The visitor's parameters go along (trackers read them on the next page);
+        # shopwindow's own preview switches do not.
+        target = path + b"?" + carried_query(query.decode("latin-1")).encode("latin-1")
     return target

@@ -36,6 +36,21 @@ RULE_ERRORS = Gauge(
     "Errors in the rule files on disk right now (0 when they are valid)",
     multiprocess_mode="max",
 )
+LAST_LOAD = Gauge(
+    "shopwindow_last_load_timestamp_seconds",
+    "When rules, catalog or GeoIP database last loaded successfully (Unix time), by kind",
+    ["kind"],
+    multiprocess_mode="max",
+)
+REFUSED_LOADS = Counter(
+    "shopwindow_refused_loads_total",
+    "Files refused (the previous version kept serving), by kind: rules, catalog, geoip",
+    ["kind"],
+)
+GEOIP_ERRORS = Counter(
+    "shopwindow_geoip_errors_total",
+    "GeoIP lookups that failed in a damaged database (answered with the default country)",
+)
 EVENTS = Counter(
     "shopwindow_events_total", "Beacon events, by type and outcome", ["type", "outcome"]
 )
@@ -51,6 +66,16 @@ ORIGIN = Counter(
     "Origin proxy mode: answers by where they came from (cached, fetched, timeout, unreachable)",
     ["outcome"],
 )
+
+
+def loaded(kind: str) -> None:
+    """kind ("rules", "catalog", "geoip") loaded successfully just now."""
+    LAST_LOAD.labels(kind).set_to_current_time()
+
+
+def refused(kind: str) -> None:
+    """A new version of kind was refused; the previous one keeps serving."""
+    REFUSED_LOADS.labels(kind).inc()
 
 
 class Tally:

@@ -19,7 +19,7 @@ from typing import Any
 
 import anyio
 import httpx
-from cachetools import TLRUCache
+from cachetools import LRUCache, TLRUCache
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
@@ -36,15 +36,25 @@ from shopwindow.forwarding import (
     request_headers,
     response_headers,
     rewritten,
-    shared_lifetime,
-    vary_key,
 )
 from shopwindow.hooks import Hooks
+from shopwindow.inflight import InFlight, Ticket
 from shopwindow.responses import personalize, redirect, safe_path
 from shopwindow.settings import Settings
+from shopwindow.sharedcache import (
+    CookieList,
+    VaryNames,
+    VaryValues,
+    request_accepts_stored,
+    request_may_share,
+    shared_lifetime,
+    vary_names,
+    vary_values,
+)
 from shopwindow.shop import Shop
 from shopwindow.slots import Page, charset_of, parse_page, script_tag
 from shopwindow.storefront import decide_homepage
+from shopwindow.tracking import split_query
 from shopwindow.web import shop_of, snapshot_of, visit_of
 
 log = logging.getLogger("shopwindow.origin")
@@ -55,14 +65,16 @@ SERVICE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 PROXIED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 REFUSED_METHODS = frozenset({"CONNECT", "TRACE"})  # TRACE would echo the shopper's cookies
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-CacheKey = tuple[bytes, str, str]  # origin path and query, forwarded host, forwarded scheme
+# The origin's path and query (without tracking parameters), forwarded host and scheme.
+CacheKey = tuple[bytes, str, str]
+StoreKey = tuple[CacheKey, VaryValues]  # one stored variant of that URL
 
 
 @dataclass(frozen=True, slots=True)
 class CachedPage:
     page: Page
     headers: Headers
-    vary: tuple[tuple[str, str], ...]
+    vary: VaryNames
     lifetime: float
 
 
@@ -75,20 +87,26 @@ class OriginResponse(StreamingResponse):
         status: int,
         headers: Headers,
         upstream: httpx.Response | None = None,
+        ticket: Ticket | None = None,
     ) -> None:
         super().__init__(body, status_code=status)
         self.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
         self.upstream = upstream
+        self.ticket = ticket
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
-            if self.upstream is not None:
-                with anyio.CancelScope(
-                    shield=True
-                ):  # a shopper who left must not leak a connection
-                    await self.upstream.aclose()
+            try:
+                if self.upstream is not None:
+                    with anyio.CancelScope(
+                        shield=True
+                    ):  # a shopper who left must not leak a connection
+                        await self.upstream.aclose()
+            finally:
+                if self.ticket is not None:
+                    self.ticket.release()
 
 
 class PageResponse(Response):
@@ -119,7 +137,7 @@ class PageResponse(Response):
 
 
 class OriginProxy:
-    """The origin client (one connection pool per worker) and its cache of shareable pages."""
+    """The origin connections (one pool per worker, no cookie jar) and the shared cache of pages."""
 
     def __init__(self, settings: Settings) -> None:
         self.base = httpx.URL(settings.origin)
@@ -127,41 +145,57 @@ class OriginProxy:
         self.authority = f"{self.base.scheme}://{self.base.netloc.decode('ascii')}"
         self.timeout = httpx.Timeout(
             settings.origin_timeout, connect=min(settings.origin_timeout, 3.0)
-        )
+        ).as_dict()
         self.slot_timeout = float(settings.slot_timeout)
         self.paths = tuple(settings.origin_paths)
         self.exclude = ("/_sw/", *settings.origin_exclude)
-        self.private_cookies = tuple(settings.origin_private_cookies)
+        self.shared_cookies = CookieList(settings.origin_shared_cookies)
         self.cache_seconds = float(settings.origin_cache_seconds)
-        self.cache: TLRUCache[CacheKey, CachedPage] = TLRUCache(
-            maxsize=max(1, int(settings.origin_cache_pages)),
+        self.connections = int(settings.origin_connections)
+        self.gate = InFlight(
+            self.connections,
+            int(settings.origin_client_requests),
+            int(settings.origin_path_requests),
+        )
+        self.log_queries = bool(settings.origin_log_queries)
+        pages = max(1, int(settings.origin_cache_pages))
+        self.cache: TLRUCache[StoreKey, CachedPage] = TLRUCache(
+            maxsize=pages,
             ttu=lambda _key, entry, now: now + entry.lifetime,
             timer=time.monotonic,
         )
+        # Which request headers each URL's answer varies on: where to look for its variant.
+        self.variants: LRUCache[CacheKey, VaryNames] = LRUCache(maxsize=pages)
         self.script = script_tag().encode()
-        self._client: httpx.AsyncClient | None = None
+        self._transport: httpx.AsyncHTTPTransport | None = None
 
     @property
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=self.timeout,
-                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-                follow_redirects=False,
+    def transport(self) -> httpx.AsyncHTTPTransport:
+        """The connection pool, used directly: a client would keep a cookie jar for everybody.
+
+        An httpx client stores every Set-Cookie it sees and sends it with later
+        requests that have no Cookie of their own, so one shopper's session would
+        reach the next shopper. It would also parse each redirect's Location (and
+        fail on one it cannot parse). The transport does neither.
+        """
+        if self._transport is None:
+            self._transport = httpx.AsyncHTTPTransport(
+                limits=httpx.Limits(
+                    max_connections=self.connections,
+                    max_keepalive_connections=min(self.connections, 50),
+                ),
                 trust_env=False,
+                retries=0,
             )
-            # Only the shopper's headers go to the origin, not the library's defaults.
-            for name in list(self._client.headers):
-                del self._client.headers[name]
-        return self._client
+        return self._transport
 
     async def start(self, shop: Shop) -> None:
-        self.client  # noqa: B018 - open the pool before the first shopper arrives
+        self.transport  # noqa: B018 - open the pool before the first shopper arrives
 
     async def stop(self, shop: Shop) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._transport is not None:
+            await self._transport.aclose()
+            self._transport = None
 
     def proxies(self, path: str) -> bool:
         if self.paths and not path.startswith(self.paths):
@@ -174,6 +208,25 @@ class OriginProxy:
         if query and b"?" not in raw_path:
             target += b"?" + query
         return target
+
+    def cached(self, key: CacheKey, sent: Headers) -> CachedPage | None:
+        """The stored variant of this URL whose varied headers are this request's, if any."""
+        names = self.variants.get(key)
+        if names is None:
+            return None
+        entry = self.cache.get((key, vary_values(sent, names)))
+        if entry is None or entry.vary != names:
+            return None
+        return entry
+
+    def store(self, key: CacheKey, sent: Headers, entry: CachedPage) -> None:
+        self.variants[key] = entry.vary
+        self.cache[(key, vary_values(sent, entry.vary))] = entry
+
+    def shown(self, raw_path: bytes, query: bytes) -> str:
+        """A URL as the log shows it: query strings carry e-mails and tokens, so not by default."""
+        path = raw_path.decode("latin-1")
+        return f"{path}?{query.decode('latin-1')}" if query and self.log_queries else path
 
     async def answer(
         self,
@@ -194,48 +247,103 @@ class OriginProxy:
             return PlainTextResponse("Loop detected: the origin URL points at shopwindow", 508)
         scope = request.scope
         peer = request.client.host if request.client else None
+        proxies = shop.edge.proxies
         hop = Hop(
             peer=peer,
-            trusted=peer is not None and shop.edge.proxies.is_trusted(peer),
+            trusted=peer is not None and proxies.is_trusted(peer),
             scheme=request.url.scheme,
             host=request.headers.get("host", ""),
             cookie_name=shop.settings.cookie_name,
             country_headers=shop.edge.country_headers,
         )
         sent = request_headers(scope["headers"], hop)
-        target = self.target(path or _raw_path(scope), scope.get("query_string", b""))
+        raw_path = path or _raw_path(scope)
+        query: bytes = scope.get("query_string", b"")
+        target = self.target(raw_path, query)
+        shown = self.shown(raw_path, query)
         key: CacheKey | None = None
-        if method == "GET" and not rewritten(sent):
+        tracked: list[str] = []
+        if (
+            method == "GET"
+            and self.cache_seconds > 0
+            and not rewritten(sent)
+            and request_may_share(sent, self.shared_cookies)
+        ):
+            kept, tracked = split_query(query)
             key = (
-                target,
+                self.target(raw_path, kept),
                 _first(sent, "x-forwarded-host"),
                 _first(sent, "x-forwarded-proto"),
             )
-            cached = self.cache.get(key)
-            if cached is not None and cached.vary == vary_key(sent, cached.headers):
-                metrics.ORIGIN.labels("cached").inc()
-                return await self.fill(request, shop, cached.page, cached.headers, visit, labels)
+            if request_accepts_stored(sent):
+                cached = self.cached(key, sent)
+                if cached is not None:
+                    metrics.ORIGIN.labels("cached").inc()
+                    log.debug("%s %s: from the shared cache", method, shown)
+                    return await self.fill(
+                        request, shop, cached.page, cached.headers, visit, labels
+                    )
+        forwarded = ", ".join(request.headers.getlist("x-forwarded-for")) or None
+        client = proxies.client_ip(peer, forwarded)
+        ticket = self.gate.admit(client, raw_path.decode("latin-1"))
+        if ticket is None:
+            metrics.ORIGIN.labels("refused").inc()
+            log.warning(
+                "%s %s: %s, answered 503",
+                method,
+                shown,
+                self.gate.refusal(client, raw_path.decode("latin-1")),
+            )
+            return busy(_has_body(request))
+        try:
+            return await self._fetch(
+                request, shop, method, target, shown, sent, key, tracked, ticket, visit, labels
+            )
+        except BaseException:
+            ticket.release()
+            raise
+
+    async def _fetch(
+        self,
+        request: Request,
+        shop: Shop,
+        method: str,
+        target: bytes,
+        shown: str,
+        sent: Headers,
+        key: CacheKey | None,
+        tracked: list[str],
+        ticket: Ticket,
+        visit: Visit | None,
+        labels: Sequence[str],
+    ) -> Response:
         url = self.base.copy_with(raw_path=target)
         body = request.stream() if _has_body(request) else None
-        outgoing = self.client.build_request(
+        outgoing = httpx.Request(
             method,
             url,
             headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in sent],
             content=body,
+            extensions={"timeout": self.timeout},
         )
         try:
-            upstream = await self.client.send(outgoing, stream=True)
+            upstream = await self.transport.handle_async_request(outgoing)
         except httpx.TimeoutException:
+            ticket.release()
             metrics.ORIGIN.labels("timeout").inc()
-            log.warning("origin timed out: %s %s", method, url)
+            log.warning("origin timed out: %s %s", method, shown)
             return unavailable(504)
         except httpx.HTTPError as exc:
+            ticket.release()
             metrics.ORIGIN.labels("unreachable").inc()
-            log.warning("origin unreachable: %s %s: %s", method, url, exc)
+            log.warning("origin unreachable: %s %s: %s", method, shown, type(exc).__name__)
             return unavailable(502)
         metrics.ORIGIN.labels("fetched").inc()
+        log.debug("%s %s: origin answered %d", method, shown, upstream.status_code)
         try:
-            return await self._relay(request, shop, upstream, sent, key, visit, labels)
+            return await self._relay(
+                request, shop, upstream, sent, key, tracked, ticket, visit, labels
+            )
         except BaseException:
             await upstream.aclose()
             raise
@@ -247,13 +355,15 @@ class OriginProxy:
         upstream: httpx.Response,
         sent: Headers,
         key: CacheKey | None,
+        tracked: list[str],
+        ticket: Ticket,
         visit: Visit | None,
         labels: Sequence[str],
     ) -> Response:
         received = self._relocated(response_headers(_decoded(upstream.headers.raw)))
         if not _fillable(request.method, upstream.status_code, received):
             return OriginResponse(
-                upstream.aiter_raw(CHUNK), upstream.status_code, received, upstream
+                upstream.aiter_raw(CHUNK), upstream.status_code, received, upstream, ticket
             )
         # Decoded from here on: the shopper gets the page uncompressed (the server or
         # CDN in front compresses), so the origin's length and encoding no longer hold.
@@ -265,18 +375,19 @@ class OriginProxy:
             chunks.append(chunk)
             size += len(chunk)
             if size > MAX_PAGE_BYTES:
-                return OriginResponse(_resume(chunks, stream), 200, plain, upstream)
+                return OriginResponse(_resume(chunks, stream), 200, plain, upstream, ticket)
         await upstream.aclose()
+        ticket.release()
         raw = b"".join(chunks)
         charset = charset_of(_first(received, "content-type"), raw[:2048])
         if charset is None:
             return PageResponse([raw], 200, plain)
         page = parse_page(raw, charset)
-        lifetime = 0.0
         if key is not None:
-            lifetime = shared_lifetime(sent, received, self.cache_seconds, self.private_cookies)
-        if lifetime > 0 and key is not None:
-            self.cache[key] = CachedPage(page, plain, vary_key(sent, received), lifetime)
+            lifetime = shared_lifetime(received, self.cache_seconds)
+            # A page that repeats a click id it was asked with would hand it to others.
+            if lifetime > 0 and not _echoes(raw, tracked):
+                self.store(key, sent, CachedPage(page, plain, vary_names(received), lifetime))
         return await self.fill(request, shop, page, plain, visit, labels)
 
     async def fill(
@@ -369,7 +480,8 @@ async def origin_home(request: Request) -> Response:
     metrics.count_match("homepage", decision.rule.id)
     target = safe_path(path)
     if target != "/" and visit.device != "bot" and shop.settings.homepage_mode == "redirect":
-        return personalize(redirect(shop, target), shop, visit, decision.labels)
+        query = request.scope["query_string"]
+        return personalize(redirect(shop, target, query=query), shop, visit, decision.labels)
     # Render mode, and crawlers: the chosen homepage's page, at the stable URL /.
     return await proxy.answer(
         request, shop, path=target.encode("utf-8"), visit=visit, labels=decision.labels
@@ -406,6 +518,14 @@ def install(shop: Shop, hooks: Hooks) -> OriginProxy | None:
 
 
 routes: list[BaseRoute] = []  # origin mode rearranges the app's routes instead (front_routes)
+
+
+def busy(upload: bool) -> Response:
+    """Over a share of the origin connections: at once, instead of waiting for one."""
+    headers = {"Cache-Control": "no-store", "Retry-After": "1"}
+    if upload:
+        headers["Connection"] = "close"  # its body is not read: the connection cannot go on
+    return PlainTextResponse("The shop is busy. Please try again in a moment.", 503, headers)
 
 
 def unavailable(status: int) -> Response:
@@ -460,6 +580,10 @@ def _fillable(method: str, status: int, headers: Headers) -> bool:
         return False
     length = _first(headers, "content-length")
     return not (length.isdigit() and int(length) > MAX_PAGE_BYTES)
+
+
+def _echoes(page: bytes, values: list[str]) -> bool:
+    return any(value.encode("utf-8", "replace") in page for value in values)
 
 
 def _has_body(request: Request) -> bool:

@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from shopwindow import metrics
 from shopwindow.catalog import Catalog, Product
-from shopwindow.context import Visit, product_context
+from shopwindow.context import Visit, arms_of, product_context
 from shopwindow.events import Event
 from shopwindow.hooks import Hooks
 from shopwindow.pairings import NO_PAIRINGS, merged
@@ -97,20 +97,18 @@ class OutOfStock:
 
     def _fresh(self, snap: Snapshot) -> bool:
         """Whether cached answers may be used for `snap`; a reload empties the cache."""
-        if snap is self._snap:
-            return True
-        if snap is not self.shop.snapshot:
+        live = self.shop.snapshot
+        if not self.shop.serves(snap):
             return False  # a request still reading the snapshot before a reload
-        self._snap = snap
-        self._segments.clear()
-        self._specs.clear()
+        if live is not self._snap:
+            self._snap = live
+            self._segments.clear()
+            self._specs.clear()
         return True
 
     def decide(self, snap: Snapshot, visit: Visit, product: Product) -> Decision:
         visit.ctx.update(product_context(product))
-        return snap.rules.decide(
-            PLACEMENT, visit.ctx, visit.visitor.id, assigned=visit.visitor.buckets
-        )
+        return snap.rules.decide(PLACEMENT, visit.ctx, visit.visitor.id, assigned=arms_of(visit))
 
     def answer(self, snap: Snapshot, visit: Visit, product: Product) -> Answer:
         decision = self.decide(snap, visit, product)
@@ -129,7 +127,15 @@ class OutOfStock:
         ranking = None
         if any(spec.name == "popular" for spec in specs):
             ranking = self.popularity.ranking(time.time())
-        key = (product.id, gender, rule.id, decision.variant, ranking.version if ranking else 0)
+        # A market's view has its own prices: its lists are kept apart from the others'.
+        key = (
+            snap.market,
+            product.id,
+            gender,
+            rule.id,
+            decision.variant,
+            ranking.version if ranking else 0,
+        )
         segment = self._segments.get(key) if cacheable else None
         if segment is None:
             lists = recommend(

@@ -6,13 +6,16 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-_PLACEHOLDER = re.compile(r"\{(country|gender|category|language)\}")
+_PLACEHOLDER = re.compile(r"\{(country|market|gender|category|language)\}")
 _PLACEHOLDER_KEYS = {
     "country": "country",
+    "market": "market",
     "gender": "visitor.gender",
     "category": "visitor.category",
     "language": "language",
 }
+# Filled in lower case: /de/, never /DE/.
+_LOWER = frozenset({"country", "market"})
 # The `then` fields holding a path template (thenspec checks their placeholders).
 TEMPLATE_FIELDS = ("path", "cta_url")
 
@@ -64,9 +67,11 @@ def fill_path(template: Any, ctx: Mapping[str, Any]) -> str | None:
     for text, is_key in parts:
         if is_key:
             value = ctx.get(text)
+            if not value and text == "market":
+                value = ctx.get("country")  # no markets: the store is the country's
             if not value:
                 return None
-            out.append(str(value).lower() if text == "country" else str(value))
+            out.append(str(value).lower() if text in _LOWER else str(value))
         else:
             out.append(text)
     return "".join(out)

@@ -23,7 +23,7 @@ from starlette.routing import Route
 from shopwindow import metrics, popupcaps
 from shopwindow.catalog import Catalog, Product
 from shopwindow.clientscript import SCRIPT, SCRIPT_PATH, script_endpoint
-from shopwindow.context import Visit, product_context
+from shopwindow.context import Visit, arms_of, product_context
 from shopwindow.events import Event
 from shopwindow.hooks import Hooks
 from shopwindow.pathtemplate import fill_path
@@ -202,7 +202,7 @@ def decide_popup(shop: Shop, snap: Snapshot, visit: Visit, now: int) -> Choice:
         )
 
     choice.decision = snap.rules.decide(
-        PLACEMENT, visit.ctx, visitor.id, accept=accept, assigned=visitor.buckets
+        PLACEMENT, visit.ctx, visitor.id, accept=accept, assigned=arms_of(visit)
     )
     return choice
 
@@ -290,7 +290,8 @@ def cta_url_for(visit: Visit, then: Mapping[str, Any], search: SearchMatch | Non
             (p.gender for p in search.products if p.gender in _GENDERS), None
         )
         if gender:
-            return f"/{visit.country.lower()}/{gender}/{search.category}/"
+            store = visit.ctx.get("market") or visit.country.lower()
+            return f"/{store}/{gender}/{search.category}/"
     return None
 
 

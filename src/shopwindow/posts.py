@@ -243,9 +243,9 @@ def _read_post(
     first = len(refs)
     tags = _tags(node.get("tags"), width, height, refs, errors)
     look = _look(node.get("look"), refs, errors)
-    alt = _text(node.get("alt"), 300, errors)
-    title = _text(node.get("title"), 120, errors)
-    caption = _text(node.get("caption"), 2200, errors)  # Instagram's own caption limit
+    alt = _text(node.get("alt"), "alt", 300, errors)
+    title = _text(node.get("title"), "title", 120, errors)
+    caption = _text(node.get("caption"), "caption", 2200, errors)  # Instagram's own caption limit
     url = _link(node.get("url"), errors)
     published = _date(node.get("published"), errors)
     if post_id is None:
@@ -421,12 +421,12 @@ def _look(
     return tuple(dict.fromkeys(found))
 
 
-def _text(node: Node | None, max_len: int, errors: list[RuleError]) -> str:
+def _text(node: Node | None, name: str, max_len: int, errors: list[RuleError]) -> str:
     if node is None:
         return ""
     value = node.value
     if node.kind != "scalar" or isinstance(value, bool) or not isinstance(value, str | int | float):
-        errors.append(node.error(f"expected text, got {node.type_name}"))
+        errors.append(node.error(f"`{name}`: expected text, got {node.type_name}"))
         return ""
     text = str(value)
     if len(text) > max_len:

@@ -29,7 +29,7 @@ async def product_page(request: Request) -> Response:
     )
     html = shop.templates.get_template("product.html").render(
         product=product.to_json(),
-        country=visit.country.lower(),
+        country=visit.ctx.get("market") or visit.country.lower(),  # the store's prefix
         gender=product.gender,
         recommendations=recommendations,
         recently=Markup(strip),

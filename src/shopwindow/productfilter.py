@@ -38,6 +38,7 @@ class ProductFilter:
     ids: tuple[str, ...] = ()  # a hand-picked list, in this order, instead of the index
     limit: int = DEFAULT_LIMIT
     in_stock_only: bool = False
+    prefer: tuple[str, ...] = ()  # not required: products with all of these come first
 
     @staticmethod
     def of(
@@ -48,6 +49,7 @@ class ProductFilter:
         ids: Iterable[str] = (),
         limit: int = DEFAULT_LIMIT,
         in_stock_only: bool = False,
+        prefer: Iterable[str] = (),
     ) -> ProductFilter:
         wanted = set(tags)
         if tier:
@@ -59,6 +61,7 @@ class ProductFilter:
             tuple(dict.fromkeys(ids)),
             max(1, min(int(limit), MAX_LIMIT)),
             in_stock_only,
+            tuple(sorted(set(prefer) - wanted)),
         )
 
     @staticmethod
@@ -78,7 +81,7 @@ class ProductFilter:
 
     def without_tags(self) -> ProductFilter:
         return ProductFilter(
-            self.gender, self.category, (), self.ids, self.limit, self.in_stock_only
+            self.gender, self.category, (), self.ids, self.limit, self.in_stock_only, self.prefer
         )
 
     def describe(self) -> str:
@@ -94,6 +97,8 @@ class ProductFilter:
             parts.append("ids=" + ",".join(self.ids))
         if self.in_stock_only:
             parts.append("in_stock_only")
+        if self.prefer:
+            parts.append("first=" + ",".join(self.prefer))
         return "; ".join(parts) or "all"
 
     def admits(self, product: Product) -> bool:
@@ -170,6 +175,13 @@ class FilterIndex:
                 self._combos[combo] = found
             ranked, in_stock = found
         end = in_stock if flt.in_stock_only else len(ranked)
+        if flt.prefer:
+            # In stock still first; within that, the products the keyword described best.
+            pool = sorted(
+                ranked[:end],
+                key=lambda p: (not p.in_stock, -sum(_has(p, t) for t in flt.prefer)),
+            )
+            return pool[: flt.limit]
         return list(ranked[: min(end, flt.limit)])
 
     def _intersect(

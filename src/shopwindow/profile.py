@@ -169,6 +169,18 @@ NO_ACTIVITY = Activity()
 
 
 @dataclass(frozen=True, slots=True)
+class DropReminder:
+    """An identified customer asked to hear when a drop (its scheduled rule) opens."""
+
+    drop: str
+    customer_id: str
+    at: int  # epoch seconds of the (latest) ask
+
+    def to_json(self) -> dict[str, Any]:
+        return {"drop": self.drop, "customer_id": self.customer_id, "at": self.at}
+
+
+@dataclass(frozen=True, slots=True)
 class Profile:
     """Everything the profile store knows of one customer, online and in store."""
 

@@ -11,7 +11,9 @@ cluster slot, and no customer id can contain a brace):
     sw:profile:{C}:activity  JSON: views, affinity, cart, popup history (profile.Activity)
     sw:profile:{C}:history   sorted set of the newest lines (JSON), scored by time of sale:
                              the order history the staff view shows
+    sw:profile:{C}:reminders hash drop -> when the customer asked to hear of it
     sw:profile:email:<hash>  customer id
+    sw:profile:reminders     hash "<drop> <customer id>" -> when asked (every drop's list)
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from shopwindow.profile import (
     MAX_ORDERS,
     MAX_PRODUCTS,
     Activity,
+    DropReminder,
     Order,
     Profile,
     PurchaseLine,
@@ -76,6 +79,9 @@ return 1
 
 def profile_key(customer_id: str) -> str:
     return f"{PREFIX}{{{customer_id}}}"
+
+
+REMINDERS_KEY = PREFIX + "reminders"
 
 
 def email_key(email_hash: str) -> str:
@@ -132,6 +138,16 @@ class RedisProfiles:
         except redis.RedisError as exc:
             raise StoreUnavailable(f"redis: {exc}") from exc
         return value.decode() if isinstance(value, bytes) else None
+
+    def rekey_email(self, old_hash: str, new_hash: str, customer_id: str) -> None:
+        pipe = self._bulk.pipeline(transaction=True)
+        pipe.set(email_key(new_hash), customer_id)
+        pipe.delete(email_key(old_hash))
+        pipe.hset(profile_key(customer_id), "email", new_hash)
+        try:
+            pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreUnavailable(f"redis: {exc}") from exc
 
     def add_purchases(self, lines: Sequence[PurchaseLine]) -> int:
         if not lines:
@@ -208,11 +224,35 @@ class RedisProfiles:
             except redis.RedisError as exc:
                 raise StoreUnavailable(f"redis: {exc}") from exc
 
+    def remind(self, customer_id: str, drop: str, at: int) -> None:
+        try:
+            pipe = self._bulk.pipeline(transaction=False)
+            pipe.hset(profile_key(customer_id) + ":reminders", drop, at)
+            pipe.hset(REMINDERS_KEY, f"{drop} {customer_id}", at)
+            pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreUnavailable(f"redis: {exc}") from exc
+
+    def reminders(self, drop: str | None = None) -> list[DropReminder]:
+        try:
+            raw: dict[bytes, bytes] = self._bulk.hgetall(REMINDERS_KEY)  # type: ignore[assignment]
+        except redis.RedisError as exc:
+            raise StoreUnavailable(f"redis: {exc}") from exc
+        found = []
+        for field, at in raw.items():
+            drop_id, _, customer_id = field.decode().partition(" ")
+            if drop is None or drop_id == drop:
+                found.append(DropReminder(drop_id, customer_id, int(at)))
+        return sorted(found, key=lambda r: (r.drop, r.at, r.customer_id))
+
     def forget(self, customer_id: str) -> bool:
         key = profile_key(customer_id)
         try:
             digest = self._bulk.hget(key, "email")
-            parts = (":lines", ":orders", ":bought", ":activity", ":history")
+            asked: list[bytes] = self._bulk.hkeys(key + ":reminders")  # type: ignore[assignment]
+            if asked:
+                self._bulk.hdel(REMINDERS_KEY, *(f"{d.decode()} {customer_id}" for d in asked))
+            parts = (":lines", ":orders", ":bought", ":activity", ":history", ":reminders")
             keys = [key, *(key + part for part in parts)]
             # The email's entry only if it still names this customer (another may have taken it).
             if (

@@ -11,6 +11,7 @@ from shopwindow.profile import (
     MAX_ORDERS,
     MAX_PRODUCTS,
     Activity,
+    DropReminder,
     Order,
     Profile,
     PurchaseLine,
@@ -36,6 +37,12 @@ CREATE TABLE IF NOT EXISTS customers (
     customer_id TEXT PRIMARY KEY,
     email_hash  TEXT NOT NULL DEFAULT '',
     activity    BLOB
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS drop_reminders (
+    drop_id     TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    PRIMARY KEY (drop_id, customer_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS emails (
     email_hash  TEXT PRIMARY KEY,
@@ -179,6 +186,18 @@ class SQLiteProfiles:
             raise StoreUnavailable(f"{self.path}: {exc}") from exc
         return str(row[0]) if row else None
 
+    def rekey_email(self, old_hash: str, new_hash: str, customer_id: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO emails VALUES (?, ?) ON CONFLICT (email_hash) "
+                "DO UPDATE SET customer_id = excluded.customer_id",
+                (new_hash, customer_id),
+            )
+            conn.execute("DELETE FROM emails WHERE email_hash = ?", (old_hash,))
+            conn.execute(
+                "UPDATE customers SET email_hash = ? WHERE customer_id = ?", (new_hash, customer_id)
+            )
+
     def orders(self, customer_id: str, limit: int = 20) -> list[Order]:
         limit = max(1, min(limit, MAX_ORDERS))
         try:
@@ -243,10 +262,30 @@ class SQLiteProfiles:
                     (customer_id, merged.to_json()),
                 )
 
+    def remind(self, customer_id: str, drop: str, at: int) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO drop_reminders (drop_id, customer_id, at) VALUES (?, ?, ?) "
+                "ON CONFLICT (drop_id, customer_id) DO UPDATE SET at = excluded.at",
+                (drop, customer_id, at),
+            )
+
+    def reminders(self, drop: str | None = None) -> list[DropReminder]:
+        query = "SELECT drop_id, customer_id, at FROM drop_reminders"
+        args: tuple[str, ...] = ()
+        if drop is not None:
+            query += " WHERE drop_id = ?"
+            args = (drop,)
+        try:
+            rows = self._conn().execute(query + " ORDER BY drop_id, at, customer_id", args)
+            return [DropReminder(d, c, int(a)) for d, c, a in rows.fetchall()]
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"{self.path}: {exc}") from exc
+
     def forget(self, customer_id: str) -> bool:
         with self._write() as conn:
             before = conn.total_changes
-            for table in ("lines", "customers", "emails"):
+            for table in ("lines", "customers", "emails", "drop_reminders"):
                 conn.execute(f"DELETE FROM {table} WHERE customer_id = ?", (customer_id,))
             return conn.total_changes > before
 

@@ -42,6 +42,7 @@ from shopwindow.profile import (
 from shopwindow.profilestore import ProfileStore, StoreUnavailable
 from shopwindow.profilestore_open import open_store
 from shopwindow.responses import personalize, wants_json
+from shopwindow.sales import in_main_currency
 from shopwindow.shop import Shop, Snapshot
 from shopwindow.visitor import MAX_CATEGORIES, MAX_POPUPS, MAX_VIEWED, Visitor
 from shopwindow.web import shop_of, snapshot_of, visit_of
@@ -364,7 +365,15 @@ def event_sink(shop: Shop, visit: Visit, events: list[Event]) -> None:
             continue
         key = order_key("online", event.order_id or f"{visitor.id}@{now}", "", now)
         lines.extend(
-            PurchaseLine(customer_id, pid, round(price * 100), full, "", now, key)
+            PurchaseLine(
+                customer_id,
+                pid,
+                round(in_main_currency(shop, visit, event, price) * 100),
+                full,
+                "",
+                now,
+                key,
+            )
             for pid, price, full in event.items
         )
     popups = {

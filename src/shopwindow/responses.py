@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from shopwindow.context import Visit
 from shopwindow.limits import NOSNIFF
 from shopwindow.shop import Shop
+from shopwindow.tracking import with_query
 from shopwindow.visitor import MAX_BUCKETS
 from shopwindow.web import headers_of
 
@@ -100,11 +101,24 @@ class RawAnswer(Response):
         self.raw_headers = [NOSNIFF, *headers, (b"content-length", str(len(body)).encode())]
 
 
-def redirect(shop: Shop, target: str, status: int = 302) -> Response:
+def redirect(shop: Shop, target: str, status: int = 302, query: bytes | str = b"") -> Response:
+    """A redirect that cannot leave the site, carrying the visitor's query string through.
+
+    Every parameter the visitor arrived with (click ids, utm_*, anything) rides
+    along except shopwindow's own `sw_*`: trackers read them on the next page.
+    """
     location = safe_path(target, shop.edge.own_hosts)
-    # safe_path only lets through ASCII without spaces or control characters,
-    # so the header needs none of RedirectResponse's re-quoting.
+    if query:
+        raw = query.decode("latin-1") if isinstance(query, bytes) else query
+        location = with_query(location, quote(raw, safe=_QUERY_SAFE))
+    # safe_path only lets through ASCII without spaces or control characters, and the
+    # query is quoted likewise, so the header needs none of RedirectResponse's re-quoting.
     return RawAnswer(status, [(b"location", location.encode("latin-1"))])
+
+
+# Characters a query keeps as sent; anything else (spaces, controls, backslashes, quotes,
+# non-ASCII bytes, '#') is %-escaped: it stays the same parameter, and cannot end the URL.
+_QUERY_SAFE = "!$&'()*+,;=:@/?~-._%"
 
 
 def personalize(
@@ -120,8 +134,11 @@ def personalize(
     # Appended as raw pairs: each is set exactly once here, and MutableHeaders'
     # per-assignment scan showed up in profiles of the hot endpoints.
     _drop(raw, (b"cache-control", b"vary"))
+    crawler = visit.device == "bot"
     if names:
         raw.append((b"x-shopwindow-rules", ", ".join(names).encode("latin-1", "replace")))
+    if names and not crawler:
+        # A crawler gets the control arm (context.arms_of) and is never an exposure.
         remember_buckets(visit, names)
         for sink in shop.hooks.exposures:
             sink(shop, visit, names)
@@ -163,8 +180,8 @@ def _drop(raw: list[tuple[bytes, bytes]], names: tuple[bytes, ...]) -> None:
 
 def write_cookie(response: Response, shop: Shop, visit: Visit) -> None:
     visitor = visit.visitor
-    if not visit.consent or not visitor.changed:
-        return
+    if not visit.consent or not visitor.changed or visit.device == "bot":
+        return  # a crawler is nobody to remember
     if any(name == SEGMENT_HEADER for name, _ in response.raw_headers):
         # A CDN keeps a segment answer for everyone in the segment: one visitor's
         # cookie (their id, their buckets) must never ride on it.

@@ -22,12 +22,29 @@ from shopwindow.errors import RuleError
 from shopwindow.pathtemplate import compile_paths
 from shopwindow.schedule import Schedule, compile_schedule
 from shopwindow.thenspec import CheckEnv, PlacementSpec
+from shopwindow.vocabulary import vocabularies
 from shopwindow.yamlsrc import Node
 
 RULE_FIELDS = ("id", "when", "then", "schedule", "split", "caps", "priority", "enabled", "note")
 CAP_FIELDS = ("per_session", "per_day", "per_visitor", "after_dismiss_days")
 BUCKETS = 10_000
 HOLDOUT = "holdout"  # the variant name X-Shopwindow-Rules and the stats give held-out visitors
+CONTROL = "\x00control"  # never a variant's name: the control arm, asked for by name
+
+
+class ControlArms(dict[str, str]):
+    """Remembered variants of a crawler: the control arm of every split, never remembered."""
+
+    __slots__ = ()
+
+    def get(self, key: str, default: Any = None) -> str:
+        return CONTROL
+
+    def __bool__(self) -> bool:
+        return True  # empty, yet it answers for every rule
+
+
+CRAWLER_ARMS: Mapping[str, str] = ControlArms()
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +96,9 @@ class Split:
         visitor is bucketed afresh, so only the visitors a change must move are moved.
         """
         if sticky is not None:
+            if sticky == CONTROL:
+                # Crawlers: what the experiment compares against, the same every time.
+                return None if self.holdout > 0 else self.variants[0]
             if sticky == HOLDOUT:
                 if self.holdout > 0:
                     return None
@@ -348,7 +368,7 @@ def compile_rules(
         return [], []
     if root.kind != "list":
         return [], [root.error("a rule file is a list of rules, each starting with `- id:`")]
-    options = Options(timezone)
+    options = Options(timezone, vocabularies(env.categories, env.brands))
     rules: list[Rule] = []
     errors: list[RuleError] = []
     for offset, node in enumerate(root.items):
@@ -378,7 +398,7 @@ def _compile_rule(
     try:
         conditions = compile_when(node.get("when"), options)
     except CompileError as exc:
-        errors.append(exc.error)
+        errors.extend(exc.errors)
 
     then_node = node.get("then")
     then: Mapping[str, Any] = {}
@@ -393,7 +413,7 @@ def _compile_rule(
         try:
             schedule = compile_schedule(sched_node, options.timezone)
         except CompileError as exc:
-            errors.append(exc.error)
+            errors.extend(exc.errors)
 
     split = None
     if (split_node := node.get("split")) is not None:

@@ -38,14 +38,50 @@ DECLARATIONS: tuple[Setting, ...] = (
         "catalog",
         "path",
         _bundled("demo", "catalog.jsonl"),
-        "product feed (JSON Lines or CSV)",
+        "product feed: JSON Lines, CSV, Google Merchant Center (TSV or XML) or a Shopify product export",
         "--catalog",
+    ),
+    Setting(
+        "catalog_categories",
+        "path",
+        "",
+        "YAML file mapping a feed's product types and Google categories to categories; empty = the built-in map",
+        "--catalog-categories",
+    ),
+    Setting(
+        "catalog_currency",
+        "text",
+        "EUR",
+        "currency of feeds that name none (Shopify exports)",
+        "--catalog-currency",
     ),
     Setting(
         "geoip", "path", "", "MaxMind country or city database (.mmdb); empty = none", "--geoip"
     ),
     Setting(
         "templates", "path", _bundled("templates"), "folder of Jinja2 templates", "--templates"
+    ),
+    Setting(
+        "reload",
+        "choice",
+        "auto",
+        "when rule edits go live: watch (each saved file, after it stands still; for development), trigger (only on `shopwindow reload`, SIGHUP or a swap of a symlinked rules folder), auto (trigger in production, watch otherwise)",
+        "--reload",
+        ("auto", "watch", "trigger"),
+    ),
+    Setting(
+        "rule_file_max_bytes",
+        "int",
+        2 * 1024 * 1024,
+        "largest rule file read; a larger one is refused before it is parsed",
+        None,
+    ),
+    Setting(
+        "catalog_max_loss",
+        "int",
+        50,
+        "percent of products a new feed may lose and still go live (100: any feed but an empty one)",
+        None,
     ),
     Setting("host", "text", "127.0.0.1", "address to listen on", "--host"),
     Setting("port", "int", 8000, "port to listen on", "--port"),
@@ -78,6 +114,30 @@ DECLARATIONS: tuple[Setting, ...] = (
         "text",
         DEV_SECRET,
         "key that signs visitor cookies (environment only)",
+        None,
+        secret=True,
+    ),
+    Setting(
+        "secret_fallbacks",
+        "list",
+        [],
+        "earlier secrets, comma-separated, during a rotation: cookies signed with one are still read and signed again with `secret`",
+        None,
+        secret=True,
+    ),
+    Setting(
+        "identity_secret",
+        "text",
+        "",
+        "key the shop's backend signs customer ids with, so `identify` links a device only with its proof (docs/profiles.md); empty = identify is off",
+        None,
+        secret=True,
+    ),
+    Setting(
+        "identity_secret_fallbacks",
+        "list",
+        [],
+        "earlier identity secrets, comma-separated, whose proofs are still accepted during a rotation",
         None,
         secret=True,
     ),
@@ -178,6 +238,13 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("max_events", "int", 50, "most events in one beacon", None),
     Setting("landing_prefix", "text", "/lp/", "path prefix of landing pages (/lp/{slug})", None),
     Setting(
+        "languages",
+        "list",
+        [],
+        "language packs for reading ad keywords and campaign names besides English: de, es, fr, it, nl",
+        "--language",
+    ),
+    Setting(
         "origin",
         "text",
         "",
@@ -213,6 +280,20 @@ DECLARATIONS: tuple[Setting, ...] = (
         "token that the staff view requires (environment or file)",
         None,
         secret=True,
+    ),
+    Setting(
+        "token_attempts",
+        "int",
+        10,
+        "wrong staff or stats tokens one client address (IPv6: its /64) may send before it must wait (429)",
+        None,
+    ),
+    Setting(
+        "token_lockout_seconds",
+        "int",
+        900,
+        "how long an address that sent token_attempts wrong tokens waits, from its first wrong one",
+        None,
     ),
     Setting(
         "attribution_hours",
@@ -308,23 +389,38 @@ DECLARATIONS: tuple[Setting, ...] = (
     ),
     Setting("origin_cache_pages", "int", 1000, "most origin pages kept in memory per worker", None),
     Setting(
-        "origin_private_cookies",
+        "origin_shared_cookies",
         "list",
-        [
-            "PHPSESSID",
-            "JSESSIONID",
-            "ASP.NET_SessionId",
-            "sessionid",
-            "session",
-            "connect.sid",
-            "laravel_session",
-            "_session_id",
-            "wordpress_logged_in_",
-            "wp_woocommerce_session_",
-            "frontend",
-            "PrestaShop-",
-        ],
-        "request cookies (name prefixes) that make the origin's page the shopper's own: never cached",
+        [],
+        "request cookies that do not personalise the origin's pages (consent, analytics; a name, or a prefix ending in *, such as _ga*): requests with any other cookie never use the shared cache",
+        None,
+    ),
+    Setting(
+        "origin_connections",
+        "int",
+        200,
+        "origin connections per worker; a request beyond them gets 503 with Retry-After at once",
+        None,
+    ),
+    Setting(
+        "origin_client_requests",
+        "int",
+        20,
+        "origin requests one client address (through --trusted-proxy) may have under way; more get 503",
+        None,
+    ),
+    Setting(
+        "origin_path_requests",
+        "int",
+        50,
+        "origin requests for one path that may be under way; more get 503",
+        None,
+    ),
+    Setting(
+        "origin_log_queries",
+        "bool",
+        False,
+        "write query strings of proxied URLs into the log (they can carry e-mail addresses and tokens)",
         None,
     ),
     Setting(
@@ -399,6 +495,20 @@ DECLARATIONS: tuple[Setting, ...] = (
         None,
     ),
     Setting(
+        "body_idle_seconds",
+        "float",
+        10.0,
+        "seconds a request body may pause between two pieces; then 408 and the connection is closed",
+        None,
+    ),
+    Setting(
+        "body_total_seconds",
+        "float",
+        60.0,
+        "seconds a whole request body may take to arrive; then 408 and the connection is closed",
+        None,
+    ),
+    Setting(
         "max_connections",
         "int",
         1000,
@@ -415,6 +525,15 @@ DECLARATIONS: tuple[Setting, ...] = (
 )
 
 BY_NAME = {s.name: s for s in DECLARATIONS}
+
+# Settings that were replaced: named anywhere, they stop the start with what to use now.
+RETIRED = {
+    "origin_private_cookies": (
+        "origin_private_cookies was replaced by origin_shared_cookies: list the cookies "
+        "that do NOT personalise a page (consent, analytics, such as _ga*); a request "
+        "with any other cookie is now never answered from the shared cache"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -434,6 +553,21 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         return Settings({**self.values, **changes}, self.sources, self.file)
+
+    def named(self, name: str) -> str:
+        """The setting's name and where its value came from, for a message about it."""
+        source = self.sources.get(name, "default")
+        if source == "default":
+            return name
+        if source == "environment":
+            return f"{name} (from {BY_NAME[name].env})"
+        if source == "command line":
+            return f"{name} (from {BY_NAME[name].flag or 'the command line'})"
+        try:  # a settings file, as the operator's shell shows it
+            source = str(Path(source).resolve().relative_to(Path.cwd()))
+        except ValueError:
+            pass
+        return f"{name} (from {source})"
 
 
 class SettingsError(Exception):
@@ -504,6 +638,9 @@ def load(
                 sources[name] = "command line"
 
     # The rules folder decides where the settings file is, so it is read first.
+    for name, message in RETIRED.items():
+        if "SHOPWINDOW_" + name.upper() in environ or name in cli:
+            raise SettingsError(message)
     from_env_and_cli(["rules"])
     config = config or environ.get("SHOPWINDOW_CONFIG")
     path = Path(config) if config else Path(values["rules"]) / "shopwindow.toml"
@@ -516,6 +653,8 @@ def load(
             raise SettingsError(f"{path}: {exc}") from None
         for key, raw in data.items():
             s = BY_NAME.get(key)
+            if key in RETIRED:
+                raise SettingsError(f"{path}: {RETIRED[key]}")
             if s is None:
                 raise SettingsError(f"{path}: unknown setting {key!r}")
             if key == "rules":
@@ -537,6 +676,13 @@ def validate(settings: Settings) -> None:
         ZoneInfo(settings.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingsError(f"timezone: unknown time zone {settings.timezone!r}") from None
+    from shopwindow.languages import ENGLISH, PACKS
+
+    for language in settings.languages:
+        if language not in PACKS and language != ENGLISH:
+            raise SettingsError(
+                f"languages: no language pack {language!r} (there are {', '.join(PACKS)})"
+            )
     import re
 
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", settings.cookie_name):
@@ -558,6 +704,18 @@ def validate(settings: Settings) -> None:
             )
         if settings.dev:
             raise SettingsError("--dev (the preview switch) is refused in production")
+        for name in ("staff_token", "stats_token"):
+            token = settings.values[name]
+            if token and len(token) < 32:
+                raise SettingsError(
+                    f"SHOPWINDOW_{name.upper()}: at least 32 characters in production;"
+                    " make one with: openssl rand -hex 32"
+                )
+        if settings.identity_secret and len(settings.identity_secret) < 32:
+            raise SettingsError(
+                "SHOPWINDOW_IDENTITY_SECRET: at least 32 characters in production;"
+                " make one with: openssl rand -hex 32"
+            )
     if not 0 < settings.stats_confidence < 1:
         raise SettingsError("stats_confidence: a level between 0 and 1, such as 0.95")
     if not 0 <= settings.decision_log_rate <= 1:
@@ -565,8 +723,16 @@ def validate(settings: Settings) -> None:
     for name in ("attribution_hours", "stats_retention_days", "decision_log_days"):
         if settings.values[name] <= 0:
             raise SettingsError(f"{name}: must be more than 0")
+    for name in ("body_idle_seconds", "body_total_seconds"):
+        if settings.values[name] <= 0:
+            raise SettingsError(f"{name}: must be more than 0")
+    for name in ("origin_connections", "origin_client_requests", "origin_path_requests"):
+        if settings.values[name] < 1:
+            raise SettingsError(f"{name}: at least 1")
     if settings.decision_log_size < 1:
         raise SettingsError("decision_log_size: at least 1")
+    if settings.token_attempts < 1 or settings.token_lockout_seconds < 1:
+        raise SettingsError("token_attempts and token_lockout_seconds: at least 1")
 
 
 def markdown() -> str:

@@ -238,7 +238,7 @@ class ShoppableState:
         return found
 
     def page(self, shop: Shop, post: Post, visit: Visit, as_json: bool) -> bytes | str:
-        country = visit.country.lower()
+        country = visit.ctx.get("market") or visit.country.lower()  # the store's prefix
         key = (post.id, as_json, country, tuple(sorted(visit.preview.items())))
         body = self.pages.get(key)
         if body is None:

@@ -25,6 +25,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
@@ -37,12 +38,12 @@ from starlette.routing import Route
 from shopwindow import associate, profiles
 from shopwindow.associate import CustomerView
 from shopwindow.hooks import Hooks
-from shopwindow.profile import email_hash
-from shopwindow.profilestore import ProfileStore, StoreUnavailable
+from shopwindow.profilestore import ProfileStore, StoreUnavailable, customer_for_email_address
 from shopwindow.profilestore_open import open_store
 from shopwindow.responses import wants_json
 from shopwindow.shop import Shop, Snapshot
 from shopwindow.staffaccess import Access, AccessLog, open_access_log
+from shopwindow.throttle import throttle_of, too_many
 from shopwindow.web import header_map, shop_of, snapshot_of
 
 log = logging.getLogger("shopwindow.staff")
@@ -111,9 +112,18 @@ def refusal(request: Request, shop: Shop) -> tuple[Response | None, str]:
             401,
             headers={**HEADERS, "WWW-Authenticate": REALM},
         ), ""
+    throttle = throttle_of(shop)
+    peer = peer_of(request, shop)
+    wait = throttle.wait(peer)
+    if wait:
+        # Not even compared: guessing from this address has stopped for a while.
+        return PlainTextResponse(
+            f"Too many wrong tokens from this address; try again in {wait} s.",
+            429,
+            headers={**HEADERS, **too_many(wait)},
+        ), ""
     if not same_token(token, expected):
-        name = staff_name(request, user)
-        log.warning("staff view: wrong token from %s (%s)", peer_of(request, shop), name)
+        throttle.failed(peer, "staff view")
         return PlainTextResponse("Wrong staff token.", 403, headers=HEADERS), ""
     return None, staff_name(request, user)
 
@@ -234,6 +244,9 @@ async def customer_page(request: Request) -> Response:
     refused, who = refusal(request, shop)
     if refused is not None:
         return refused
+    if cross_site(request):
+        # An <img> or link on another site: no page, and no access on record.
+        return PlainTextResponse("Cross-site requests are refused.", 403, headers=HEADERS)
     customer_id = request.path_params["customer_id"]
     if not _CUSTOMER_ID.match(customer_id):
         return page(shop, 404, who=who, message="That is not a customer id.")
@@ -265,10 +278,10 @@ async def search(request: Request) -> Response:
     email = (fields.get("email") or [""])[0].strip()
     if "@" not in email or len(email) > 254:
         return page(shop, 400, who=who, message="Type the customer's email address.")
-    digest = email_hash(email, shop.settings.secret)
+    find = partial(customer_for_email_address, store_of(shop), email, shop.settings)
     del email, fields, body  # nothing below may log, store or echo it
     try:
-        customer_id = await run_in_threadpool(store_of(shop).customer_for_email, digest)
+        customer_id = await run_in_threadpool(find)
     except StoreUnavailable as exc:
         log.error("staff search unavailable: %s", exc)
         return PlainTextResponse(
@@ -278,10 +291,17 @@ async def search(request: Request) -> Response:
 
 
 def cross_site(request: Request) -> bool:
-    """A form posted from another site (the browser would send basic auth along): refuse it."""
+    """A request another site made the browser send (with its cached basic auth): refuse it.
+
+    Sec-Fetch-Site decides when the browser sends it (same-origin or none: typed,
+    bookmarked, our own form). Only without it is Origin read: our pages say
+    `Referrer-Policy: no-referrer`, so a browser posts our own form with
+    `Origin: null`, and that alone must not refuse it. Scripts that send
+    neither header (a Bearer token from a terminal) are not a browser: let through.
+    """
     site = request.headers.get("sec-fetch-site")
-    if site is not None and site not in ("same-origin", "none"):
-        return True
+    if site is not None:
+        return site not in ("same-origin", "none")
     origin = request.headers.get("origin")
     if origin and origin != "null":
         host = request.headers.get("host", "")

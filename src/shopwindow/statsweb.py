@@ -17,6 +17,7 @@ import hmac
 import logging
 import re
 from datetime import date
+from urllib.parse import parse_qs
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -31,7 +32,8 @@ from shopwindow.results import Experiment, Thresholds
 from shopwindow.shop import Shop
 from shopwindow.statsstore import StatsLimits, Trace
 from shopwindow.statsstore_open import open_store
-from shopwindow.web import shop_of
+from shopwindow.throttle import throttle_of, too_many
+from shopwindow.web import header_map, shop_of
 
 log = logging.getLogger("shopwindow.stats")
 
@@ -39,6 +41,7 @@ REPORT_PATH = "/_sw/stats/report"
 COOKIE = "sw_stats"
 COOKIE_HOURS = 8
 MAX_FORM_BYTES = 4096
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _RULE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,80}$")
 _VISITOR = re.compile(r"^[A-Za-z0-9_.:@+=\-]{1,64}$")
 _NO_STORE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
@@ -86,11 +89,25 @@ def _authorized(request: Request, shop: Shop, *, cookie: bool = False) -> bool:
     if not expected:
         return False
     given = _given_token(request)
-    if given is not None and _same(given, expected):
-        return True
+    if given is not None:
+        if _same(given, expected):
+            return True
+        throttle_of(shop).failed(_peer(request, shop), "stats")
     if cookie and (value := request.cookies.get(COOKIE)):
         return _same(value, _cookie_value(shop))
     return False
+
+
+def _peer(request: Request, shop: Shop) -> str:
+    client = request.client
+    # Every X-Forwarded-For header, joined, as the staff view and the pages read them.
+    forwarded = header_map(request.scope["headers"]).get("x-forwarded-for")
+    return shop.edge.proxies.client_ip(client.host if client else None, forwarded)
+
+
+def _throttled(request: Request, shop: Shop) -> int:
+    """Seconds this client must wait before its token is checked again (0: check it)."""
+    return throttle_of(shop).wait(_peer(request, shop))
 
 
 def _refusal(request: Request, shop: Shop) -> Response | None:
@@ -99,6 +116,12 @@ def _refusal(request: Request, shop: Shop) -> Response | None:
             {"error": "stats are off: set the stats_token setting (SHOPWINDOW_STATS_TOKEN)"},
             403,
             headers=_NO_STORE,
+        )
+    if wait := _throttled(request, shop):
+        return JSONAnswer(
+            {"error": f"too many wrong tokens from this address; try again in {wait} s"},
+            429,
+            headers=too_many(wait),
         )
     if not _authorized(request, shop):
         return JSONAnswer(
@@ -117,6 +140,9 @@ def _query(request: Request) -> tuple[str | None, str | None]:
     rule = request.query_params.get("rule") or None
     if since is not None:
         try:
+            # YYYY-MM-DD only: fromisoformat alone also takes 20261207 and 2026-W49-1.
+            if not _DATE.fullmatch(since):
+                raise ValueError(since)
             since = date.fromisoformat(since).isoformat()
         except ValueError:
             raise BadQuery("since is a date: YYYY-MM-DD") from None
@@ -204,6 +230,9 @@ async def report_endpoint(request: Request) -> Response:
             403,
             headers=_PAGE_HEADERS,
         )
+    if wait := _throttled(request, shop):
+        page = report_page.login(f"Too many wrong tokens; try again in {wait} s.")
+        return HTMLResponse(page, 429, headers={**_PAGE_HEADERS, **too_many(wait)})
     if request.method == "POST":
         return await _log_in(request, shop)
     if not _authorized(request, shop, cookie=True):
@@ -223,13 +252,21 @@ async def report_endpoint(request: Request) -> Response:
 
 
 async def _log_in(request: Request, shop: Shop) -> Response:
-    length = request.headers.get("content-length", "")
-    if not length.isdigit() or int(length) > MAX_FORM_BYTES:
+    # Read up to the limit whatever the framing: a chunked body has no Content-Length.
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            message = "Send the form with the token."
+            return HTMLResponse(report_page.login(message), 413, headers=_PAGE_HEADERS)
+    try:
+        fields = parse_qs(body.decode("utf-8"), max_num_fields=4)
+    except (UnicodeDecodeError, ValueError):
         message = "Send the form with the token."
-        return HTMLResponse(report_page.login(message), 413, headers=_PAGE_HEADERS)
-    form = await request.form(max_files=0, max_fields=4)
-    token = form.get("token")
-    if not isinstance(token, str) or not _same(token, shop.settings.stats_token):
+        return HTMLResponse(report_page.login(message), 400, headers=_PAGE_HEADERS)
+    token = (fields.get("token") or [""])[0]
+    if not token or not _same(token, shop.settings.stats_token):
+        throttle_of(shop).failed(_peer(request, shop), "stats report")
         return HTMLResponse(
             report_page.login("That token is not right."), 401, headers=_PAGE_HEADERS
         )

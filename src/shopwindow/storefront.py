@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shopwindow.catalog import Product
-from shopwindow.context import Visit
+from shopwindow.context import Visit, arms_of
 from shopwindow.pathtemplate import fill_path
 from shopwindow.rules import Decision, Rule
 from shopwindow.shop import Snapshot
@@ -24,10 +24,10 @@ def decide_homepage(snap: Snapshot, visit: Visit) -> tuple[Decision, str]:
         return fill_path(rule.then.get("path", "/"), ctx) is not None
 
     decision = snap.rules.decide(
-        "homepage", ctx, visit.visitor.id, accept=fillable, assigned=visit.visitor.buckets
+        "homepage", ctx, visit.visitor.id, accept=fillable, assigned=arms_of(visit)
     )
     if decision.rule is None:
-        return decision, f"/{visit.country.lower()}/"
+        return decision, f"/{ctx.get('market') or visit.country.lower()}/"
     path = fill_path(decision.then.get("path", "/"), ctx) or "/"
     return decision, path
 

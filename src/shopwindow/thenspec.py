@@ -26,6 +26,7 @@ class CheckEnv:
     catalog: ProductLookup | None = None
     categories: Collection[str] | None = None
     templates: Collection[str] | None = None
+    brands: Collection[str] | None = None  # the feed's brand:... tags, without the prefix
 
 
 Field = Callable[[Node, CheckEnv], list[RuleError]]
@@ -49,7 +50,7 @@ class PlacementSpec:
         for key, value in then.entries:
             validate = self.fields.get(str(key.value))
             if validate is not None:
-                errors.extend(validate(value, env))
+                errors.extend(named(str(key.value), validate(value, env)))
         if not partial:
             errors.extend(
                 then.error(f"`then` needs `{name}` for a {self.name} rule")
@@ -57,6 +58,14 @@ class PlacementSpec:
                 if then.get(name) is None
             )
         return errors
+
+
+def named(name: str, errors: list[RuleError]) -> list[RuleError]:
+    """A field's errors, its type errors ("expected a number, got text") naming it."""
+    return [
+        replace(e, message=f"`{name}`: {e.message}") if e.message.startswith("expected") else e
+        for e in errors
+    ]
 
 
 # --- validators -------------------------------------------------------------
@@ -130,7 +139,7 @@ def category(node: Node, env: CheckEnv) -> list[RuleError]:
 
 
 _PLACEHOLDER = re.compile(r"\{([a-z_.]+)\}")
-PATH_PLACEHOLDERS = frozenset({"country", "gender", "category", "language"})
+PATH_PLACEHOLDERS = frozenset({"country", "market", "gender", "category", "language"})
 
 
 def local_path(node: Node, env: CheckEnv) -> list[RuleError]:
@@ -167,7 +176,7 @@ def mapping(fields: Mapping[str, Field], what: str, required: tuple[str, ...] = 
             errors.append(unknown)
         for key, value in node.entries:
             if (validate := fields.get(str(key.value))) is not None:
-                errors.extend(validate(value, env))
+                errors.extend(named(str(key.value), validate(value, env)))
         errors.extend(node.error(f"{what} needs `{r}`") for r in required if node.get(r) is None)
         return errors
 
@@ -372,4 +381,4 @@ SPECS: dict[str, PlacementSpec] = {
 }
 
 # Files in the rules folder that are data for a placement, not rule lists.
-DATA_FILES = frozenset({"synonyms.yaml", "posts.yaml", "pairings.yaml"})
+DATA_FILES = frozenset({"synonyms.yaml", "posts.yaml", "pairings.yaml", "markets.yaml"})

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from lru import LRU
 
 VERSION = 1
@@ -29,6 +31,10 @@ MAX_ID_LEN = 64
 # about a third of them but costs more than the rest of the encoding (~5 µs).
 # Long-lived shoppers' cookies (views, searches, popups, buckets) are compressed.
 COMPRESS_FROM = 512
+# What a device linked to a customer carries that came from, or belongs to, that
+# customer: sealed (AES-GCM) inside the signed cookie, so the cookie shows none of it.
+LINKED = ("x", "r", "g", "c", "f", "k")
+_SEALED_AAD = b"shopwindow.visitor.linked"
 
 
 @dataclass(slots=True)
@@ -107,6 +113,47 @@ def new_id() -> str:
     return base64.urlsafe_b64encode(os.urandom(12)).decode()
 
 
+class _Keys:
+    """The signing and sealing keys derived from one secret."""
+
+    __slots__ = ("aead", "inner", "outer")
+
+    def __init__(self, secret: str) -> None:
+        key = hashlib.sha256(f"shopwindow.visitor.v{VERSION}:{secret}".encode()).digest()
+        # HMAC (RFC 2104) from two SHA-256 states keyed once: copying them per cookie
+        # is cheaper than the hmac module's per-call setup.
+        block = key.ljust(64, b"\0")
+        self.inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self.outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+        sealing = hashlib.sha256(f"shopwindow.visitor.sealed.v{VERSION}:{secret}".encode())
+        self.aead = AESGCM(sealing.digest())
+
+    def tag(self, signed: bytes) -> bytes:
+        inner = self.inner.copy()
+        inner.update(signed)
+        outer = self.outer.copy()
+        outer.update(inner.digest())
+        return _b64(outer.digest()[:16])
+
+    def seal(self, data: bytes) -> str:
+        # Compressed before sealing when it pays: sealed bytes do not compress.
+        data = _deflated(data)
+        nonce = os.urandom(12)
+        return _b64(nonce + self.aead.encrypt(nonce, data, _SEALED_AAD)).decode()
+
+    def unseal(self, text: Any) -> Any:
+        if not isinstance(text, str):
+            raise TypeError(text)
+        raw = base64.urlsafe_b64decode(text + "==")
+        try:
+            data = self.aead.decrypt(raw[:12], raw[12:], _SEALED_AAD)
+        except InvalidTag:
+            raise ValueError("sealed part does not open") from None
+        if data[:1] == b"z":
+            data = zlib.decompressobj(-15).decompress(data[1:], 65536)
+        return orjson.loads(data)
+
+
 class CookieCodec:
     """HMAC-SHA256-signed, versioned, compressed-when-it-pays visitor cookie.
 
@@ -114,47 +161,44 @@ class CookieCodec:
     orjson (raw-deflated from COMPRESS_FROM bytes when that is shorter, flagged
     by a leading "z"); the tag is the first 16 bytes of
     HMAC-SHA256(key, "<version>.<payload>") with the key derived once from the
-    secret. Anything that does not verify —
+    secret. A device linked to a customer carries the LINKED fields sealed with
+    AES-GCM under a second key from the secret ("e", deflated inside the seal
+    when that pays; the payload around it is then left as it is), never in
+    readable form;
+    a cookie that holds them in the open was linked without a proof (before
+    proofs were asked for) and reads as an unlinked visitor without them.
+    Cookies signed with one of `fallbacks` (earlier secrets) are read and
+    marked changed, so they are signed again with the secret. Anything that
+    does not verify —
     tampered, truncated, expired, another version or garbage — reads as None:
     the caller starts a new visitor. Verified cookies are cached (bounded LRU),
     so a returning visitor's unchanged cookie is not verified and parsed again.
     """
 
-    def __init__(self, secret: str, max_age_days: int, cache_size: int = 20_000) -> None:
-        key = hashlib.sha256(f"shopwindow.visitor.v{VERSION}:{secret}".encode()).digest()
-        # HMAC (RFC 2104) from two SHA-256 states keyed once: copying them per cookie
-        # is cheaper than the hmac module's per-call setup.
-        block = key.ljust(64, b"\0")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+    def __init__(
+        self,
+        secret: str,
+        max_age_days: int,
+        cache_size: int = 20_000,
+        fallbacks: tuple[str, ...] | list[str] = (),
+    ) -> None:
+        self._keys = _Keys(secret)
+        self._fallbacks = tuple(_Keys(s) for s in fallbacks if s and s != secret)
         self._prefix = f"{VERSION}."
         self._signed_prefix = self._prefix.encode()
         self.max_age = max_age_days * 86400
         self._cache: LRU[str, Visitor] = LRU(cache_size)
-
-    def _tag(self, signed: bytes) -> bytes:
-        inner = self._inner.copy()
-        inner.update(signed)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return _b64(outer.digest()[:16])
 
     def encode(self, visitor: Visitor) -> str:
         return self.encode_bytes(visitor).decode()
 
     def encode_bytes(self, visitor: Visitor) -> bytes:
         """The cookie's value as ASCII bytes, ready for a Set-Cookie header."""
-        raw = orjson.dumps(_pack(visitor))
-        body = raw
-        if len(raw) >= COMPRESS_FROM:
-            # Raw deflate with a small memory level: setting up zlib's default 256 KB
-            # state cost more than compressing a few hundred bytes.
-            deflate = zlib.compressobj(6, zlib.DEFLATED, -15, 2)
-            packed = deflate.compress(raw) + deflate.flush()
-            if len(packed) + 1 < len(raw):
-                body = b"z" + packed
+        raw = orjson.dumps(_pack(visitor, self._keys))
+        # A linked visitor's sealed part is compressed already, and the rest is short.
+        body = raw if visitor.customer_id else _deflated(raw)
         payload = self._signed_prefix + _b64(body)
-        return payload + b"." + self._tag(payload)
+        return payload + b"." + self._keys.tag(payload)
 
     def decode(self, value: str | None, now: int | None = None) -> Visitor | None:
         if not value or len(value) > 8192 or not value.startswith(self._prefix):
@@ -172,19 +216,38 @@ class CookieCodec:
 
     def _verify(self, value: str) -> Visitor | None:
         payload, dot, tag = value.rpartition(".")
-        if (
-            not dot
-            or not value.isascii()
-            or not hmac.compare_digest(tag.encode(), self._tag(payload.encode()))
-        ):
+        if not dot or not value.isascii():
+            return None
+        signed = payload.encode()
+        given = tag.encode()
+        keys: _Keys | None = self._keys
+        if not hmac.compare_digest(given, self._keys.tag(signed)):
+            keys = next(
+                (k for k in self._fallbacks if hmac.compare_digest(given, k.tag(signed))), None
+            )
+        if keys is None:
             return None
         try:
             body = base64.urlsafe_b64decode(payload[len(self._prefix) :] + "==")
             if body[:1] == b"z":
                 body = zlib.decompressobj(-15).decompress(body[1:], 65536)
-            return _unpack(orjson.loads(body))
+            visitor = _unpack(orjson.loads(body), keys)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError, zlib.error):
             return None
+        if visitor is not None and keys is not self._keys:
+            visitor.changed = True  # signed with an earlier secret: sign it again
+        return visitor
+
+
+def _deflated(raw: bytes) -> bytes:
+    """`raw`, or "z" + its raw deflate when that is shorter (from COMPRESS_FROM bytes)."""
+    if len(raw) < COMPRESS_FROM:
+        return raw
+    # Raw deflate with a small memory level: setting up zlib's default 256 KB
+    # state cost more than compressing a few hundred bytes.
+    deflate = zlib.compressobj(6, zlib.DEFLATED, -15, 2)
+    packed = deflate.compress(raw) + deflate.flush()
+    return b"z" + packed if len(packed) + 1 < len(raw) else raw
 
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
@@ -211,7 +274,7 @@ def _cents(scores: dict[str, float]) -> dict[str, float]:
     return {k: round(x * 100) / 100 for k, x in scores.items()}
 
 
-def _pack(v: Visitor) -> dict[str, Any]:
+def _pack(v: Visitor, keys: _Keys) -> dict[str, Any]:
     out: dict[str, Any] = {"v": VERSION, "i": v.id, "s": v.sessions, "t": v.seen}
     if v.viewed:
         out["r"] = v.viewed
@@ -236,12 +299,23 @@ def _pack(v: Visitor) -> dict[str, Any]:
         out["b"] = v.buckets
     if v.customer_id:
         out["x"] = v.customer_id
+        linked = {k: out.pop(k) for k in LINKED if k in out}
+        out["e"] = keys.seal(orjson.dumps(linked))
     return out
 
 
-def _unpack(d: Any) -> Visitor | None:
+def _unpack(d: Any, keys: _Keys) -> Visitor | None:
     if not isinstance(d, dict) or d.get("v") != VERSION:
         return None
+    if "e" in d:
+        linked = keys.unseal(d["e"])
+        if not isinstance(linked, dict) or not linked.get("x"):
+            return None
+        d = {**{k: v for k, v in d.items() if k not in LINKED}, **linked}
+    unproven = "x" in d and "e" not in d
+    if unproven:
+        # Linked without a proof: the customer's fields go, the device's own stay.
+        d = {k: v for k, v in d.items() if k not in LINKED}
     vid = d["i"]
     if not isinstance(vid, str) or not 0 < len(vid) <= MAX_ID_LEN:
         return None
@@ -262,7 +336,7 @@ def _unpack(d: Any) -> Visitor | None:
         popups=_popups(d.get("u")),
         buckets={str(k): str(x) for k, x in (d.get("b") or {}).items()},
         customer_id=str(d["x"])[:MAX_ID_LEN] if d.get("x") else None,
-        changed=False,
+        changed=unproven,
     )
 
 

@@ -11,8 +11,10 @@ from urllib.parse import unquote_plus
 
 from starlette.requests import Request
 
-from shopwindow.context import Edge, RequestFacts, Visit, build_visit, declined
+from shopwindow.context import Edge, RequestFacts, Visit, build_visit, declined, preview_of
+from shopwindow.geo import country_of
 from shopwindow.hooks import ContextHook
+from shopwindow.markets import Market, Markets
 from shopwindow.shop import Shop, Snapshot
 from shopwindow.visitor import Visitor
 
@@ -95,10 +97,51 @@ def shop_of(request: Request) -> Shop:
 
 
 def snapshot_of(request: Request) -> Snapshot:
-    snap = shop_of(request).snapshot
+    """The snapshot a request reads; with markets declared, its market's view (prices)."""
+    shop = shop_of(request)
+    snap, views = shop.current
     if snap is None:  # pragma: no cover - the app refuses to start without one
         raise RuntimeError("shop not loaded")
+    if views:
+        market = market_of(request, shop, snap)
+        if market is not None:
+            return views.get(market.prefix, snap)
     return snap
+
+
+def market_of(request: Request, shop: Shop, snap: Snapshot) -> Market | None:
+    """The request's market: the one its path names, else the visitor's country's (None: no markets)."""
+    scope = request.scope
+    if "shopwindow.market" in scope:
+        found: Market | None = scope["shopwindow.market"]
+        return found
+    markets: Markets | None = snap.rules.data.get("markets")
+    market = None
+    if markets is not None:
+        market = markets.for_path(scope["path"]) or markets.for_country(_country(request, shop))
+    scope["shopwindow.market"] = market
+    return market
+
+
+def _country(request: Request, shop: Shop) -> str:
+    """The visitor's country as build_visit finds it (the dev preview's, when it sets one)."""
+    headers = headers_of(request)
+    client = request.scope.get("client")
+    peer = client[0] if client else None
+    edge = shop.edge
+    if edge.dev:
+        preview = preview_of(query_of(request), cookie_map(headers.get("cookie")))
+        if "country" in preview:
+            return preview["country"]
+    country, _ = country_of(
+        headers,
+        peer_trusted=peer is not None and edge.proxies.is_trusted(peer),
+        ip=edge.proxies.client_ip(peer, headers.get("x-forwarded-for")),
+        geoip=edge.geoip,
+        header_names=edge.country_headers,
+        default=edge.default_country,
+    )
+    return country
 
 
 def scheme_of(shop: Shop, scope: Any, headers: dict[str, str], peer: str | None) -> str:
@@ -171,6 +214,10 @@ def assemble_visit(
     )
     if facts.scheme is not None:
         visit.ctx["scheme"] = facts.scheme
+    markets: Markets | None = snap.rules.data.get("markets")
+    if markets is not None:
+        # As snapshot_of chose the market's view: by the path, else the visit's country.
+        visit.ctx["market"] = markets.market_of(facts.path, visit.ctx["country"]).prefix
     for hook in shop.hooks.context:
         if hook not in skip:
             hook(shop, visit, snap)

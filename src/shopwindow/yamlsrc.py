@@ -82,7 +82,9 @@ _constructor = yaml.constructor.SafeConstructor()
 
 # A rule file nests a few levels and holds a few thousand values. YAML aliases
 # can make a short file stand for billions of values ("billion laughs") or for
-# a value that contains itself: both are refused before they are walked.
+# a value that contains itself: both are refused before they are walked. A file
+# written out holds at most one value per two characters, so only aliases can
+# take a file past MAX_VALUES plus that (the file's size is bounded before this).
 MAX_DEPTH = 64
 MAX_VALUES = 200_000
 
@@ -109,7 +111,7 @@ def parse(text: str, file: str) -> tuple[Node | None, list[RuleError]]:
         return None, []
     errors: list[RuleError] = []
     try:
-        return _Converter(file, errors).convert(root, []), errors
+        return _Converter(file, errors, MAX_VALUES + len(text) // 2).convert(root, []), errors
     except _Refused as refused:
         mark = refused.node.start_mark
         return None, [RuleError(file, mark.line + 1, mark.column + 1, refused.message)]
@@ -118,17 +120,18 @@ def parse(text: str, file: str) -> tuple[Node | None, list[RuleError]]:
 class _Converter:
     """Walks the composed YAML once, counting values and watching for self-reference."""
 
-    def __init__(self, file: str, errors: list[RuleError]) -> None:
+    def __init__(self, file: str, errors: list[RuleError], most: int = MAX_VALUES) -> None:
         self.file = file
         self.errors = errors
-        self.left = MAX_VALUES
+        self.most = most
+        self.left = most
 
     def convert(self, node: yaml.Node, parents: list[yaml.Node]) -> Node:
         self.left -= 1
         if self.left < 0:
             raise _Refused(
                 node,
-                f"this file stands for more than {MAX_VALUES:,} values (aliases repeat "
+                f"this file stands for more than {self.most:,} values (aliases repeat "
                 "their anchor's value each time); write the values out or use fewer aliases",
             )
         if isinstance(node, yaml.MappingNode | yaml.SequenceNode):

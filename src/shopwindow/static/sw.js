@@ -379,7 +379,15 @@
     version: "1",
     config: cfg,
     track: track,
-    popup: function () { exitIntent("api", true); }
+    popup: function () { exitIntent("api", true); },
+    // proof: {user_hash: "..."} or {token: "..."}, made by the shop's backend (docs/profiles.md)
+    identify: function (customerId, proof) {
+      if (customerId == null) return api.logout();
+      var p = proof || {};
+      track("identify", { customer_id: customerId, user_hash: p.user_hash, token: p.token });
+    },
+    // The shopper signed out: the device forgets the customer and starts as a new visitor.
+    logout: function () { track("logout"); }
   };
   w.shopwindow = api;
   // Calls made before the script loaded: window.shopwindow = {q: [["track", "search", {...}]]}

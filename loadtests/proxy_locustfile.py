@@ -1,0 +1,45 @@
+"""Shoppers reading the origin's pages at a fixed rate, directly or through `serve --origin`.
+
+Each simulated shopper keeps its cookies (as a browser does) and asks for one of
+the demo origin's pages at `SW_USER_RATE` pages/s. Every answer's time is
+written, unrounded, to `SW_TIMES_OUT` when locust stops: locust's own report
+rounds to whole milliseconds, coarser than the budget it is held to.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import Any
+
+from locust import FastHttpUser, constant_throughput, events, task
+
+RATE = float(os.environ.get("SW_USER_RATE", "5"))
+PAGES = os.environ.get("SW_PAGES", "/").split(",")
+TIMES_OUT = os.environ.get("SW_TIMES_OUT", "")
+_times: list[float] = []
+_failures = [0]
+
+
+@events.request.add_listener
+def _record(response_time: float, exception: BaseException | None, **_: Any) -> None:
+    if exception is None:
+        _times.append(response_time)
+    else:
+        _failures[0] += 1
+
+
+@events.quitting.add_listener
+def _write(**_: Any) -> None:
+    if TIMES_OUT:
+        with open(TIMES_OUT, "w") as f:
+            f.write(f"failures {_failures[0]}\n")
+            f.writelines(f"{t:.4f}\n" for t in _times)
+
+
+class Shopper(FastHttpUser):
+    wait_time = constant_throughput(RATE)
+
+    @task
+    def page(self) -> None:
+        self.client.get(random.choice(PAGES), name="origin page")
