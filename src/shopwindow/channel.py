@@ -9,15 +9,9 @@ from functools import lru_cache
 from urllib.parse import unquote_plus, urlsplit
 
 from shopwindow.tracking import CLICK_ID_PLATFORMS, UTM_PARAMETERS
+from shopwindow.vocabulary import CHANNELS
 
-PAID_SEARCH = "paid_search"
-PAID_SOCIAL = "paid_social"
-SOCIAL = "social"
-EMAIL = "email"
-SEARCH = "search"
-REFERRAL = "referral"
-DIRECT = "direct"
-CHANNELS: tuple[str, ...] = (PAID_SEARCH, PAID_SOCIAL, SOCIAL, EMAIL, SEARCH, REFERRAL, DIRECT)
+PAID_SEARCH, PAID_SOCIAL, SOCIAL, EMAIL, SEARCH, REFERRAL, DIRECT = CHANNELS
 
 # Ad platforms append their click id to the landing URL. The first one present wins,
 # in this order: the ones only ads carry before fbclid, which Facebook appends to

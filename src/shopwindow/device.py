@@ -5,11 +5,9 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-DESKTOP = "desktop"
-MOBILE = "mobile"
-TABLET = "tablet"
-BOT = "bot"
-DEVICES: tuple[str, ...] = (DESKTOP, MOBILE, TABLET, BOT)
+from shopwindow.vocabulary import DEVICES
+
+DESKTOP, MOBILE, TABLET, BOT = DEVICES
 
 # Crawlers name themselves: "...bot", "...spider", "...crawler", a "+https://" contact
 # URL, or a known fetcher name. "Cubot" is a phone maker, hence the look-behind.

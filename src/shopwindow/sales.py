@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from shopwindow.context import Visit
 from shopwindow.events import Event
 from shopwindow.markets import Markets
-from shopwindow.shop import Shop
+
+if TYPE_CHECKING:  # types only: the shop imports what imports this
+    from shopwindow.shop import Shop
 
 
 def in_main_currency(shop: Shop, visit: Visit, event: Event, amount: float) -> float:

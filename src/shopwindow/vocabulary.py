@@ -6,9 +6,17 @@ import difflib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from shopwindow.channel import CHANNELS
-from shopwindow.device import DEVICES
-
+# The channels a visit is read as (channel.py) and the devices told apart (device.py).
+CHANNELS: tuple[str, ...] = (
+    "paid_search",
+    "paid_social",
+    "social",
+    "email",
+    "search",
+    "referral",
+    "direct",
+)
+DEVICES: tuple[str, ...] = ("desktop", "mobile", "tablet", "bot")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 GENDERS = ("women", "men", "kids", "unisex")
 # ISO 3166-1 alpha-2, every officially assigned code (the letters GeoIP and CDNs send).
