@@ -39,7 +39,7 @@ $(VENV)/.bench: pyproject.toml | $(STAMP)
 
 bench: $(VENV)/.bench
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || true
-	$(BIN)/python -m shopwindow.bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.harness $(BENCH_ARGS)
 
 loadtest: $(STAMP)
 	$(BIN)/python loadtests/run.py $(LOADTEST_ARGS)

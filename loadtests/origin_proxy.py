@@ -21,8 +21,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from shopwindow.bench import SECRET, Server, free_port  # noqa: E402
-from shopwindow.nginx import DEMO_PAGES, find_binary, origin_site  # noqa: E402
+from bench.harness import SECRET, Server, free_port  # noqa: E402
+
+from shopwindow.serve.nginx import DEMO_PAGES, find_binary, origin_site  # noqa: E402
 
 P50_BUDGET_MS = 1.0
 P99_BUDGET_MS = 5.0

@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE.parent))  # the benchmark harness, when it lives beside loadtests/
 
-from shopwindow.bench import SECRET, Server, free_port  # noqa: E402
+from bench.harness import SECRET, Server, free_port  # noqa: E402
 
 BUDGET = 4.0  # p99 of the mix / p99 of the empty endpoint, same rate, same run
 

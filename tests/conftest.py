@@ -29,13 +29,13 @@ DEMO_RULES = PROJECT_ROOT / "rules"
 DEMO_CATALOG = PROJECT_ROOT / "demo" / "catalog.jsonl"
 TEMPLATES = PROJECT_ROOT / "templates"
 SECRET = "test-secret-for-shopwindow"
-# The key the shop's backend signs customer ids with (identity.py); tests prove ids with it.
+# The key the shop's backend signs customer ids with (visitor/identity.py); tests prove ids with it.
 IDENTITY_SECRET = "test-identity-secret-for-shopwindow-0123456789abcdef"
 
 
 def identify_event(customer_id: str) -> dict[str, str]:
     """An identify beacon event with the proof a shop's backend would add."""
-    from shopwindow.identity import user_hash
+    from shopwindow.visitor.identity import user_hash
 
     return {
         "type": "identify",
@@ -332,7 +332,7 @@ def steady_visitor_cookie(rule_id: str = "gender-home") -> str:
     """
     import time as _time
 
-    from shopwindow.visitor import CookieCodec, Visitor
+    from shopwindow.visitor.cookie import CookieCodec, Visitor
 
     visitor = Visitor.fresh(int(_time.time()))
     visitor.id = steady_visitor_id(rule_id)
@@ -340,7 +340,7 @@ def steady_visitor_cookie(rule_id: str = "gender-home") -> str:
 
 
 def steady_visitor_id(rule_id: str = "gender-home") -> str:
-    from shopwindow.rules import bucket_of
+    from shopwindow.rules.rules import bucket_of
 
     n = 0
     while bucket_of(f"{rule_id}:holdout", f"steady-visitor-{n}") < 2000:

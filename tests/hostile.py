@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from shopwindow.visitor import CookieCodec, Visitor
+from shopwindow.visitor.cookie import CookieCodec, Visitor
 from tests.conftest import SECRET
 
 # Every way we know of to make a target leave the site.

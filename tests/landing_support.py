@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from shopwindow.catalog import UNISEX, Catalog, Product, load_catalog
+from shopwindow.catalog.feed import UNISEX, Catalog, Product, load_catalog
 from tests.conftest import DEMO_CATALOG
 
 CATALOG, _ = load_catalog(DEMO_CATALOG)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from shopwindow.catalog import UNISEX, Catalog, Product
-from shopwindow.recommendations import PREMIUM_BAND, SIMILAR_POOL, tier_rank
+from shopwindow.catalog.feed import UNISEX, Catalog, Product
+from shopwindow.catalog.recommendations import PREMIUM_BAND, SIMILAR_POOL, tier_rank
 
 
 def check_answer(

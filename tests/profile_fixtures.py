@@ -10,8 +10,8 @@ from typing import TypeVar
 
 from click.testing import CliRunner
 
-from shopwindow.cli import main
-from shopwindow.visitor import CookieCodec, Visitor
+from shopwindow.cli.main import main
+from shopwindow.visitor.cookie import CookieCodec, Visitor
 from tests.conftest import SECRET
 
 T = TypeVar("T")

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from bench import harness as bench
 
-from shopwindow import bench
 from tests.conftest import require
 
 
@@ -19,7 +19,7 @@ def test_every_bench_row_is_produced(tmp_path: Path) -> None:
     require("wrk")
     out = tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "shopwindow.bench", "--smoke", "--out", str(out)],
+        [sys.executable, "-m", "bench.harness", "--smoke", "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=600,

@@ -15,10 +15,10 @@ from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from shopwindow.app import create_app
-from shopwindow.cli import main
-from shopwindow.rules import HOLDOUT, Split, Variant, bucket_of
+from shopwindow.cli.main import main
+from shopwindow.rules.rules import HOLDOUT, Split, Variant, bucket_of
 from shopwindow.settings import PROJECT_ROOT
-from shopwindow.visitor import CookieCodec, Visitor
+from shopwindow.visitor.cookie import CookieCodec, Visitor
 from tests.conftest import SECRET, build_settings
 
 IDS = [f"visitor-{n}" for n in range(100_000)]

@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.testclient import TestClient
 
-from shopwindow.responses import personalize
-from shopwindow.web import visit_of
+from shopwindow.serve.request import visit_of
+from shopwindow.serve.responses import personalize
 
 
 def answers(client: TestClient, segment: str | None) -> HTMLResponse:

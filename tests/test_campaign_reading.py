@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from shopwindow.channel import NO_CAMPAIGN, Campaign, campaign_of
-from shopwindow.keywords import KeywordMatch, Vocabulary, descriptive
-from shopwindow.landing import closest_match, keyword_match
-from shopwindow.languages import packs_for
+from shopwindow.placements.landing import closest_match, keyword_match
+from shopwindow.rules.keywords import KeywordMatch, Vocabulary, descriptive
+from shopwindow.rules.languages import packs_for
+from shopwindow.visitor.channel import NO_CAMPAIGN, Campaign, campaign_of
 from tests.landing_support import CATALOG, google, grid_ids, headline
 from tests.test_keywords import demo_synonyms
 

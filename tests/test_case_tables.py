@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 import yaml
 
-from shopwindow.events import record_popup
-from shopwindow.popupcaps import PopupLimits, rule_allows, shop_allows
-from shopwindow.rules import HOLDOUT, Caps, Split, Variant, bucket_of
-from shopwindow.schedule import compile_schedule
-from shopwindow.visitor import Visitor
-from shopwindow.yamlsrc import parse
+from shopwindow.rules.rules import HOLDOUT, Caps, Split, Variant, bucket_of
+from shopwindow.rules.schedule import compile_schedule
+from shopwindow.rules.yamlsrc import parse
+from shopwindow.visitor.cookie import Visitor
+from shopwindow.visitor.events import record_popup
+from shopwindow.visitor.popupcaps import PopupLimits, rule_allows, shop_allows
 
 CASES = Path(__file__).parent / "cases"
 BUCKETING = yaml.safe_load((CASES / "bucketing.yaml").read_text())

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from shopwindow.catalog import (
+from shopwindow.catalog.feed import (
     Catalog,
     CatalogError,
     Product,
     build_catalog,
     load_catalog,
 )
-from shopwindow.catalog_gen import (
+from shopwindow.catalog.generate import (
     BRANDS,
     DEMO_SIZE,
     generate_catalog,

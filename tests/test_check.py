@@ -12,7 +12,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from shopwindow.cli import main
+from shopwindow.cli.main import main
 from tests.conftest import DEMO_CATALOG, DEMO_RULES, TEMPLATES
 
 

@@ -9,7 +9,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from shopwindow.cli import main
+from shopwindow.cli.main import main
 
 # Commands that print no data of their own: a server, a file writer, generated docs
 # (already a document format), an import (its report goes to stderr) and an erasure.

@@ -7,7 +7,7 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
-from shopwindow.httpserver import FLUSH_AT, CoalescedWrites
+from shopwindow.serve.httpserver import FLUSH_AT, CoalescedWrites
 
 from .conftest import LiveServer
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from shopwindow.conditions import CompileError, Options, all_of, compile_when
-from shopwindow.yamlsrc import parse
+from shopwindow.rules.conditions import CompileError, Options, all_of, compile_when
+from shopwindow.rules.yamlsrc import parse
 
 CASES = yaml.safe_load((Path(__file__).parent / "cases" / "conditions.yaml").read_text())
 
@@ -46,7 +46,7 @@ def test_condition_case(name: str, when: Any, context: dict[str, Any], expected:
 
 
 def test_case_table_is_large_and_covers_every_operator() -> None:
-    from shopwindow.conditions import OPERATORS
+    from shopwindow.rules.conditions import OPERATORS
 
     text = (Path(__file__).parent / "cases" / "conditions.yaml").read_text()
     assert len(CASES) >= 70
@@ -66,7 +66,7 @@ def test_error_points_at_the_offending_node() -> None:
 
 def test_a_key_takes_more_vocabularies_without_losing_its_own() -> None:
     """How a check is added to a key (a shop's markets narrowing `country`, say)."""
-    from shopwindow.vocabulary import FIXED, Vocabulary
+    from shopwindow.rules.vocabulary import FIXED, Vocabulary
 
     markets = Vocabulary("country of a market", frozenset({"DE", "AT"}))
     known = {**FIXED, "country": (*FIXED["country"], markets)}

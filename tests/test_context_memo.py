@@ -11,11 +11,11 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from shopwindow.catalog import Catalog
-from shopwindow.catalog_gen import generate_catalog
-from shopwindow.context import context_for
-from shopwindow.events import Event, Weights, apply
-from shopwindow.visitor import CookieCodec, Visitor
+from shopwindow.catalog.feed import Catalog
+from shopwindow.catalog.generate import generate_catalog
+from shopwindow.visitor.context import context_for
+from shopwindow.visitor.cookie import CookieCodec, Visitor
+from shopwindow.visitor.events import Event, Weights, apply
 
 NOW = int(time.time())
 CATALOG = Catalog(generate_catalog(200, seed=7))
@@ -119,7 +119,7 @@ def test_the_sites_own_cart_is_never_taken_from_the_kept_figures() -> None:
 
 def test_the_context_has_every_key_once_in_order() -> None:
     """context_for fills a copy of its key list: no key may be missed or added on the side."""
-    from shopwindow.context import _ALL_KEYS, _VISITOR_KEYS, _visitor_keys
+    from shopwindow.visitor.context import _ALL_KEYS, _VISITOR_KEYS, _visitor_keys
 
     shopper = _shopper()
     ctx = _ctx(shopper)

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from starlette.testclient import TestClient
 
-from shopwindow.visitor import CookieCodec, Visitor
+from shopwindow.visitor.cookie import CookieCodec, Visitor
 from tests.conftest import SECRET
 from tests.hostile import forged_cookie
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
-from shopwindow.cli import main
-from shopwindow.homepage import category_words
+from shopwindow.cli.main import main
+from shopwindow.placements.homepage import category_words
 from tests.conftest import identify_event
 
 TEASER = "/lp/capsule"

@@ -12,9 +12,9 @@ from collections.abc import Callable
 import httpx
 from starlette.testclient import TestClient
 
-from shopwindow.devsignin import PATH, SAMPLE_CUSTOMERS
-from shopwindow.identity import user_hash
+from shopwindow.profiles.devsignin import PATH, SAMPLE_CUSTOMERS
 from shopwindow.settings import PROJECT_ROOT
+from shopwindow.visitor.identity import user_hash
 from tests.conftest import IDENTITY_SECRET, LiveServer
 from tests.profile_fixtures import visitor_of
 

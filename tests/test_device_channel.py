@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shopwindow.channel import (
+from shopwindow.visitor.channel import (
     CAMPAIGN_PARAMS,
     CHANNELS,
     MAX_CAMPAIGN_VALUE_CHARS,
@@ -18,8 +18,8 @@ from shopwindow.channel import (
     channel_of,
     referrer_host,
 )
-from shopwindow.device import DEVICES, device_of, language_of
-from shopwindow.tracking import CLICK_ID_PLATFORMS, UTM_PARAMETERS
+from shopwindow.visitor.device import DEVICES, device_of, language_of
+from shopwindow.visitor.tracking import CLICK_ID_PLATFORMS, UTM_PARAMETERS
 
 # --- device ----------------------------------------------------------------------------
 

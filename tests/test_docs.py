@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from shopwindow import settings as settings_mod
-from shopwindow.cli import main
+from shopwindow.cli.main import main
 from tests.conftest import DEMO_CATALOG, DEMO_RULES, PROJECT_ROOT, TEMPLATES
 
 DOCS = PROJECT_ROOT / "docs"
@@ -83,12 +83,12 @@ def test_schema_is_valid_json_schema() -> None:
     import jsonschema
     import yaml
 
-    from shopwindow.schema import rule_file_schema
+    from shopwindow.rules.schema import rule_file_schema
 
     schema = rule_file_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     validator = jsonschema.Draft202012Validator(schema)
-    from shopwindow.thenspec import DATA_FILES
+    from shopwindow.rules.thenspec import DATA_FILES
 
     for path in DEMO_RULES.glob("*.yaml"):
         if path.name in DATA_FILES:  # data beside the rules, not rule files

@@ -52,7 +52,7 @@ def test_both_requests_are_traced_step_by_step() -> None:
     for title in ("`GET /`", "`GET /_sw/popup`"):
         steps = STEP.findall(section(title))
         assert len(steps) >= 5, title
-        assert "shopwindow.entry.ShopApp.__call__" in section(title), title
+        assert "shopwindow.serve.entry.ShopApp.__call__" in section(title), title
 
 
 def test_the_hooks_table_lists_every_hook_and_only_hooks() -> None:

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from shopwindow import settings as settings_mod
-from shopwindow.cli import main
+from shopwindow.cli.main import main
 from shopwindow.settings import PROJECT_ROOT
 
 DOCS = PROJECT_ROOT / "docs"

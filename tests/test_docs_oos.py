@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
-from shopwindow.cli import main
+from shopwindow.cli.main import main
 from shopwindow.settings import PROJECT_ROOT
 
 DOC = PROJECT_ROOT / "docs" / "recommendations.md"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from shopwindow.cli import main
+from shopwindow.cli.main import main
+from shopwindow.rules.thenspec import SPECS
 from shopwindow.settings import PROJECT_ROOT
-from shopwindow.thenspec import SPECS
 from tests.conftest import DEMO_CATALOG, TEMPLATES
 
 DOC = PROJECT_ROOT / "docs" / "popups.md"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from shopwindow.cli import main
+from shopwindow.cli.main import main
 from shopwindow.settings import PROJECT_ROOT
 from tests.conftest import SECRET
 

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
-from shopwindow.cli import main
+from shopwindow.cli.main import main
 from tests.conftest import DEMO_CATALOG, DEMO_RULES, PROJECT_ROOT, TEMPLATES
 
 DOC = PROJECT_ROOT / "docs" / "social.md"

@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
-from shopwindow.cli import main
-from shopwindow.drops import next_drop
-from shopwindow.rulefiles import load_rules
+from shopwindow.cli.main import main
+from shopwindow.rules.drops import next_drop
+from shopwindow.rules.rulefiles import load_rules
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SOCIAL = "/lp/capsule?utm_source=instagram&utm_medium=social&utm_campaign=capsule"

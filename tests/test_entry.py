@@ -1,4 +1,4 @@
-"""The way in (entry.py): the router's remembered routes answer exactly as its walk over the routes does."""
+"""The way in (serve/entry.py): the router's remembered routes answer exactly as its walk over the routes does."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from shopwindow.app import HOT_PATHS
-from shopwindow.entry import Endpoint
+from shopwindow.serve.entry import Endpoint
 
 EVENTS = [
     {"type": "view", "product_id": "w-run-001"},
@@ -72,7 +72,7 @@ def test_every_hot_path_is_remembered_and_the_rest_walks_the_router(
 
 
 def test_remembered_paths_are_bounded(client: TestClient) -> None:
-    from shopwindow.entry import MAX_PATHS
+    from shopwindow.serve.entry import MAX_PATHS
 
     router = client.app.router  # type: ignore[attr-defined]
     probe = {"type": "http", "method": "GET", "root_path": "", "app": client.app}
@@ -159,7 +159,7 @@ def test_head_limits_hold_on_every_route(client: TestClient) -> None:
     assert 'route="/",status="414"' in client.get("/metrics").text
 
 
-# The endpoints read cookies and query strings with their own parsers (web.py):
+# The endpoints read cookies and query strings with their own parsers (serve/request.py):
 # hostile ones must get the same answers either way, and never a 500.
 HOSTILE_COOKIES = [
     'sw="unbalanced',

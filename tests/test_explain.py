@@ -7,8 +7,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from shopwindow.cli import main
-from shopwindow.visitor import CookieCodec, Visitor
+from shopwindow.cli.main import main
+from shopwindow.visitor.cookie import CookieCodec, Visitor
 from tests.conftest import SECRET, steady_visitor_id
 
 

@@ -12,11 +12,11 @@ from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from shopwindow.app import create_app
-from shopwindow.catalog import Catalog, load_catalog
-from shopwindow.categorymap import load_category_map
-from shopwindow.cli import main
-from shopwindow.events import EventError, parse_event
-from shopwindow.feeds import MERCHANT_TSV, MERCHANT_XML, SHOPIFY_CSV, detect
+from shopwindow.catalog.categorymap import load_category_map
+from shopwindow.catalog.feed import Catalog, load_catalog
+from shopwindow.catalog.formats import MERCHANT_TSV, MERCHANT_XML, SHOPIFY_CSV, detect
+from shopwindow.cli.main import main
+from shopwindow.visitor.events import EventError, parse_event
 from tests.conftest import build_settings
 from tests.landing_support import grid_ids, headline
 
@@ -329,7 +329,7 @@ def _client(tmp_path: Path, feed: Path, picks: str) -> TestClient:
 def test_the_docs_list_the_built_in_category_map_and_their_example_loads(tmp_path: Path) -> None:
     import re
 
-    from shopwindow.categorymap import DEFAULT_CATEGORIES
+    from shopwindow.catalog.categorymap import DEFAULT_CATEGORIES
 
     text = (Path(__file__).parent.parent / "docs" / "catalog.md").read_text(encoding="utf-8")
     rows = {

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mmdb_writer import MMDBWriter
 
-from shopwindow.geo import (
+from shopwindow.visitor.geo import (
     DEFAULT_COUNTRY_HEADERS,
     DEMO_NETWORKS,
     GeoIP,

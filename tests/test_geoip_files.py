@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shopwindow import metrics
-from shopwindow.geo import GeoIP, GeoIPError, write_geoip_db
+from shopwindow.serve import metrics
+from shopwindow.visitor.geo import GeoIP, GeoIPError, write_geoip_db
 from tests.conftest import SECRET, LiveServer
 from tests.test_reload import wait_for
 

@@ -1,4 +1,4 @@
-"""A served worker freezes what it loaded (heap.py), and a reload lets the old go.
+"""A served worker freezes what it loaded (serve/heap.py), and a reload lets the old go.
 
 Run in a fresh interpreter each: freezing is for the whole process.
 """
@@ -15,7 +15,7 @@ SCRIPT = """
 import gc, sys, weakref
 from pathlib import Path
 from starlette.testclient import TestClient
-from shopwindow import heap
+from shopwindow.serve import heap
 from shopwindow.app import create_app
 from tests.conftest import build_settings
 

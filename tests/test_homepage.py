@@ -9,7 +9,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from shopwindow.geo import write_geoip_db
+from shopwindow.visitor.geo import write_geoip_db
 from tests.conftest import steady_visitor_cookie
 
 CDN = "10.1.2.3"  # a trusted proxy in these tests

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from shopwindow.responses import safe_path
+from shopwindow.serve.responses import safe_path
 
 from .conftest import http_scope
 

@@ -15,8 +15,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from shopwindow import settings as settings_mod
-from shopwindow.identity import Identity, IdentityRefused, identity_token, user_hash
-from shopwindow.visitor import CookieCodec
+from shopwindow.visitor.cookie import CookieCodec
+from shopwindow.visitor.identity import Identity, IdentityRefused, identity_token, user_hash
 from tests.conftest import IDENTITY_SECRET, SECRET, LiveServer, identify_event
 from tests.profile_fixtures import (
     cli,

@@ -123,3 +123,14 @@ def test_placements_import_no_other_placement() -> None:
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_rule_engine_imports_nothing_above_it() -> None:
+    edges = graph()
+    engine = {name for name in edges if name.startswith("shopwindow.rules.")}
+    assert len(engine) > 10
+    outside = {
+        name: sorted(target for target in edges[name] if not target.startswith("shopwindow.rules"))
+        for name in sorted(engine)
+    }
+    assert not {name: found for name, found in outside.items() if found}

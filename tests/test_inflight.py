@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shopwindow.inflight import InFlight
+from shopwindow.origin.inflight import InFlight
 
 
 def test_each_share_refuses_the_request_over_it() -> None:

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shopwindow.catalog import load_catalog
-from shopwindow.keywords import (
+from shopwindow.catalog.feed import load_catalog
+from shopwindow.rules.keywords import (
     Synonyms,
     Vocabulary,
     fill_headline,
@@ -18,9 +18,9 @@ from shopwindow.keywords import (
     stem,
     words,
 )
-from shopwindow.rulefiles import load_rules
-from shopwindow.thenspec import CheckEnv
-from shopwindow.yamlsrc import parse
+from shopwindow.rules.rulefiles import load_rules
+from shopwindow.rules.thenspec import CheckEnv
+from shopwindow.rules.yamlsrc import parse
 from tests.conftest import DEMO_CATALOG, DEMO_RULES
 
 CATALOG, _ = load_catalog(DEMO_CATALOG)

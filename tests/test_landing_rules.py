@@ -137,7 +137,7 @@ def test_demo_rules_accept_a_feed_without_some_categories(
     """A summer feed without jackets is no broken rule; a near-miss name still is."""
     from click.testing import CliRunner
 
-    from shopwindow.cli import main
+    from shopwindow.cli.main import main
     from tests.conftest import DEMO_CATALOG
 
     feed = tmp_path / "summer.jsonl"

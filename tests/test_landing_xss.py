@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from shopwindow.channel import CAMPAIGN_PARAMS
+from shopwindow.visitor.channel import CAMPAIGN_PARAMS
 
 # Each payload, and what of it must never appear in the answer as markup.
 PAYLOADS: dict[str, tuple[str, ...]] = {

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from shopwindow import settings as settings_mod
-from shopwindow.keywords import MIN_ALONE_CHARS, Vocabulary, words
-from shopwindow.languages import ENGLISH, FOLDER, PACKS, pack, packs_for
+from shopwindow.rules.keywords import MIN_ALONE_CHARS, Vocabulary, words
+from shopwindow.rules.languages import ENGLISH, FOLDER, PACKS, pack, packs_for
 from tests.test_keywords import CATALOG, demo_synonyms
 
 SYNONYMS = demo_synonyms()

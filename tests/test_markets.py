@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from shopwindow.catalog import load_catalog
-from shopwindow.markets import Prices, read_markets
-from shopwindow.thenspec import CheckEnv
-from shopwindow.yamlsrc import parse
+from shopwindow.catalog.feed import load_catalog
+from shopwindow.rules.markets import Prices, read_markets
+from shopwindow.rules.thenspec import CheckEnv
+from shopwindow.rules.yamlsrc import parse
 from tests.conftest import DEMO_CATALOG, DEMO_RULES, add_demo_markets
 
 CATALOG, _ = load_catalog(DEMO_CATALOG)
@@ -146,8 +146,8 @@ def test_without_markets_every_country_keeps_its_store(
 def test_stats_revenue_is_kept_in_the_main_currency(
     rules_dir: Path, make_client: Callable[..., TestClient]
 ) -> None:
-    from shopwindow.events import parse_event
-    from shopwindow.sales import in_main_currency
+    from shopwindow.visitor.events import parse_event
+    from shopwindow.visitor.sales import in_main_currency
 
     add_demo_markets(rules_dir)
     client = make_client()
@@ -235,7 +235,7 @@ def test_the_demo_geoip_database_has_an_address_for_each_market(
 ) -> None:
     import ipaddress
 
-    from shopwindow.geo import GeoIP
+    from shopwindow.visitor.geo import GeoIP
 
     add_demo_markets(rules_dir)
     documentation = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")

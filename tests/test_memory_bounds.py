@@ -20,8 +20,8 @@ from lru import LRU
 from starlette.testclient import TestClient
 
 import shopwindow
-from shopwindow import metrics
-from shopwindow.visitor import CookieCodec, Visitor
+from shopwindow.serve import metrics
+from shopwindow.visitor.cookie import CookieCodec, Visitor
 from tests.conftest import SECRET
 
 
@@ -29,8 +29,8 @@ def shopwindow_modules() -> Iterator[Any]:
     for info in pkgutil.walk_packages(shopwindow.__path__, "shopwindow."):
         if info.ispkg or info.name in (
             "shopwindow.__main__",
-            "shopwindow.bench",
-            "shopwindow.catalog_gen",
+            "bench.harness",
+            "shopwindow.catalog.generate",
         ):
             continue
         yield importlib.import_module(info.name)
@@ -88,9 +88,9 @@ def test_every_module_level_cache_is_an_lru_with_a_size() -> None:
                 assert value.cache_info().maxsize is not None, f"{module.__name__}.{name}"
     # The audit saw the caches it is about (a rename would otherwise pass silently).
     for expected in (
-        "shopwindow.network.canonical_ip",
-        "shopwindow.device._classify",
-        "shopwindow.channel._referrer_host",
+        "shopwindow.visitor.network.canonical_ip",
+        "shopwindow.visitor.device._classify",
+        "shopwindow.visitor.channel._referrer_host",
     ):
         assert expected in found, (expected, found)
 
@@ -244,10 +244,10 @@ def small_caches(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any], None]:
 
     def shrink(shop: Any) -> None:
         # The counting queues are capped too (their flushers drain them meanwhile).
-        monkeypatch.setattr("shopwindow.counting.MAX_PENDING", SMALL)
-        monkeypatch.setattr("shopwindow.unmatched.MAX_PENDING", SMALL)
+        monkeypatch.setattr("shopwindow.stats.counting.MAX_PENDING", SMALL)
+        monkeypatch.setattr("shopwindow.stats.unmatched.MAX_PENDING", SMALL)
         # A bounded set that empties itself when full.
-        monkeypatch.setattr("shopwindow.responses.MAX_PLAIN_PATHS", SMALL)
+        monkeypatch.setattr("shopwindow.serve.responses.MAX_PLAIN_PATHS", SMALL)
         for module in shopwindow_modules():
             for name, value in list(vars(module).items()):
                 if cache_size(value) is not None:

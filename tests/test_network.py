@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shopwindow.network import (
+from shopwindow.visitor.network import (
     MAX_FORWARDED_CHARS,
     MAX_FORWARDED_HOPS,
     TrustedProxies,

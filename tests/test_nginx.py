@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shopwindow.geo import write_geoip_db
-from shopwindow.nginx import Nginx, edge_site, find_binary, free_port
+from shopwindow.serve.nginx import Nginx, edge_site, find_binary, free_port
+from shopwindow.visitor.geo import write_geoip_db
 from tests.conftest import LiveServer, require
 from tests.origin_site import Answer, OriginSite, Seen, html
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from shopwindow.responses import safe_path
+from shopwindow.serve.responses import safe_path
 from tests.hostile import OFF_SITE, forged_cookie, hrefs, lands_on, stays_on_site
 from tests.origin_site import OriginSite, html
 
@@ -44,7 +44,7 @@ def test_safe_path_never_lets_a_payload_leave(target: str) -> None:
 def test_safe_paths_remembered_never_change_an_answer(monkeypatch: pytest.MonkeyPatch) -> None:
     """safe_path remembers the plain paths it passed: that memory, full or emptied,
     never lets a payload through, nor turns a plain path away."""
-    monkeypatch.setattr("shopwindow.responses.MAX_PLAIN_PATHS", 8)
+    monkeypatch.setattr("shopwindow.serve.responses.MAX_PLAIN_PATHS", 8)
     plain = [f"/de/women/{n}/" for n in range(20)]
     for _ in range(2):  # the second time round, from memory (and past its bound)
         for path in plain:

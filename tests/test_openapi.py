@@ -250,7 +250,7 @@ def test_a_chunked_stats_login_with_the_right_token_logs_in(app_client: TestClie
 
 
 def test_the_event_schema_names_every_event_type(client: TestClient) -> None:
-    from shopwindow.events import EVENT_TYPES
+    from shopwindow.visitor.events import EVENT_TYPES
 
     spec = orjson.loads(client.get("/_sw/openapi.json").content)
     kinds = spec["components"]["schemas"]["Event"]["oneOf"]

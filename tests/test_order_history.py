@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shopwindow.profilestore import ProfileStore
+from shopwindow.profiles.store import ProfileStore
 from tests.test_profilestore import DAY, T0, line, store  # noqa: F401 - the shared backend fixture
 
 

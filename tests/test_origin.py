@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
-from shopwindow.cli import main
+from shopwindow.cli.main import main
 from tests.conftest import LiveServer
 from tests.origin_site import Answer, OriginSite, Seen, html
 

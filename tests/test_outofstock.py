@@ -16,9 +16,9 @@ from click.testing import CliRunner
 from starlette.requests import Request
 from starlette.testclient import TestClient
 
-from shopwindow.catalog import Catalog, load_catalog
-from shopwindow.cli import main
-from shopwindow.outofstock import SPARE
+from shopwindow.catalog.feed import Catalog, load_catalog
+from shopwindow.cli.main import main
+from shopwindow.placements.outofstock import SPARE
 from shopwindow.settings import PROJECT_ROOT
 from shopwindow.shop import Shop
 from tests.oos_checks import check_answer
@@ -331,7 +331,7 @@ def test_bad_product_ids_get_a_clear_error_and_are_never_echoed(
 def test_the_recommendations_slot_reads_the_product_from_the_query(
     make_client: Callable[..., TestClient],
 ) -> None:
-    from shopwindow.web import visit_of
+    from shopwindow.serve.request import visit_of
 
     client = make_client()
     shop = shop_of(client)

@@ -7,8 +7,8 @@ from typing import Any
 import orjson
 import pytest
 
-from shopwindow import pathtemplate
-from shopwindow.pathtemplate import PathTemplate, fill_path
+from shopwindow.rules import pathtemplate
+from shopwindow.rules.pathtemplate import PathTemplate, fill_path
 from shopwindow.shop import Shop
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from shopwindow.catalog import Product, build_catalog, load_catalog
-from shopwindow.pictures import CATEGORY_DRAWINGS, PAINTS, drawing_for, paints, product_svg
+from shopwindow.catalog.feed import Product, build_catalog, load_catalog
+from shopwindow.catalog.pictures import CATEGORY_DRAWINGS, PAINTS, drawing_for, paints, product_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 

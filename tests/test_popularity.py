@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 from starlette.testclient import TestClient
 
 from shopwindow.app import create_app
-from shopwindow.popularity import (
+from shopwindow.catalog.popularity import (
     REBASE_HALF_LIVES,
     LocalPopularity,
     RedisPopularity,

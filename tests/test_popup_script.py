@@ -9,7 +9,7 @@ from importlib import resources
 
 from starlette.testclient import TestClient
 
-from shopwindow.clientscript import SCRIPT
+from shopwindow.pages.clientscript import SCRIPT
 
 SOURCE = resources.files("shopwindow").joinpath("static/sw.js").read_bytes()
 BUDGET = 8 * 1024  # bytes, gzipped

@@ -5,11 +5,11 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shopwindow import popupcaps
-from shopwindow.events import record_popup
-from shopwindow.popupcaps import PopupLimits
-from shopwindow.rules import Caps
-from shopwindow.visitor import Visitor
+from shopwindow.rules.rules import Caps
+from shopwindow.visitor import popupcaps
+from shopwindow.visitor.cookie import Visitor
+from shopwindow.visitor.events import record_popup
+from shopwindow.visitor.popupcaps import PopupLimits
 
 START = 1_773_144_000  # a UTC noon
 RULE = "offer"

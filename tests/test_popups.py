@@ -478,7 +478,7 @@ def test_a_tampered_cookie_is_a_new_visitor(client: TestClient) -> None:
 def run_check(folder: Path) -> tuple[int, str]:
     from click.testing import CliRunner
 
-    from shopwindow.cli import main
+    from shopwindow.cli.main import main
     from tests.conftest import DEMO_CATALOG
 
     args = ["check", str(folder), "--catalog", str(DEMO_CATALOG), "--templates", str(TEMPLATES)]

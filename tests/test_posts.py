@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from shopwindow.cli import main
-from shopwindow.posts import LABEL_PREFIX, NO_POSTS, read_posts
-from shopwindow.thenspec import CheckEnv
-from shopwindow.yamlsrc import parse
+from shopwindow.cli.main import main
+from shopwindow.rules.posts import LABEL_PREFIX, NO_POSTS, read_posts
+from shopwindow.rules.thenspec import CheckEnv
+from shopwindow.rules.yamlsrc import parse
 from tests.conftest import DEMO_CATALOG, DEMO_RULES, TEMPLATES
 
 GOOD = """\

@@ -22,7 +22,7 @@ import httpx
 import orjson
 from click.testing import CliRunner
 
-from shopwindow.cli import main
+from shopwindow.cli.main import main
 from tests.conftest import LiveServer
 from tests.test_reload import BROKEN, VALID_A, VALID_B, wait_for
 from tests.test_stats_http import stats_cli
@@ -179,7 +179,7 @@ def test_a_connection_accepted_just_before_sigterm_still_gets_its_answer(
 ) -> None:
     """uvicorn closed connections whose request had not been read yet when the shutdown
     began: a request already on its way was lost (seen in rolling SIGHUP restarts)."""
-    server = live_server("--server", "uvicorn")  # httpserver.py; granian closes it
+    server = live_server("--server", "uvicorn")  # serve/httpserver.py; granian closes it
     with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
         with httpx.Client(base_url=server.url) as http:
             assert http.get("/healthz").status_code == 200  # the connection above is accepted

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shopwindow.catalog import UNISEX, Catalog, Product, build_catalog, load_catalog
-from shopwindow.catalog_gen import generate_catalog
-from shopwindow.productfilter import (
+from shopwindow.catalog.feed import UNISEX, Catalog, Product, build_catalog, load_catalog
+from shopwindow.catalog.generate import generate_catalog
+from shopwindow.catalog.productfilter import (
     ProductFilter,
     filter_products,
     timed_attribute_filter,

@@ -13,8 +13,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from shopwindow.app import create_app
-from shopwindow.events import record_popup
-from shopwindow.profiles import exposure_sink
+from shopwindow.profiles.service import exposure_sink
+from shopwindow.visitor.events import record_popup
 from tests.conftest import identify_event
 from tests.profile_fixtures import (
     cli,

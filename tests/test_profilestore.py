@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from shopwindow.profile import Activity, PurchaseLine, email_hash, order_key
-from shopwindow.profile_redis import RedisProfiles
-from shopwindow.profile_sqlite import SQLiteProfiles
-from shopwindow.profilestore import ProfileStore, StoreUnavailable
+from shopwindow.profiles.model import Activity, PurchaseLine, email_hash, order_key
+from shopwindow.profiles.store import ProfileStore, StoreUnavailable
+from shopwindow.profiles.store_redis import RedisProfiles
+from shopwindow.profiles.store_sqlite import SQLiteProfiles
 
 DAY = 86400
 T0 = 1_700_000_000

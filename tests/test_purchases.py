@@ -14,9 +14,8 @@ from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shopwindow.cli import main
-from shopwindow.profile_sqlite import SQLiteProfiles
-from shopwindow.purchases import (
+from shopwindow.cli.main import main
+from shopwindow.profiles.purchases import (
     RowError,
     generate_rows,
     import_file,
@@ -24,6 +23,7 @@ from shopwindow.purchases import (
     write_csv,
     write_jsonl,
 )
+from shopwindow.profiles.store_sqlite import SQLiteProfiles
 from tests.conftest import SECRET
 
 POS_CSV = """customer_id,email,product_id,price,full_price,store,timestamp

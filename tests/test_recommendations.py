@@ -9,10 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shopwindow.catalog import Catalog, Product, build_catalog, load_catalog
-from shopwindow.catalog_gen import generate_catalog
-from shopwindow.pairings import Pairings
-from shopwindow.recommendations import (
+from shopwindow.catalog.feed import Catalog, Product, build_catalog, load_catalog
+from shopwindow.catalog.generate import generate_catalog
+from shopwindow.catalog.recommendations import (
     DEFAULT_COUNT,
     DEFAULT_TITLE,
     LIST_NAMES,
@@ -22,10 +21,11 @@ from shopwindow.recommendations import (
     list_specs,
     recommend,
 )
-from shopwindow.rulefiles import load_rules
-from shopwindow.rules import RuleSet
+from shopwindow.rules.pairings import Pairings
+from shopwindow.rules.rulefiles import load_rules
+from shopwindow.rules.rules import RuleSet
+from shopwindow.rules.thenspec import CheckEnv
 from shopwindow.settings import PROJECT_ROOT
-from shopwindow.thenspec import CheckEnv
 from tests.oos_checks import check_answer
 
 DEMO_CATALOG = PROJECT_ROOT / "demo" / "catalog.jsonl"

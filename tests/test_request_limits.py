@@ -1,6 +1,6 @@
 """Limits: head size, header count, query length, body size, events per call, slow heads, connections.
 
-In process (the application's entry, entry.py, whatever server runs the app) and against the
+In process (the application's entry, serve/entry.py, whatever server runs the app) and against the
 real server, each of the two `serve` offers (uvicorn with the limited httptools
 protocol, and granian): refused while the head arrives.
 """
@@ -15,8 +15,8 @@ from contextlib import contextmanager
 import pytest
 from starlette.testclient import TestClient
 
-from shopwindow.httpserver import uvicorn_options
-from shopwindow.limits import HeadLimits
+from shopwindow.serve.httpserver import uvicorn_options
+from shopwindow.serve.limits import HeadLimits
 from tests.conftest import LiveServer
 
 LIMITS = HeadLimits()
@@ -95,7 +95,7 @@ def test_every_answer_is_marked_nosniff(client: TestClient) -> None:
 def test_uvicorn_runs_with_explicit_limits(make_settings: Callable[..., object]) -> None:
     settings = make_settings(max_connections=321, keep_alive_seconds=7, max_header_bytes=9000)
     options = uvicorn_options(settings)  # type: ignore[arg-type]
-    assert options["http"] == "shopwindow.httpserver:LimitedHttpToolsProtocol"
+    assert options["http"] == "shopwindow.serve.httpserver:LimitedHttpToolsProtocol"
     assert options["limit_concurrency"] == 321
     assert options["timeout_keep_alive"] == 7
     assert options["h11_max_incomplete_event_size"] == 9000
@@ -197,7 +197,7 @@ def test_real_server_refuses_too_many_headers(server: LiveServer) -> None:
 def test_real_server_refuses_a_huge_url(server: LiveServer, kind: str) -> None:
     with raw(server) as sock:
         sock.sendall(b"GET /?q=" + b"a" * (LIMITS.max_header_bytes + 10) + b" HTTP/1.1\r\n")
-        # Refused before the rest is buffered. uvicorn (httpserver.py) names the request
+        # Refused before the rest is buffered. uvicorn (serve/httpserver.py) names the request
         # line; granian's buffer, sized to the same limit, counts it as part of the head.
         assert status_of(read_answer(sock)) == {"uvicorn": 414, "granian": 431}[kind]
 

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from shopwindow import conditions, yamlsrc
-from shopwindow.contextkeys import KEYS
+from shopwindow.rules import conditions, yamlsrc
+from shopwindow.rules.contextkeys import KEYS
 from shopwindow.shop import Shop
 from tests.conftest import build_settings
 

@@ -16,7 +16,7 @@ import psutil
 import pytest
 from loadtests.rule_edits import parse_stall
 
-from shopwindow.rulefiles import fingerprint, load_rules
+from shopwindow.rules.rulefiles import fingerprint, load_rules
 from tests.conftest import LiveServer
 from tests.test_reload import wait_for
 

@@ -9,9 +9,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shopwindow.rules import Index, Placement, compile_rules
-from shopwindow.thenspec import SPECS, CheckEnv
-from shopwindow.yamlsrc import parse
+from shopwindow.rules.rules import Index, Placement, compile_rules
+from shopwindow.rules.thenspec import SPECS, CheckEnv
+from shopwindow.rules.yamlsrc import parse
 
 COUNTRIES = ["DE", "AT", "FR", "US"]
 DEVICES = ["mobile", "desktop"]

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
-from shopwindow.catalog import load_catalog
-from shopwindow.cli import main
+from shopwindow.catalog.feed import load_catalog
+from shopwindow.cli.main import main
 from tests.conftest import DEMO_CATALOG, DEMO_RULES, SECRET, LiveServer
 from tests.origin_site import OriginSite, html
 
@@ -338,7 +338,7 @@ def test_explain_says_a_post_wins_and_what_it_shows(rules_dir: Path) -> None:
 
 
 def test_the_bench_call_plans_posts() -> None:
-    from shopwindow.shoppable import benchmark
+    from shopwindow.placements.shoppable import benchmark
 
     run = benchmark(400)
     assert all(run() >= 3 for _ in range(5))  # the tags shown (one replaced) and some look

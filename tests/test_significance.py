@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shopwindow.significance import (
+from shopwindow.stats.significance import (
     compare,
     difference_interval,
     enough_data,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shopwindow.slots import INJECT, charset_of, parse_page
+from shopwindow.origin.slots import INJECT, charset_of, parse_page
 
 SCRIPT = b'<script src="/_sw/sw.js" defer></script>'
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 from starlette.testclient import TestClient
 
-from shopwindow.cards import card
-from shopwindow.catalog import build_catalog
+from shopwindow.catalog.feed import build_catalog
+from shopwindow.pages.cards import card
 from shopwindow.shop import Snapshot
 
 

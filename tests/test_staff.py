@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from shopwindow import staff
-from shopwindow.catalog import load_catalog
+from shopwindow.catalog.feed import load_catalog
+from shopwindow.profiles import staff
 from tests.conftest import DEMO_CATALOG, identify_event
 from tests.profile_fixtures import cli, eventually, import_store_csv
 

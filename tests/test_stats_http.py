@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
-from shopwindow.cli import main
-from shopwindow.visitor import CookieCodec, Visitor
+from shopwindow.cli.main import main
+from shopwindow.visitor.cookie import CookieCodec, Visitor
 from tests.conftest import SECRET
 
 TOKEN = "s3cret-stats-token"
@@ -260,7 +260,7 @@ def test_an_answer_repeated_within_seconds_is_traced_once(
         return [entry["path"] for entry in response.json()["decisions"]]
 
     assert traced() == ["/"]
-    monkeypatch.setattr("shopwindow.decisionlog.REPEAT_SECONDS", 0.0)
+    monkeypatch.setattr("shopwindow.stats.decisionlog.REPEAT_SECONDS", 0.0)
     for _ in range(3):
         client.get("/")
     assert traced() == ["/"] * 4

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shopwindow.statsstore import (
+from shopwindow.stats.store import (
     NO_SPLIT,
     Click,
     Exposure,
@@ -19,8 +19,8 @@ from shopwindow.statsstore import (
     Totals,
     Trace,
 )
-from shopwindow.statsstore_redis import RedisStatsStore
-from shopwindow.statsstore_sqlite import SqliteStatsStore
+from shopwindow.stats.store_redis import RedisStatsStore
+from shopwindow.stats.store_sqlite import SqliteStatsStore
 
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 HOUR = 3600.0

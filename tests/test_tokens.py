@@ -12,8 +12,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from shopwindow import settings as settings_mod
-from shopwindow.staff import access_log_of
-from shopwindow.throttle import LOG_EVERY, MAX_ADDRESSES, TokenThrottle, client_key
+from shopwindow.profiles.staff import access_log_of
+from shopwindow.serve.throttle import LOG_EVERY, MAX_ADDRESSES, TokenThrottle, client_key
 from tests.profile_fixtures import import_store_csv
 
 TOKEN = "staff-token-" + "7" * 24

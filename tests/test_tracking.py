@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shopwindow.tracking import TRACKING_PARAMETERS, is_tracking_parameter, split_query
+from shopwindow.visitor.tracking import TRACKING_PARAMETERS, is_tracking_parameter, split_query
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from shopwindow.channel import CAMPAIGN_PARAMS
-from shopwindow.tracking import (
+from shopwindow.visitor.channel import CAMPAIGN_PARAMS
+from shopwindow.visitor.tracking import (
     CLICK_ID_PLATFORMS,
     TRACKING_PARAMETERS,
     UTM_PARAMETERS,

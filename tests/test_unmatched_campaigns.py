@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
-from shopwindow import unmatched
-from shopwindow.channel import Campaign
-from shopwindow.cli import main
-from shopwindow.unmatched import CampaignKey, UnmatchedCampaigns, read_unmatched
+from shopwindow.cli.main import main
+from shopwindow.stats import unmatched
+from shopwindow.stats.unmatched import CampaignKey, UnmatchedCampaigns, read_unmatched
+from shopwindow.visitor.channel import Campaign
 from tests.conftest import LiveServer
 from tests.landing_support import google
 

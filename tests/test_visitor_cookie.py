@@ -11,12 +11,12 @@ import zlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shopwindow import popupcaps
-from shopwindow.catalog import build_catalog
-from shopwindow.catalog_gen import generate_catalog
-from shopwindow.events import Event, Weights, apply, record_popup
-from shopwindow.profiles import share_popups
-from shopwindow.visitor import COMPRESS_FROM, VERSION, CookieCodec, Visitor
+from shopwindow.catalog.feed import build_catalog
+from shopwindow.catalog.generate import generate_catalog
+from shopwindow.profiles.service import share_popups
+from shopwindow.visitor import popupcaps
+from shopwindow.visitor.cookie import COMPRESS_FROM, VERSION, CookieCodec, Visitor
+from shopwindow.visitor.events import Event, Weights, apply, record_popup
 
 codec = CookieCodec("secret-a", 365)
 

@@ -1,5 +1,5 @@
 """`python -m shopwindow`: the same as the `shopwindow` command."""
 
-from shopwindow.cli import main
+from shopwindow.cli.main import main
 
 main()

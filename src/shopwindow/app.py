@@ -16,34 +16,21 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from shopwindow import (
-    apidoc,
-    beacon,
-    devsignin,
-    heap,
-    homepage,
-    landing,
-    metrics,
-    origin,
-    outofstock,
-    popups,
-    product,
-    profiles,
-    reminders,
-    shopassets,
-    shoppable,
-    staff,
-    statsweb,
-)
 from shopwindow import settings as settings_mod
-from shopwindow.bodydeadline import BodyLimits
-from shopwindow.entry import ShopApp
 from shopwindow.hooks import Hooks
-from shopwindow.lastgood import LastGoodRules
-from shopwindow.limits import HeadLimits
-from shopwindow.responses import json_body
+from shopwindow.origin import proxy as origin
+from shopwindow.placements import beacon, homepage, landing, outofstock, popups, product, shoppable
+from shopwindow.profiles import devsignin, reminders, staff
+from shopwindow.profiles import service as profiles
+from shopwindow.rules.lastgood import LastGoodRules
+from shopwindow.serve import apidoc, heap, metrics, shopassets
+from shopwindow.serve.bodydeadline import BodyLimits
+from shopwindow.serve.entry import ShopApp
+from shopwindow.serve.limits import HeadLimits
+from shopwindow.serve.responses import json_body
 from shopwindow.settings import Settings
 from shopwindow.shop import Shop
+from shopwindow.stats import web as statsweb
 
 log = logging.getLogger("shopwindow")
 
@@ -152,7 +139,7 @@ def _heat(route: BaseRoute) -> int:
 def create_app(
     settings: Settings, *, shop: Shop | None = None, watch: bool = True, settle: bool = False
 ) -> Starlette:
-    """The application. `settle` (a served worker): what it loaded is frozen once started (heap.py)."""
+    """The application. `settle` (a served worker): what it loaded is frozen once started (serve/heap.py)."""
     shop = shop or Shop(settings)
     if shop.snapshot is None:
         errors = shop.load()

@@ -6,10 +6,10 @@ keeps in `shop.services`. Nothing is registered by name or looked up by string.
 
 | hook                      | called by                  | when                                           |
 |---------------------------|----------------------------|------------------------------------------------|
-| `context`                 | web.assemble_visit         | after the request's facts are read, before any rule |
+| `context`                 | request.assemble_visit         | after the request's facts are read, before any rule |
 | `exposures`               | responses.personalize      | an answer names the rules that decided it      |
 | `events`                  | beacon.events_endpoint     | the browser reports what the visitor did       |
-| `fragments`               | origin.OriginProxy.fill    | a slot of the origin's page is filled          |
+| `fragments`               | proxy.OriginProxy.fill    | a slot of the origin's page is filled          |
 | `landing`                 | homepage.root              | `GET /` carries campaign parameters            |
 | `landing_first`           | landing.answer             | before the landing rules (a shoppable post)    |
 | `explain`                 | explain.explain_visit      | `shopwindow explain` says what a placement shows |
@@ -28,18 +28,18 @@ if TYPE_CHECKING:  # types only: the modules named here import this one
     from starlette.requests import Request
     from starlette.responses import Response
 
-    from shopwindow.catalog import Product
-    from shopwindow.context import Visit
-    from shopwindow.counting import Recorder
-    from shopwindow.events import Event
-    from shopwindow.landing import LandingService
-    from shopwindow.origin import OriginProxy
-    from shopwindow.outofstock import OutOfStock
-    from shopwindow.popups import PopupState
-    from shopwindow.profiles import Profiles
+    from shopwindow.catalog.feed import Product
+    from shopwindow.origin.proxy import OriginProxy
+    from shopwindow.placements.landing import LandingService
+    from shopwindow.placements.outofstock import OutOfStock
+    from shopwindow.placements.popups import PopupState
+    from shopwindow.placements.shoppable import ShoppableService
+    from shopwindow.profiles.service import Profiles
+    from shopwindow.profiles.staff import StaffService
     from shopwindow.shop import Shop, Snapshot
-    from shopwindow.shoppable import ShoppableService
-    from shopwindow.staff import StaffService
+    from shopwindow.stats.counting import Recorder
+    from shopwindow.visitor.context import Visit
+    from shopwindow.visitor.events import Event
 
 
 class ContextHook(Protocol):

@@ -676,7 +676,7 @@ def validate(settings: Settings) -> None:
         ZoneInfo(settings.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingsError(f"timezone: unknown time zone {settings.timezone!r}") from None
-    from shopwindow.languages import ENGLISH, PACKS
+    from shopwindow.rules.languages import ENGLISH, PACKS
 
     for language in settings.languages:
         if language not in PACKS and language != ENGLISH:

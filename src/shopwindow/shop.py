@@ -14,26 +14,27 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from shopwindow import heap, metrics, reloadrequest
-from shopwindow.catalog import Catalog, CatalogError, build_catalog, load_catalog
-from shopwindow.categorymap import load_category_map
-from shopwindow.context import Edge
+from shopwindow.catalog.categorymap import load_category_map
+from shopwindow.catalog.feed import Catalog, CatalogError, build_catalog, load_catalog
+from shopwindow.catalog.feedguard import refusal
+from shopwindow.catalog.marketcatalog import market_catalog
 from shopwindow.derived import Derived
-from shopwindow.errors import RuleError
-from shopwindow.events import Weights, weights_from
-from shopwindow.feedguard import refusal
-from shopwindow.geo import DEFAULT_COUNTRY_HEADERS, GeoIP
 from shopwindow.hooks import Hooks, Services
-from shopwindow.identity import identity_of
-from shopwindow.lastgood import LastGoodRules
-from shopwindow.marketcatalog import market_catalog
-from shopwindow.network import TrustedProxies
-from shopwindow.rulefiles import Fingerprint, fingerprint, load_rules
-from shopwindow.rules import RuleSet
+from shopwindow.rules import reloadrequest
+from shopwindow.rules.errors import RuleError
+from shopwindow.rules.lastgood import LastGoodRules
+from shopwindow.rules.rulefiles import Fingerprint, fingerprint, load_rules
+from shopwindow.rules.rules import RuleSet
+from shopwindow.rules.thenspec import CheckEnv
+from shopwindow.serve import heap, metrics
+from shopwindow.serve.throttle import TokenThrottle
 from shopwindow.settings import Settings
-from shopwindow.thenspec import CheckEnv
-from shopwindow.throttle import TokenThrottle
-from shopwindow.visitor import CookieCodec
+from shopwindow.visitor.context import Edge
+from shopwindow.visitor.cookie import CookieCodec
+from shopwindow.visitor.events import Weights, weights_from
+from shopwindow.visitor.geo import DEFAULT_COUNTRY_HEADERS, GeoIP
+from shopwindow.visitor.identity import identity_of
+from shopwindow.visitor.network import TrustedProxies
 
 log = logging.getLogger("shopwindow")
 
@@ -170,7 +171,7 @@ class Shop:
         self.reloading = False  # files being read and compiled (off the event loop) right now
         self._request = reloadrequest.request_path(settings.rules)
         self._request_seen = reloadrequest.stamp(self._request)
-        # Wrong staff, stats and identity tokens, counted per address (throttle.py).
+        # Wrong staff, stats and identity tokens, counted per address (serve/throttle.py).
         self.token_throttle = TokenThrottle(
             settings.token_attempts, float(settings.token_lockout_seconds)
         )

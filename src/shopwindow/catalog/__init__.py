@@ -1,0 +1,1 @@
+"""The product feed, its indexes, and what is picked from it."""

@@ -1,0 +1,1 @@
+"""Origin mode: the shop's own site behind shopwindow, personalized on the way."""

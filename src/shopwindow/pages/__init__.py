@@ -1,0 +1,1 @@
+"""What several placements' pages are built from (cards, the client script)."""

@@ -1,0 +1,1 @@
+"""The placements: each answers its own routes and installs its own hooks."""

@@ -1,0 +1,1 @@
+"""Customer profiles, by layer: model, store, backends, service, staff view."""

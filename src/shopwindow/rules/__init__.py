@@ -1,0 +1,1 @@
+"""The rule engine and the rules folder's files: compiled once, pure."""

@@ -1,0 +1,1 @@
+"""Experiments: exposures, events, attribution and results."""

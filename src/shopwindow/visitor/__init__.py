@@ -1,0 +1,1 @@
+"""Who is asking: the request's facts and the signed visitor cookie."""
