@@ -797,7 +797,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def recommendation_rows(min_time: float, smoke: bool) -> list[Row]:
-    from shopwindow.catalog.recommendations import benchmark
+    from bench.micro import recommendations as benchmark
 
     small, large = (1_000, 10_000) if smoke else (1_000, 100_000)
     figures = {n: per_call_us(benchmark(n), min_time) for n in (small, large)}

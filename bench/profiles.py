@@ -19,7 +19,7 @@ from bench.rows import Row, per_call_us
 
 IMPORT_SCRIPT = """
 import json, sys
-from shopwindow.profiles.purchases import bench_import
+from bench.micro import bench_import
 from shopwindow.profiles.store_sqlite import SQLiteProfiles
 from shopwindow.profiles.store_redis import RedisProfiles
 kind, target, rows = sys.argv[1], sys.argv[2], int(sys.argv[3])

@@ -20,6 +20,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
+sys.path.insert(0, str(HERE.parent))  # the benchmark harness lives beside loadtests/
 
 from bench.harness import SECRET, Server, free_port  # noqa: E402
 

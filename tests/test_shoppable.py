@@ -338,7 +338,7 @@ def test_explain_says_a_post_wins_and_what_it_shows(rules_dir: Path) -> None:
 
 
 def test_the_bench_call_plans_posts() -> None:
-    from shopwindow.placements.shoppable import benchmark
+    from bench.micro import shoppable_post as benchmark
 
     run = benchmark(400)
     assert all(run() >= 3 for _ in range(5))  # the tags shown (one replaced) and some look

@@ -281,38 +281,3 @@ BENCH_PAIRINGS: Final[Pairings] = {
     "dresses": ("bags", "accessories"),
     "jackets": ("accessories", "bags"),
 }
-
-
-def benchmark(n: int, seed: int = 1, samples: int = 64) -> Callable[[], int]:
-    """A zero-argument call that recommends for the next sold-out product of an n-product catalog.
-
-    The catalog comes from `generate.generate_catalog(n, seed)`; the calls cycle over
-    `samples` sold-out products spread across the feed and three visitor genders, with a
-    popular-now ranking of 200 products. Returns the number of products recommended.
-    `make bench` times it at n=1,000 and n=100,000.
-    """
-    from shopwindow.catalog.feed import build_catalog
-    from shopwindow.catalog.generate import generate_catalog
-
-    catalog = build_catalog(generate_catalog(n, seed))
-    sold_out = sorted((p for p in catalog if not p.in_stock), key=lambda p: p.id)
-    if not sold_out:
-        raise ValueError(f"a catalog of {n} products has no sold-out product")
-    step = max(1, len(sold_out) // samples)
-    picked = sold_out[::step][:samples]
-    live = tuple(p.id for p in catalog.best_sellers()[:400:2])
-    cases = itertools.cycle([(p, g) for p in picked for g in (None, "women", "men")])
-
-    def run() -> int:
-        product, gender = next(cases)
-        lists = recommend(
-            catalog,
-            product,
-            BENCH_SPECS,
-            visitor_gender=gender,
-            pairings=BENCH_PAIRINGS,
-            popular_now=live,
-        )
-        return sum(len(r.products) for r in lists)
-
-    return run

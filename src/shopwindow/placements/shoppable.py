@@ -18,7 +18,7 @@ pages and galleries are computed once per snapshot and served from memory.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -470,47 +470,6 @@ class PostPaths(BaseRoute):
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
-
-
-# --- benchmark ---------------------------------------------------------------------
-
-
-def benchmark(n: int, seed: int = 1, tags: int = 4) -> Callable[[], int]:
-    """A zero-argument call that plans the next post of an n-product catalog from scratch.
-
-    What a post costs once per snapshot (answers then come from memory): each post tags
-    `tags` products, one of them sold out (replaced by a similar one in stock), and gets
-    its "complete the look" picks with the bench pairings. The catalog comes from
-    `generate.generate_catalog(n, seed)`; calls cycle over 64 posts. Returns the number
-    of products the plan shows. `make bench` may time it at n=1,000 and n=100,000.
-    """
-    import itertools
-
-    from shopwindow.catalog.feed import build_catalog
-    from shopwindow.catalog.generate import generate_catalog
-    from shopwindow.catalog.recommendations import BENCH_PAIRINGS
-    from shopwindow.rules.posts import Tag
-
-    catalog = build_catalog(generate_catalog(n, seed))
-    products = sorted(catalog, key=lambda p: p.id)
-    sold_out = [p for p in products if not p.in_stock]
-    in_stock = [p for p in products if p.in_stock]
-    if not sold_out or len(in_stock) < tags:
-        raise ValueError(f"a catalog of {n} products cannot make bench posts")
-    step = max(1, len(in_stock) // (64 * tags))
-    posts = []
-    for k in range(64):
-        chosen = [in_stock[(k * tags + i) * step % len(in_stock)] for i in range(tags - 1)]
-        chosen.append(sold_out[k * max(1, len(sold_out) // 64) % len(sold_out)])
-        post_tags = tuple(Tag(p.id, 100.0 * (i + 1), 100.0) for i, p in enumerate(chosen))
-        posts.append(Post(f"bench-{k}", "instagram", "/x.svg", 1080, 1350, post_tags))
-    cycle = itertools.cycle(posts)
-
-    def run() -> int:
-        plan = plan_post(catalog, next(cycle), BENCH_PAIRINGS)
-        return len(plan.products) + len(plan.look)
-
-    return run
 
 
 def install(shop: Shop, hooks: Hooks) -> ShoppableService:

@@ -14,7 +14,6 @@ import gzip
 import math
 import random
 import re
-import resource
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -482,31 +481,3 @@ def write_jsonl(rows: Iterable[Mapping[str, Any]], path: str | Path) -> int:
             out.write(orjson.dumps(row) + b"\n")
             count += 1
     return count
-
-
-def bench_import(
-    store: ProfileStore, rows: int = 1_000_000, *, seed: int = 1, folder: str | None = None
-) -> dict[str, float]:
-    """Generate a CSV export of `rows` lines, import it, and measure.
-
-    `store` as the import command opens it: `SQLiteProfiles(path, bulk=True)` or
-    `RedisProfiles(url, timeout=5.0)`. Call it in a fresh process for a
-    meaningful `peak_rss_mb` (the process's high-water mark); `rss_growth_mb` is
-    how much the import raised it.
-    """
-    from zoneinfo import ZoneInfo
-
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        path = str(Path(tmp) / "purchases.csv")
-        write_csv(generate_rows(rows, seed=seed), path)
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        report = import_file(store, path, secret="bench", tz=ZoneInfo("UTC"))
-        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {
-        "rows": float(report.rows),
-        "added": float(report.added),
-        "seconds": report.seconds,
-        "rows_per_s": report.rows_per_second,
-        "peak_rss_mb": after / 1024,
-        "rss_growth_mb": (after - before) / 1024,
-    }
