@@ -63,7 +63,7 @@ def install_placements(shop: Shop) -> Hooks:
     # and answers first (hooks.landing_first) inside landing's answer.
     services.landing = landing.install(shop, hooks)
     services.profiles = profiles.install(shop, hooks)
-    services.shoppable = shoppable.install(shop, hooks)
+    shoppable.install(shop, hooks)
     services.staff = staff.install(shop, hooks)
     homepage.install(shop, hooks)
     # Origin last: it only opens and closes its connection pool.

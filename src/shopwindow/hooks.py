@@ -33,7 +33,6 @@ if TYPE_CHECKING:  # types only: the modules named here import this one
     from shopwindow.placements.landing import LandingService
     from shopwindow.placements.outofstock import OutOfStock
     from shopwindow.placements.popups import PopupState
-    from shopwindow.placements.shoppable import ShoppableService
     from shopwindow.profiles.service import Profiles
     from shopwindow.profiles.staff import StaffService
     from shopwindow.shop import Shop, Snapshot
@@ -129,7 +128,6 @@ class Services:
     popups: PopupState | None = None
     landing: LandingService | None = None
     profiles: Profiles | None = None
-    shoppable: ShoppableService | None = None
     staff: StaffService | None = None
     origin: OriginProxy | None = None
 

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from shopwindow.catalog import formats
@@ -141,6 +141,7 @@ class Catalog:
         "_similar",
         "categories",
         "feed_format",
+        "filter_index",
         "genders",
         "mtime",
         "products",
@@ -155,6 +156,9 @@ class Catalog:
     mtime: float
     serial: int  # unique per Catalog in this process: what remembers work for one names it
     feed_format: str  # formats.JSONL, formats.MERCHANT_TSV, ... ("" when not read from a file)
+    # The landing pages' filter index (productfilter.index_for), built on first use:
+    # it belongs to this catalog and goes with it.
+    filter_index: Any
 
     def __init__(
         self,
@@ -166,6 +170,7 @@ class Catalog:
         feed_format: str = "",
     ) -> None:
         self.serial = next(_SERIALS)
+        self.filter_index = None
         by_id: dict[str, Product] = {}
         for product in products:
             if product.id in by_id:

@@ -203,24 +203,18 @@ class FilterIndex:
         return out
 
 
-_indexes: dict[int, tuple[Catalog, FilterIndex]] = {}
 _lock = threading.Lock()
-_KEPT = 4  # the live catalog and the one a reload is replacing
 
 
 def index_for(catalog: Catalog) -> FilterIndex:
-    """The catalog's filter index, built on first use and kept while the catalog lives."""
-    entry = _indexes.get(id(catalog))
-    if entry is not None and entry[0] is catalog:
-        return entry[1]
+    """The catalog's filter index, built on first use and kept on the catalog (it goes with it)."""
+    index: FilterIndex | None = catalog.filter_index
+    if index is not None:
+        return index
     with _lock:
-        entry = _indexes.get(id(catalog))
-        if entry is not None and entry[0] is catalog:
-            return entry[1]
-        index = FilterIndex(catalog)
-        while len(_indexes) >= _KEPT:
-            _indexes.pop(next(iter(_indexes)))
-        _indexes[id(catalog)] = (catalog, index)
+        index = catalog.filter_index
+        if index is None:
+            index = catalog.filter_index = FilterIndex(catalog)
         return index
 
 

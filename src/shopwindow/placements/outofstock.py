@@ -15,9 +15,8 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
-from cachetools import LRUCache
 from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -25,7 +24,7 @@ from starlette.routing import Route
 
 from shopwindow.catalog.feed import Catalog, Product
 from shopwindow.catalog.popularity import PopularityStore, store_for
-from shopwindow.catalog.recommendations import ListSpec, RecommendationList, list_specs, recommend
+from shopwindow.catalog.recommendations import RecommendationList, list_specs, recommend
 from shopwindow.hooks import Hooks
 from shopwindow.pages.storefront import product_json
 from shopwindow.rules.pairings import NO_PAIRINGS, merged
@@ -50,7 +49,6 @@ log = logging.getLogger("shopwindow")
 PLACEMENT: Final = "out-of-stock"
 TEMPLATE: Final = "_recommendations.html"
 SPARE: Final = 2  # extra products per list, so leaving out the visitor's cart keeps counts
-SEGMENTS: Final = 4096
 GENDERS: Final = frozenset({"women", "men", "kids"})
 
 
@@ -90,21 +88,7 @@ class OutOfStock:
     def __init__(self, shop: Shop, popularity: PopularityStore) -> None:
         self.shop = shop
         self.popularity = popularity
-        self._snap: Snapshot | None = None
-        self._segments: LRUCache[tuple[Any, ...], Segment] = LRUCache(maxsize=SEGMENTS)
-        self._specs: dict[tuple[str, str | None], tuple[ListSpec, ...]] = {}
         self._sync_task: asyncio.Task[None] | None = None
-
-    def _fresh(self, snap: Snapshot) -> bool:
-        """Whether cached answers may be used for `snap`; a reload empties the cache."""
-        live = self.shop.snapshot
-        if not self.shop.serves(snap):
-            return False  # a request still reading the snapshot before a reload
-        if live is not self._snap:
-            self._snap = live
-            self._segments.clear()
-            self._specs.clear()
-        return True
 
     def decide(self, snap: Snapshot, visit: Visit, product: Product) -> Decision:
         visit.ctx.update(product_context(product))
@@ -115,28 +99,26 @@ class OutOfStock:
         rule = decision.rule
         if rule is None:
             return Answer(product, None, decision.labels)
-        cacheable = self._fresh(snap)
         metrics.count_match(PLACEMENT, rule.id)
-        specs = self._specs.get((rule.id, decision.variant)) if cacheable else None
+        # The lists worked out for this snapshot (a market's view has its own prices,
+        # and so its own), dropped with it.
+        derived = snap.derived
+        specs = derived.list_specs.get((rule.id, decision.variant))
         if specs is None:
-            specs = list_specs(decision.then)
-            if cacheable:
-                self._specs[(rule.id, decision.variant)] = specs
+            specs = derived.list_specs[(rule.id, decision.variant)] = list_specs(decision.then)
         gender = visit.ctx.get("visitor.gender")
         gender = gender if gender in GENDERS else None
         ranking = None
         if any(spec.name == "popular" for spec in specs):
             ranking = self.popularity.ranking(time.time())
-        # A market's view has its own prices: its lists are kept apart from the others'.
         key = (
-            snap.market,
             product.id,
             gender,
             rule.id,
             decision.variant,
             ranking.version if ranking else 0,
         )
-        segment = self._segments.get(key) if cacheable else None
+        segment: Segment | None = derived.segments.get(key)
         if segment is None:
             lists = recommend(
                 snap.catalog,
@@ -153,8 +135,7 @@ class OutOfStock:
                 lists,
                 frozenset(p.id for r in lists for p in r.products),
             )
-            if cacheable:
-                self._segments[key] = segment
+            derived.segments[key] = segment
         owned = {line[0] for line in visit.cart}
         owned.update(visit.visitor.full_price)
         return Answer(product, segment, decision.labels, segment.candidates.intersection(owned))

@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
-from lru import LRU
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -131,22 +130,21 @@ def _ids(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
+@dataclass(frozen=True, slots=True)
 class PopupState:
-    """Per shop: the shop-wide limits, and per snapshot the rules' plans and rendered answers."""
+    """Per shop: the shop-wide limits (the plans and answers belong to each snapshot)."""
 
-    def __init__(self, limits: PopupLimits) -> None:
-        self.limits = limits
-        self._snap: Snapshot | None = None
-        self.plans: Mapping[str, Plan] = {}
-        self.rendered: LRU[tuple[Any, ...], bytes] = LRU(4096)
+    limits: PopupLimits
 
-    def for_snapshot(self, snap: Snapshot) -> PopupState:
-        if self._snap is not snap:
-            # A reload may change rules, stock and templates: start afresh.
-            self.plans = {r.id: Plan.of(r) for r in snap.rules.placement(PLACEMENT).rules}
-            self.rendered = LRU(4096)
-            self._snap = snap
-        return self
+
+def plans_of(snap: Snapshot) -> Mapping[str, Plan]:
+    """Each popup rule's plan, prepared once per snapshot (snap.derived) and dropped with it."""
+    derived = snap.derived
+    plans: Mapping[str, Plan] | None = derived.popup_plans
+    if plans is None:
+        rules = snap.rules.placement(PLACEMENT).rules
+        plans = derived.popup_plans = {r.id: Plan.of(r) for r in rules}
+    return plans
 
 
 def state_of(shop: Shop) -> PopupState:
@@ -175,9 +173,9 @@ def decide_popup(shop: Shop, snap: Snapshot, visit: Visit, now: int) -> Choice:
         or visit.ctx.get("visitor.purchased_this_session")
     ):
         return Choice(NO_DECISION)
-    state = state_of(shop).for_snapshot(snap)
+    plans = plans_of(snap)
     if popupcaps.closed_this_session(visitor) or not popupcaps.shop_allows(
-        state.limits, visitor, now
+        state_of(shop).limits, visitor, now
     ):
         return Choice(NO_DECISION)
     catalog = snap.catalog
@@ -190,7 +188,7 @@ def decide_popup(shop: Shop, snap: Snapshot, visit: Visit, now: int) -> Choice:
     def accept(rule: Rule) -> bool:
         if not popupcaps.rule_allows(rule.caps, visitor, rule.id, now):
             return False
-        plan = state.plans.get(rule.id)
+        plan = plans.get(rule.id)
         if plan is None:  # pragma: no cover - every popup rule has a plan
             return True
         found = _searched(choice, catalog, visit) if plan.search_products else None
@@ -301,8 +299,7 @@ def render(shop: Shop, snap: Snapshot, visit: Visit, choice: Choice, as_json: bo
     decision = choice.decision
     assert decision.rule is not None
     then = decision.then
-    state = state_of(shop)
-    plan = state.plans.get(decision.rule.id)
+    plan = plans_of(snap).get(decision.rule.id)
     searches = visit.visitor.searches
     words = searches[0] if searches and plan is not None and plan.uses_search else None
     cta_url = cta_url_for(visit, then, choice.search)
@@ -314,7 +311,7 @@ def render(shop: Shop, snap: Snapshot, visit: Visit, choice: Choice, as_json: bo
         tuple(map(tuple, visit.cart[:MAX_CART_LINES])) if then.get("show_cart") else None,
         words,
     )
-    rendered = state.rendered
+    rendered = snap.derived.popups
     body = rendered.get(key)
     if body is None:
         view = popup_view(snap, visit, choice, cta_url, words)

@@ -291,20 +291,11 @@ class ShoppableState:
         return body
 
 
-@dataclass(slots=True)
-class ShoppableService:
-    """The shoppable posts' state for the snapshot answered from last."""
-
-    state: ShoppableState | None = None
-
-
 def state_of(shop: Shop, snap: Snapshot) -> ShoppableState:
-    service = shop.services.shoppable
-    if service is None:
-        service = shop.services.shoppable = ShoppableService()
-    state = service.state
-    if state is None or state.snap is not snap:
-        state = service.state = ShoppableState(snap)
+    """The posts' state for this snapshot (snap.derived): made on first use, dropped with it."""
+    state: ShoppableState | None = snap.derived.shoppable
+    if state is None:
+        state = snap.derived.shoppable = ShoppableState(snap)
     return state
 
 
@@ -472,7 +463,7 @@ class PostPaths(BaseRoute):
         await self.app(scope, receive, send)
 
 
-def install(shop: Shop, hooks: Hooks) -> ShoppableService:
+def install(shop: Shop, hooks: Hooks) -> None:
     """After landing: a post's link is a landing URL, and its answer comes before the rules'."""
     hooks.context.append(read_post)
     hooks.landing_first.append(post_landing)
@@ -487,7 +478,6 @@ def install(shop: Shop, hooks: Hooks) -> ShoppableService:
         return rules_only(shop, snap, visit) if rules_only is not None else {}
 
     explain[LANDING_PLACEMENT] = explain_landing
-    return shop.services.shoppable or ShoppableService()
 
 
 routes: list[BaseRoute] = [
