@@ -6,6 +6,7 @@ from datetime import UTC
 from typing import Any
 
 import pytest
+from bench.micro import recommendations as benchmark
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +18,6 @@ from shopwindow.catalog.recommendations import (
     LIST_NAMES,
     ListSpec,
     RecommendationList,
-    benchmark,
     list_specs,
     recommend,
 )
