@@ -315,7 +315,7 @@ def test_proxied_requests_are_logged_at_debug_without_query_strings(
     with caplog.at_level(logging.DEBUG, logger="shopwindow.origin"):
         client.get("/public?email=alice@example.com")
         client.get("/public?email=alice@example.com")
-    lines = [r for r in caplog.records if r.name == "shopwindow.origin.proxy"]
+    lines = [r for r in caplog.records if r.name == "shopwindow.origin"]
     assert len(lines) == 2
     assert all(r.levelno == logging.DEBUG for r in lines)
     assert all("/public" in r.getMessage() for r in lines)
