@@ -51,7 +51,15 @@ from shopwindow.rules.languages import packs_for
 from shopwindow.rules.rules import Decision, Rule
 from shopwindow.serve import metrics
 from shopwindow.serve.request import shop_of, snapshot_of, visit_of
-from shopwindow.serve.responses import header_text, json_body, personalize, redirect, wants_json
+from shopwindow.serve.responses import (
+    HTML_TYPE,
+    RawAnswer,
+    header_text,
+    json_body,
+    personalize,
+    redirect,
+    wants_json,
+)
 from shopwindow.shop import Shop, Snapshot
 from shopwindow.stats.unmatched import FLUSH_SECONDS, CampaignKey, UnmatchedCampaigns, default_path
 from shopwindow.visitor.channel import NO_CAMPAIGN, Campaign
@@ -60,6 +68,7 @@ from shopwindow.visitor.context import Visit, arms_of
 log = logging.getLogger("shopwindow")
 
 PLACEMENT = LANDING_PLACEMENT
+_LANDING_HEADER = LANDING_HEADER.lower().encode()
 HEADLINE_MARK = "<!--sw:headline-->"
 PERSONAL_MARK = "<!--sw:personal-->"
 LANDING_TEMPLATE = "landing.html"
@@ -106,6 +115,16 @@ class Page:
     relaxed: bool  # the exact filter found nothing; its tags were dropped
     # What every one of the first products shown has: a headline may repeat only these.
     shown: frozenset[str] = frozenset()
+    # The page as bytes around its markers (see spliced): each answer joins, never rescans.
+    pieces: tuple[tuple[bytes, ...], tuple[bytes, ...] | None] = ((), None)
+
+
+def spliced(html: str) -> tuple[tuple[bytes, ...], tuple[bytes, ...] | None]:
+    """The page cut at its markers: the parts around every headline, before and after the
+    first personal mark (None: the template has no personal part)."""
+    head, mark, tail = html.partition(PERSONAL_MARK)
+    before = tuple(part.encode() for part in head.split(HEADLINE_MARK))
+    return before, tuple(part.encode() for part in tail.split(HEADLINE_MARK)) if mark else None
 
 
 # A headline that repeats a colour or material promises it: the first products must keep it.
@@ -497,7 +516,8 @@ def render_page(shop: Shop, catalog: Catalog, plan: Plan, country: str, visit: V
         dev=shop.settings.dev,
         preview=visit.preview,
     )
-    return Page(html, tuple(p.id for p in products), relaxed, shown_by_all(products))
+    ids = tuple(p.id for p in products)
+    return Page(html, ids, relaxed, shown_by_all(products), spliced(html))
 
 
 def headline_of(state: LandingState, plan: Plan, campaign: Campaign, shown: frozenset[str]) -> str:
@@ -570,14 +590,18 @@ async def answer(request: Request, shop: Shop, snap: Snapshot, visit: Visit) -> 
         response = Response(
             _json(plan, page, headline, snap.catalog), media_type="application/json"
         )
+        response.headers[LANDING_HEADER] = landing_header(plan, page)
     else:
-        html = page.html.replace(
-            HEADLINE_MARK, escaped_headline(state, plan, page, visit.campaign)
-        ).replace(
-            PERSONAL_MARK, own_strip(shop, state, visit) + drop_remind(shop, snap, plan, visit), 1
-        )
-        response = HTMLResponse(html)
-    response.headers[LANDING_HEADER] = landing_header(plan, page)
+        # The cached page's bytes around this visit's headline and strip: no 10 KB
+        # string rescanned and encoded again per answer.
+        title = escaped_headline(state, plan, page, visit.campaign).encode()
+        personal = own_strip(shop, state, visit) + drop_remind(shop, snap, plan, visit)
+        before, after = page.pieces
+        body = title.join(before)
+        if after is not None:
+            body = b"".join((body, personal.encode(), title.join(after)))
+        header = (_LANDING_HEADER, landing_header(plan, page).encode("latin-1"))
+        response = RawAnswer(200, [HTML_TYPE, header], body)
     return personalize(response, shop, visit, decision.labels)
 
 
