@@ -6,10 +6,11 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from datetime import tzinfo
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -37,6 +38,18 @@ from shopwindow.visitor.identity import identity_of
 from shopwindow.visitor.network import TrustedProxies
 
 log = logging.getLogger("shopwindow")
+
+
+class ShopTemplates(jinja2.Environment):
+    """Jinja's environment, each template's globals one flat dict instead of a ChainMap.
+
+    Jinja layers a template's globals over the environment's in a ChainMap that
+    every render and include walks; shopwindow sets no global after start, so a
+    flat copy holds the same names and costs a few µs less per rendered part.
+    """
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        return {**self.globals, **d} if d else dict(self.globals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +169,7 @@ class Shop:
             honour_gpc=settings.honour_gpc,
             dev=settings.dev,
         )
-        self.templates = jinja2.Environment(
+        self.templates = ShopTemplates(
             loader=jinja2.FileSystemLoader(settings.templates),
             autoescape=True,
             auto_reload=False,
