@@ -599,11 +599,13 @@ def http_rows(
     how = (seconds, threads, connections)
     rows: list[Row] = []
     try:
-        cookies = prepared_cookies(srv.url)
         sold_out = _first_sold_out()
         for target in targets():
             path = target.path.format(sold_out=sold_out)
-            cookie = cookies.get(target.cookie, "")
+            # Prepared per row: a cookie older than a few minutes is refreshed on every
+            # answer (a new Set-Cookie each time), which is not what a returning
+            # visitor's answer costs.
+            cookie = prepared_cookies(srv.url).get(target.cookie, "")
             probe = _probe(srv.url + path, target, cookie)
             if probe not in target.expect:
                 rows.append(
