@@ -13,22 +13,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import zlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
-import anyio
-import httpx
+import aiohttp
 from cachetools import LRUCache, TLRUCache
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
+from yarl import URL
 
 from shopwindow import metrics
 from shopwindow.context import Visit
 from shopwindow.forwarding import (
-    DECODABLE,
     SHARED_CACHE_OVERRIDES,
     Headers,
     Hop,
@@ -55,6 +56,11 @@ from shopwindow.shop import Shop
 from shopwindow.slots import Page, charset_of, parse_page, script_tag
 from shopwindow.tracking import split_query
 from shopwindow.web import shop_of, snapshot_of, visit_of
+
+try:
+    import brotli  # type: ignore[import-untyped]
+except ImportError:  # br pages are then passed through untouched
+    brotli = None
 
 log = logging.getLogger("shopwindow.origin")
 
@@ -85,7 +91,7 @@ class OriginResponse(StreamingResponse):
         body: AsyncIterator[bytes],
         status: int,
         headers: Headers,
-        upstream: httpx.Response | None = None,
+        upstream: aiohttp.ClientResponse | None = None,
         ticket: Ticket | None = None,
     ) -> None:
         super().__init__(body, status_code=status)
@@ -99,10 +105,8 @@ class OriginResponse(StreamingResponse):
         finally:
             try:
                 if self.upstream is not None:
-                    with anyio.CancelScope(
-                        shield=True
-                    ):  # a shopper who left must not leak a connection
-                        await self.upstream.aclose()
+                    # Back to the pool when read to the end; closed when the shopper left early.
+                    self.upstream.release()
             finally:
                 if self.ticket is not None:
                     self.ticket.release()
@@ -139,12 +143,14 @@ class OriginProxy:
     """The origin connections (one pool per worker, no cookie jar) and the shared cache of pages."""
 
     def __init__(self, settings: Settings) -> None:
-        self.base = httpx.URL(settings.origin)
-        self.base_path = self.base.raw_path.rstrip(b"/")
-        self.authority = f"{self.base.scheme}://{self.base.netloc.decode('ascii')}"
-        self.timeout = httpx.Timeout(
-            settings.origin_timeout, connect=min(settings.origin_timeout, 3.0)
-        ).as_dict()
+        base = urlsplit(str(settings.origin))
+        self.base_path = base.path.rstrip("/").encode("ascii")
+        self.authority = f"{base.scheme}://{base.netloc}"
+        seconds = float(settings.origin_timeout)
+        # Waiting for a pooled connection counts as connecting; reading has the whole time.
+        self.timeout = aiohttp.ClientTimeout(
+            total=None, connect=seconds, sock_connect=min(seconds, 3.0), sock_read=seconds
+        )
         self.slot_timeout = float(settings.slot_timeout)
         self.paths = tuple(settings.origin_paths)
         self.exclude = ("/_sw/", *settings.origin_exclude)
@@ -166,35 +172,39 @@ class OriginProxy:
         # Which request headers each URL's answer varies on: where to look for its variant.
         self.variants: LRUCache[CacheKey, VaryNames] = LRUCache(maxsize=pages)
         self.script = script_tag().encode()
-        self._transport: httpx.AsyncHTTPTransport | None = None
+        self._session: aiohttp.ClientSession | None = None
 
     @property
-    def transport(self) -> httpx.AsyncHTTPTransport:
-        """The connection pool, used directly: a client would keep a cookie jar for everybody.
+    def session(self) -> aiohttp.ClientSession:
+        """The connection pool: no cookie jar, no redirects followed, nothing added or decoded.
 
-        An httpx client stores every Set-Cookie it sees and sends it with later
-        requests that have no Cookie of their own, so one shopper's session would
-        reach the next shopper. It would also parse each redirect's Location (and
-        fail on one it cannot parse). The transport does neither.
+        A client that kept cookies would send one shopper's session with the next
+        shopper's request; one that followed redirects would parse each Location
+        (and fail on one it cannot parse). Bodies arrive as the origin sent them:
+        only a page whose slots are filled is decoded (`_body`), everything else
+        goes to the shopper byte for byte with its Content-Encoding. aiohttp is
+        the client because it costs the least per page (docs/origin-proxy.md).
         """
-        if self._transport is None:
-            self._transport = httpx.AsyncHTTPTransport(
-                limits=httpx.Limits(
-                    max_connections=self.connections,
-                    max_keepalive_connections=min(self.connections, 50),
-                ),
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.connections, limit_per_host=0),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                timeout=self.timeout,
+                auto_decompress=False,
+                # The shopper's own headers go as they are: none of the client's defaults.
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
                 trust_env=False,
-                retries=0,
+                requote_redirect_url=False,
             )
-        return self._transport
+        return self._session
 
     async def start(self, shop: Shop) -> None:
-        self.transport  # noqa: B018 - open the pool before the first shopper arrives
+        self.session  # noqa: B018 - open the pool before the first shopper arrives
 
     async def stop(self, shop: Shop) -> None:
-        if self._transport is not None:
-            await self._transport.aclose()
-            self._transport = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     def proxies(self, path: str) -> bool:
         if self.paths and not path.startswith(self.paths):
@@ -316,42 +326,42 @@ class OriginProxy:
         visit: Visit | None,
         labels: Sequence[str],
     ) -> Response:
-        url = self.base.copy_with(raw_path=target)
+        # The path and query exactly as the shopper sent them: nothing re-quoted.
+        url = URL(self.authority + target.decode("latin-1"), encoded=True)
         body = request.stream() if _has_body(request) else None
-        outgoing = httpx.Request(
-            method,
-            url,
-            headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in sent],
-            content=body,
-            extensions={"timeout": self.timeout},
-        )
         try:
-            upstream = await self.transport.handle_async_request(outgoing)
-        except httpx.TimeoutException:
+            upstream = await self.session.request(
+                method, url, headers=sent, data=body, allow_redirects=False
+            )
+        except TimeoutError:
             ticket.release()
             metrics.ORIGIN.labels("timeout").inc()
             log.warning("origin timed out: %s %s", method, shown)
             return unavailable(504)
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             ticket.release()
+            if isinstance(exc.__cause__, ClientDisconnect):
+                # The shopper stopped sending the body, not the origin failing: that
+                # ends as any disconnect does (bodydeadline.py logs it).
+                raise exc.__cause__ from None
             metrics.ORIGIN.labels("unreachable").inc()
             log.warning("origin unreachable: %s %s: %s", method, shown, type(exc).__name__)
             return unavailable(502)
         metrics.ORIGIN.labels("fetched").inc()
-        log.debug("%s %s: origin answered %d", method, shown, upstream.status_code)
+        log.debug("%s %s: origin answered %d", method, shown, upstream.status)
         try:
             return await self._relay(
                 request, shop, upstream, sent, key, tracked, ticket, visit, labels
             )
         except BaseException:
-            await upstream.aclose()
+            upstream.close()
             raise
 
     async def _relay(
         self,
         request: Request,
         shop: Shop,
-        upstream: httpx.Response,
+        upstream: aiohttp.ClientResponse,
         sent: Headers,
         key: CacheKey | None,
         tracked: list[str],
@@ -359,23 +369,23 @@ class OriginProxy:
         visit: Visit | None,
         labels: Sequence[str],
     ) -> Response:
-        received = self._relocated(response_headers(_decoded(upstream.headers.raw)))
-        if not _fillable(request.method, upstream.status_code, received):
+        received = self._relocated(response_headers(_decoded(upstream.raw_headers)))
+        if not _fillable(request.method, upstream.status, received):
             return OriginResponse(
-                upstream.aiter_raw(CHUNK), upstream.status_code, received, upstream, ticket
+                upstream.content.iter_chunked(CHUNK), upstream.status, received, upstream, ticket
             )
         # Decoded from here on: the shopper gets the page uncompressed (the server or
         # CDN in front compresses), so the origin's length and encoding no longer hold.
         plain = [(k, v) for k, v in received if k not in ("content-length", "content-encoding")]
         chunks: list[bytes] = []
         size = 0
-        stream = upstream.aiter_bytes()
+        stream = _body(upstream.content, _first(received, "content-encoding"))
         async for chunk in stream:
             chunks.append(chunk)
             size += len(chunk)
             if size > MAX_PAGE_BYTES:
                 return OriginResponse(_resume(chunks, stream), 200, plain, upstream, ticket)
-        await upstream.aclose()
+        upstream.release()
         ticket.release()
         raw = b"".join(chunks)
         charset = charset_of(_first(received, "content-type"), raw[:2048])
@@ -560,6 +570,74 @@ def _coalesced(parts: Iterable[bytes]) -> list[bytes]:
     return pieces
 
 
+class Decoder(Protocol):
+    def decompress(self, data: bytes, /) -> bytes: ...
+
+    def flush(self) -> bytes: ...
+
+
+class Deflate:
+    """`deflate` as servers send it: zlib-wrapped as the standard says, or raw as some do."""
+
+    def __init__(self) -> None:
+        self.inner: Any = None
+        self.first = True
+
+    def decompress(self, data: bytes, /) -> bytes:
+        if self.first and data:
+            self.first = False
+            try:
+                self.inner = zlib.decompressobj()
+                return bytes(self.inner.decompress(data))
+            except zlib.error:
+                self.inner = zlib.decompressobj(-zlib.MAX_WBITS)
+        return bytes(self.inner.decompress(data)) if data else b""
+
+    def flush(self) -> bytes:
+        return bytes(self.inner.flush()) if self.inner is not None else b""
+
+
+class Brotli:
+    def __init__(self) -> None:
+        self.inner = brotli.Decompressor()
+
+    def decompress(self, data: bytes, /) -> bytes:
+        return bytes(self.inner.process(data))
+
+    def flush(self) -> bytes:
+        return b""
+
+
+class Identity:
+    def decompress(self, data: bytes, /) -> bytes:
+        return data
+
+    def flush(self) -> bytes:
+        return b""
+
+
+# The encodings a page may arrive in and still have its slots filled (others pass through).
+DECODERS: dict[str, Any] = {
+    "": Identity,
+    "identity": Identity,
+    "gzip": lambda: zlib.decompressobj(zlib.MAX_WBITS | 16),
+    "deflate": Deflate,
+    **({"br": Brotli} if brotli is not None else {}),
+}
+
+
+async def _body(content: aiohttp.StreamReader, encoding: str) -> AsyncIterator[bytes]:
+    """A page's body decoded, piece by piece as it arrives."""
+    decoder: Decoder = DECODERS[encoding.strip().lower()]()
+    async for chunk in content.iter_any():
+        piece = decoder.decompress(chunk)
+        if piece:
+            yield piece
+    tail = decoder.flush()
+    if tail:
+        yield tail
+
+
 async def _resume(head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     yield b"".join(head)
     async for chunk in rest:
@@ -572,8 +650,7 @@ def _fillable(method: str, status: int, headers: Headers) -> bool:
     content_type = _first(headers, "content-type").split(";")[0].strip().lower()
     if content_type not in HTML_TYPES:
         return False
-    encoding = _first(headers, "content-encoding").strip().lower()
-    if encoding not in ("", "identity", *DECODABLE):
+    if _first(headers, "content-encoding").strip().lower() not in DECODERS:
         return False
     length = _first(headers, "content-length")
     return not (length.isdigit() and int(length) > MAX_PAGE_BYTES)
