@@ -23,7 +23,7 @@ import aiohttp
 from cachetools import LRUCache, TLRUCache
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 from yarl import URL
 
@@ -509,10 +509,33 @@ def front_routes(routes: Iterable[BaseRoute], settings: Settings) -> list[BaseRo
         or (path != "/" and path.startswith(own))
     ]
     return [
+        OriginPages(own),
         Route("/", origin_home, methods=["GET", "HEAD"]),
         *kept,
         Route("/{path:path}", proxy_endpoint, methods=PROXIED_METHODS),
     ]
+
+
+class OriginPages(Route):
+    """The origin's pages: every path outside shopwindow's own, told apart by one prefix check.
+
+    Tried first, so a shopper's page is not compared with each of shopwindow's
+    own routes (two dozen patterns) before it reaches the origin. A path under
+    shopwindow's prefixes goes on to its routes, and to the origin after them
+    if none of them takes it.
+    """
+
+    def __init__(self, own_prefixes: tuple[str, ...]) -> None:
+        super().__init__("/{path:path}", proxy_endpoint, methods=PROXIED_METHODS)
+        self.own_prefixes = own_prefixes
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is not Match.NONE:
+            path = "/" + child["path_params"]["path"]
+            if path == "/" or path in SERVICE_PATHS or path.startswith(self.own_prefixes):
+                return Match.NONE, {}
+        return match, child
 
 
 def attach(shop: Shop) -> None:
