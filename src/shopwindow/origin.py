@@ -11,6 +11,7 @@ any of that fails or is late, the page goes out as the origin sent it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import zlib
@@ -173,6 +174,8 @@ class OriginProxy:
         self.variants: LRUCache[CacheKey, VaryNames] = LRUCache(maxsize=pages)
         self.script = script_tag().encode()
         self._session: aiohttp.ClientSession | None = None
+        # Pages on their way from the origin that may be stored: set once they are.
+        self.fetching: dict[CacheKey, asyncio.Event] = {}
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -272,6 +275,7 @@ class OriginProxy:
         shown = self.shown(raw_path, query)
         key: CacheKey | None = None
         tracked: list[str] = []
+        waited = False
         if (
             method == "GET"
             and self.cache_seconds > 0
@@ -286,6 +290,10 @@ class OriginProxy:
             )
             if request_accepts_stored(sent):
                 cached = self.cached(key, sent)
+                fetching = self.fetching.get(key)
+                if cached is None and fetching is not None and key in self.variants:
+                    cached = await self.stored_meanwhile(fetching, key, sent)
+                    waited = True
                 if cached is not None:
                     metrics.ORIGIN.labels("cached").inc()
                     log.debug("%s %s: from the shared cache", method, shown)
@@ -294,23 +302,49 @@ class OriginProxy:
                     )
         forwarded = ", ".join(request.headers.getlist("x-forwarded-for")) or None
         client = proxies.client_ip(peer, forwarded)
-        ticket = self.gate.admit(client, raw_path.decode("latin-1"))
-        if ticket is None:
-            metrics.ORIGIN.labels("refused").inc()
-            log.warning(
-                "%s %s: %s, answered 503",
-                method,
-                shown,
-                self.gate.refusal(client, raw_path.decode("latin-1")),
-            )
-            return busy(_has_body(request))
+        # The first request for a page that may be stored lets others wait for it.
+        leads = key if key is not None and not waited and key not in self.fetching else None
+        if leads is not None:
+            self.fetching[leads] = asyncio.Event()
         try:
-            return await self._fetch(
-                request, shop, method, target, shown, sent, key, tracked, ticket, visit, labels
-            )
-        except BaseException:
-            ticket.release()
-            raise
+            ticket = self.gate.admit(client, raw_path.decode("latin-1"))
+            if ticket is None:
+                metrics.ORIGIN.labels("refused").inc()
+                log.warning(
+                    "%s %s: %s, answered 503",
+                    method,
+                    shown,
+                    self.gate.refusal(client, raw_path.decode("latin-1")),
+                )
+                return busy(_has_body(request))
+            try:
+                return await self._fetch(
+                    request, shop, method, target, shown, sent, key, tracked, ticket, visit, labels
+                )
+            except BaseException:
+                ticket.release()
+                raise
+        finally:
+            if leads is not None:
+                self.fetching.pop(leads).set()  # stored by now, if it may be shared
+
+    async def stored_meanwhile(
+        self, fetching: asyncio.Event, key: CacheKey, sent: Headers
+    ) -> CachedPage | None:
+        """The page another shopper's request is fetching, once it is stored, if it is for this one.
+
+        When a stored page expires, every shopper asking for it until the new copy
+        arrives would go to the origin: a burst of requests for one path (from one
+        address, when they come through a CDN) that the shares in InFlight would
+        refuse. They wait for the request under way instead, no longer than the
+        origin may take, and fetch for themselves only when its answer could not
+        be stored for them. Only for pages that were stored before: for a page
+        that was personal, waiting would only add a round trip.
+        """
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.timeout.sock_read):
+                await fetching.wait()
+        return self.cached(key, sent)
 
     async def _fetch(
         self,
@@ -411,6 +445,7 @@ class OriginProxy:
         """The page with this visitor's fragments in its slots; as the origin sent it if that fails."""
         fragments: dict[str, Any] = shop.extensions.get("fragments", {})
         wanted = [name for name in page.slots if name in fragments]
+        budget = asyncio.timeout(self.slot_timeout)
         try:
             if not wanted and not labels:
                 # Nothing personal: the same page for everyone, so the origin's cache
@@ -420,7 +455,7 @@ class OriginProxy:
                 return PageResponse(page.fill({}, self.script), 200, _weak_validators(headers))
             snap = snapshot_of(request)
             visit = visit or visit_of(request, snap)
-            async with asyncio.timeout(self.slot_timeout):
+            async with budget:
                 results = await _gather([fragments[n](request, shop, snap, visit) for n in wanted])
             fills: dict[str, bytes] = {}
             decided = list(labels)
@@ -433,9 +468,15 @@ class OriginProxy:
             return response
         except Exception:
             metrics.DEGRADED.labels("slots").inc()
-            log.warning(
-                "slots of %s not filled; serving the origin's page", request.url.path, exc_info=True
-            )
+            if budget.expired():
+                # Late is the load, not a fault: one line, no traceback to format while busy.
+                log.warning("slots of %s late; serving the origin's page", request.url.path)
+            else:
+                log.warning(
+                    "slots of %s not filled; serving the origin's page",
+                    request.url.path,
+                    exc_info=True,
+                )
             if not labels:
                 return PageResponse([page.raw], 200, headers)
             # Still the page decided for this visitor: no shared cache may keep it.
