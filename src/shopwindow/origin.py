@@ -263,7 +263,7 @@ class OriginProxy:
         hop = Hop(
             peer=peer,
             trusted=peer is not None and proxies.is_trusted(peer),
-            scheme=request.url.scheme,
+            scheme=scope.get("scheme", "http"),
             host=request.headers.get("host", ""),
             cookie_name=shop.settings.cookie_name,
             country_headers=shop.edge.country_headers,
@@ -456,7 +456,9 @@ class OriginProxy:
             snap = snapshot_of(request)
             visit = visit or visit_of(request, snap)
             async with budget:
-                results = await _gather([fragments[n](request, shop, snap, visit) for n in wanted])
+                # One after the other: fragments are built from memory, so tasks to run
+                # them side by side would only add turns of the event loop.
+                results = [await fragments[n](request, shop, snap, visit) for n in wanted]
             fills: dict[str, bytes] = {}
             decided = list(labels)
             for name, (html, names) in zip(wanted, results, strict=True):
@@ -507,7 +509,7 @@ async def proxy_endpoint(request: Request) -> Response:
     """Every path shopwindow does not answer itself: the origin's page."""
     shop = shop_of(request)
     proxy = proxy_of(shop)
-    if not proxy.proxies(request.url.path):
+    if not proxy.proxies(request.scope["path"]):
         return PlainTextResponse("Not found", 404)
     return await proxy.answer(request, shop)
 
@@ -606,14 +608,6 @@ def unavailable(status: int) -> Response:
         status,
         headers={"Cache-Control": "no-store", "Retry-After": "5"},
     )
-
-
-async def _gather(calls: list[Any]) -> list[Any]:
-    if len(calls) == 1:
-        return [await calls[0]]
-    async with asyncio.TaskGroup() as group:  # one failure cancels the others
-        tasks = [group.create_task(call) for call in calls]
-    return [task.result() for task in tasks]
 
 
 def _coalesced(parts: Iterable[bytes]) -> list[bytes]:
