@@ -2,8 +2,8 @@
 
 nginx serves the demo shop's origin pages; shopwindow serves the same pages in
 front of it (`serve --origin`). locust sends the same fixed rate of page views
-(500 pages/s by default, constant_throughput) first to nginx directly, then
-through shopwindow: one pair. Three pairs alternate in one run and the median
+(500 pages/s by default, each shopper at a steady pace) first to nginx
+directly, then through shopwindow: one pair. Three pairs alternate in one run and the median
 pair counts. The proxied p50 may exceed the direct p50 by at most 1 ms, and the
 p99 by at most 5 ms, with no failed request.
 

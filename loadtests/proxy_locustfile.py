@@ -1,14 +1,15 @@
 """Shoppers reading the origin's pages at a fixed rate, directly or through `serve --origin`.
 
 Each simulated shopper keeps its cookies (as a browser does) and asks for one of
-the demo origin's pages at `SW_USER_RATE` pages/s. The pacing is locust's
-`constant_throughput` (a late answer shifts the next page, it is not made up
-for), except that each shopper starts at its own random moment within one
-period: locust starts them all within a few milliseconds and keeps each one's
-phase, so the server would see every shopper at once, five times a second,
-instead of the steady rate that is meant. Every answer's time is
-written, unrounded, to `SW_TIMES_OUT` when locust stops: locust's own report
-rounds to whole milliseconds, coarser than the budget it is held to.
+the demo origin's pages at `SW_USER_RATE` pages/s, paced as locust's
+`constant_throughput` paces (a late answer shifts the next page, it is not made
+up for), except that each shopper starts at its own random moment within one
+period: locust starts them all within a few milliseconds and
+`constant_throughput` keeps each one's phase, so the server would see every
+shopper at once, five times a second, instead of the steady rate that is meant.
+Every answer's time is written, unrounded, to `SW_TIMES_OUT` when locust stops:
+locust's own report rounds to whole milliseconds, coarser than the budget it is
+held to.
 """
 
 from __future__ import annotations
