@@ -1,20 +1,29 @@
 """Shoppers reading the origin's pages at a fixed rate, directly or through `serve --origin`.
 
 Each simulated shopper keeps its cookies (as a browser does) and asks for one of
-the demo origin's pages at `SW_USER_RATE` pages/s. Every answer's time is
-written, unrounded, to `SW_TIMES_OUT` when locust stops: locust's own report
-rounds to whole milliseconds, coarser than the budget it is held to.
+the demo origin's pages at `SW_USER_RATE` pages/s, paced as locust's
+`constant_throughput` paces (a late answer shifts the next page, it is not made
+up for), except that each shopper starts at its own random moment within one
+period: locust starts them all within a few milliseconds and
+`constant_throughput` keeps each one's phase, so the server would see every
+shopper at once, five times a second, instead of the steady rate that is meant.
+Every answer's time is written, unrounded, to `SW_TIMES_OUT` when locust stops:
+locust's own report rounds to whole milliseconds, coarser than the budget it is
+held to.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import time
 from typing import Any
 
-from locust import FastHttpUser, constant_throughput, events, task
+import gevent
+from locust import FastHttpUser, events, task
 
 RATE = float(os.environ.get("SW_USER_RATE", "5"))
+PERIOD = 1 / RATE
 PAGES = os.environ.get("SW_PAGES", "/").split(",")
 TIMES_OUT = os.environ.get("SW_TIMES_OUT", "")
 _times: list[float] = []
@@ -38,7 +47,16 @@ def _write(**_: Any) -> None:
 
 
 class Shopper(FastHttpUser):
-    wait_time = constant_throughput(RATE)
+    due = 0.0  # when this shopper's next page is asked for
+
+    def on_start(self) -> None:
+        self.due = time.perf_counter() + random.uniform(0, PERIOD)
+        gevent.sleep(self.due - time.perf_counter())
+
+    def wait_time(self) -> float:
+        now = time.perf_counter()
+        self.due = max(self.due + PERIOD, now)
+        return self.due - now
 
     @task
     def page(self) -> None:

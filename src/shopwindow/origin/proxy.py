@@ -11,23 +11,25 @@ any of that fails or is late, the page goes out as the origin sent it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+import zlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
-import anyio
-import httpx
+import aiohttp
 from cachetools import LRUCache, TLRUCache
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
+from yarl import URL
 
 from shopwindow.hooks import Hooks
 from shopwindow.origin.forwarding import (
-    DECODABLE,
     SHARED_CACHE_OVERRIDES,
     Headers,
     Hop,
@@ -56,6 +58,11 @@ from shopwindow.settings import Settings
 from shopwindow.shop import Shop
 from shopwindow.visitor.context import Visit
 from shopwindow.visitor.tracking import split_query
+
+try:
+    import brotli  # type: ignore[import-untyped]
+except ImportError:  # br pages are then passed through untouched
+    brotli = None
 
 log = logging.getLogger("shopwindow.origin")
 
@@ -86,7 +93,7 @@ class OriginResponse(StreamingResponse):
         body: AsyncIterator[bytes],
         status: int,
         headers: Headers,
-        upstream: httpx.Response | None = None,
+        upstream: aiohttp.ClientResponse | None = None,
         ticket: Ticket | None = None,
     ) -> None:
         super().__init__(body, status_code=status)
@@ -100,10 +107,8 @@ class OriginResponse(StreamingResponse):
         finally:
             try:
                 if self.upstream is not None:
-                    with anyio.CancelScope(
-                        shield=True
-                    ):  # a shopper who left must not leak a connection
-                        await self.upstream.aclose()
+                    # Back to the pool when read to the end; closed when the shopper left early.
+                    self.upstream.release()
             finally:
                 if self.ticket is not None:
                     self.ticket.release()
@@ -140,12 +145,14 @@ class OriginProxy:
     """The origin connections (one pool per worker, no cookie jar) and the shared cache of pages."""
 
     def __init__(self, settings: Settings) -> None:
-        self.base = httpx.URL(settings.origin)
-        self.base_path = self.base.raw_path.rstrip(b"/")
-        self.authority = f"{self.base.scheme}://{self.base.netloc.decode('ascii')}"
-        self.timeout = httpx.Timeout(
-            settings.origin_timeout, connect=min(settings.origin_timeout, 3.0)
-        ).as_dict()
+        base = urlsplit(str(settings.origin))
+        self.base_path = base.path.rstrip("/").encode("ascii")
+        self.authority = f"{base.scheme}://{base.netloc}"
+        seconds = float(settings.origin_timeout)
+        # Waiting for a pooled connection counts as connecting; reading has the whole time.
+        self.timeout = aiohttp.ClientTimeout(
+            total=None, connect=seconds, sock_connect=min(seconds, 3.0), sock_read=seconds
+        )
         self.slot_timeout = float(settings.slot_timeout)
         self.paths = tuple(settings.origin_paths)
         self.exclude = ("/_sw/", *settings.origin_exclude)
@@ -167,35 +174,41 @@ class OriginProxy:
         # Which request headers each URL's answer varies on: where to look for its variant.
         self.variants: LRUCache[CacheKey, VaryNames] = LRUCache(maxsize=pages)
         self.script = script_tag().encode()
-        self._transport: httpx.AsyncHTTPTransport | None = None
+        self._session: aiohttp.ClientSession | None = None
+        # Pages on their way from the origin that may be stored: set once they are.
+        self.fetching: dict[CacheKey, asyncio.Event] = {}
 
     @property
-    def transport(self) -> httpx.AsyncHTTPTransport:
-        """The connection pool, used directly: a client would keep a cookie jar for everybody.
+    def session(self) -> aiohttp.ClientSession:
+        """The connection pool: no cookie jar, no redirects followed, nothing added or decoded.
 
-        An httpx client stores every Set-Cookie it sees and sends it with later
-        requests that have no Cookie of their own, so one shopper's session would
-        reach the next shopper. It would also parse each redirect's Location (and
-        fail on one it cannot parse). The transport does neither.
+        A client that kept cookies would send one shopper's session with the next
+        shopper's request; one that followed redirects would parse each Location
+        (and fail on one it cannot parse). Bodies arrive as the origin sent them:
+        only a page whose slots are filled is decoded (`_body`), everything else
+        goes to the shopper byte for byte with its Content-Encoding. aiohttp is
+        the client because it costs the least per page (docs/origin-proxy.md).
         """
-        if self._transport is None:
-            self._transport = httpx.AsyncHTTPTransport(
-                limits=httpx.Limits(
-                    max_connections=self.connections,
-                    max_keepalive_connections=min(self.connections, 50),
-                ),
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.connections, limit_per_host=0),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                timeout=self.timeout,
+                auto_decompress=False,
+                # The shopper's own headers go as they are: none of the client's defaults.
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
                 trust_env=False,
-                retries=0,
+                requote_redirect_url=False,
             )
-        return self._transport
+        return self._session
 
     async def start(self, shop: Shop) -> None:
-        self.transport  # noqa: B018 - open the pool before the first shopper arrives
+        self.session  # noqa: B018 - open the pool before the first shopper arrives
 
     async def stop(self, shop: Shop) -> None:
-        if self._transport is not None:
-            await self._transport.aclose()
-            self._transport = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     def proxies(self, path: str) -> bool:
         if self.paths and not path.startswith(self.paths):
@@ -251,7 +264,7 @@ class OriginProxy:
         hop = Hop(
             peer=peer,
             trusted=peer is not None and proxies.is_trusted(peer),
-            scheme=request.url.scheme,
+            scheme=scope.get("scheme", "http"),
             host=request.headers.get("host", ""),
             cookie_name=shop.settings.cookie_name,
             country_headers=shop.edge.country_headers,
@@ -263,6 +276,7 @@ class OriginProxy:
         shown = self.shown(raw_path, query)
         key: CacheKey | None = None
         tracked: list[str] = []
+        waited = False
         if (
             method == "GET"
             and self.cache_seconds > 0
@@ -277,6 +291,10 @@ class OriginProxy:
             )
             if request_accepts_stored(sent):
                 cached = self.cached(key, sent)
+                fetching = self.fetching.get(key)
+                if cached is None and fetching is not None and key in self.variants:
+                    cached = await self.stored_meanwhile(fetching, key, sent)
+                    waited = True
                 if cached is not None:
                     metrics.ORIGIN.labels("cached").inc()
                     log.debug("%s %s: from the shared cache", method, shown)
@@ -285,23 +303,49 @@ class OriginProxy:
                     )
         forwarded = ", ".join(request.headers.getlist("x-forwarded-for")) or None
         client = proxies.client_ip(peer, forwarded)
-        ticket = self.gate.admit(client, raw_path.decode("latin-1"))
-        if ticket is None:
-            metrics.ORIGIN.labels("refused").inc()
-            log.warning(
-                "%s %s: %s, answered 503",
-                method,
-                shown,
-                self.gate.refusal(client, raw_path.decode("latin-1")),
-            )
-            return busy(_has_body(request))
+        # The first request for a page that may be stored lets others wait for it.
+        leads = key if key is not None and not waited and key not in self.fetching else None
+        if leads is not None:
+            self.fetching[leads] = asyncio.Event()
         try:
-            return await self._fetch(
-                request, shop, method, target, shown, sent, key, tracked, ticket, visit, labels
-            )
-        except BaseException:
-            ticket.release()
-            raise
+            ticket = self.gate.admit(client, raw_path.decode("latin-1"))
+            if ticket is None:
+                metrics.ORIGIN.labels("refused").inc()
+                log.warning(
+                    "%s %s: %s, answered 503",
+                    method,
+                    shown,
+                    self.gate.refusal(client, raw_path.decode("latin-1")),
+                )
+                return busy(_has_body(request))
+            try:
+                return await self._fetch(
+                    request, shop, method, target, shown, sent, key, tracked, ticket, visit, labels
+                )
+            except BaseException:
+                ticket.release()
+                raise
+        finally:
+            if leads is not None:
+                self.fetching.pop(leads).set()  # stored by now, if it may be shared
+
+    async def stored_meanwhile(
+        self, fetching: asyncio.Event, key: CacheKey, sent: Headers
+    ) -> CachedPage | None:
+        """The page another shopper's request is fetching, once it is stored, if it is for this one.
+
+        When a stored page expires, every shopper asking for it until the new copy
+        arrives would go to the origin: a burst of requests for one path (from one
+        address, when they come through a CDN) that the shares in InFlight would
+        refuse. They wait for the request under way instead, no longer than the
+        origin may take, and fetch for themselves only when its answer could not
+        be stored for them. Only for pages that were stored before: for a page
+        that was personal, waiting would only add a round trip.
+        """
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.timeout.sock_read):
+                await fetching.wait()
+        return self.cached(key, sent)
 
     async def _fetch(
         self,
@@ -317,42 +361,42 @@ class OriginProxy:
         visit: Visit | None,
         labels: Sequence[str],
     ) -> Response:
-        url = self.base.copy_with(raw_path=target)
+        # The path and query exactly as the shopper sent them: nothing re-quoted.
+        url = URL(self.authority + target.decode("latin-1"), encoded=True)
         body = request.stream() if _has_body(request) else None
-        outgoing = httpx.Request(
-            method,
-            url,
-            headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in sent],
-            content=body,
-            extensions={"timeout": self.timeout},
-        )
         try:
-            upstream = await self.transport.handle_async_request(outgoing)
-        except httpx.TimeoutException:
+            upstream = await self.session.request(
+                method, url, headers=sent, data=body, allow_redirects=False
+            )
+        except TimeoutError:
             ticket.release()
             metrics.ORIGIN.labels("timeout").inc()
             log.warning("origin timed out: %s %s", method, shown)
             return unavailable(504)
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             ticket.release()
+            if isinstance(exc.__cause__, ClientDisconnect):
+                # The shopper stopped sending the body, not the origin failing: that
+                # ends as any disconnect does (bodydeadline.py logs it).
+                raise exc.__cause__ from None
             metrics.ORIGIN.labels("unreachable").inc()
             log.warning("origin unreachable: %s %s: %s", method, shown, type(exc).__name__)
             return unavailable(502)
         metrics.ORIGIN.labels("fetched").inc()
-        log.debug("%s %s: origin answered %d", method, shown, upstream.status_code)
+        log.debug("%s %s: origin answered %d", method, shown, upstream.status)
         try:
             return await self._relay(
                 request, shop, upstream, sent, key, tracked, ticket, visit, labels
             )
         except BaseException:
-            await upstream.aclose()
+            upstream.close()
             raise
 
     async def _relay(
         self,
         request: Request,
         shop: Shop,
-        upstream: httpx.Response,
+        upstream: aiohttp.ClientResponse,
         sent: Headers,
         key: CacheKey | None,
         tracked: list[str],
@@ -360,23 +404,23 @@ class OriginProxy:
         visit: Visit | None,
         labels: Sequence[str],
     ) -> Response:
-        received = self._relocated(response_headers(_decoded(upstream.headers.raw)))
-        if not _fillable(request.method, upstream.status_code, received):
+        received = self._relocated(response_headers(_decoded(upstream.raw_headers)))
+        if not _fillable(request.method, upstream.status, received):
             return OriginResponse(
-                upstream.aiter_raw(CHUNK), upstream.status_code, received, upstream, ticket
+                upstream.content.iter_chunked(CHUNK), upstream.status, received, upstream, ticket
             )
         # Decoded from here on: the shopper gets the page uncompressed (the server or
         # CDN in front compresses), so the origin's length and encoding no longer hold.
         plain = [(k, v) for k, v in received if k not in ("content-length", "content-encoding")]
         chunks: list[bytes] = []
         size = 0
-        stream = upstream.aiter_bytes()
+        stream = _body(upstream.content, _first(received, "content-encoding"))
         async for chunk in stream:
             chunks.append(chunk)
             size += len(chunk)
             if size > MAX_PAGE_BYTES:
                 return OriginResponse(_resume(chunks, stream), 200, plain, upstream, ticket)
-        await upstream.aclose()
+        upstream.release()
         ticket.release()
         raw = b"".join(chunks)
         charset = charset_of(_first(received, "content-type"), raw[:2048])
@@ -402,6 +446,7 @@ class OriginProxy:
         """The page with this visitor's fragments in its slots; as the origin sent it if that fails."""
         fragments = shop.hooks.fragments
         wanted = [name for name in page.slots if name in fragments]
+        budget = asyncio.timeout(self.slot_timeout)
         try:
             if not wanted and not labels:
                 # Nothing personal: the same page for everyone, so the origin's cache
@@ -411,8 +456,10 @@ class OriginProxy:
                 return PageResponse(page.fill({}, self.script), 200, _weak_validators(headers))
             snap = snapshot_of(request)
             visit = visit or visit_of(request, snap)
-            async with asyncio.timeout(self.slot_timeout):
-                results = await _gather([fragments[n](request, shop, snap, visit) for n in wanted])
+            async with budget:
+                # One after the other: fragments are built from memory, so tasks to run
+                # them side by side would only add turns of the event loop.
+                results = [await fragments[n](request, shop, snap, visit) for n in wanted]
             fills: dict[str, bytes] = {}
             decided = list(labels)
             for name, (html, names) in zip(wanted, results, strict=True):
@@ -424,9 +471,15 @@ class OriginProxy:
             return response
         except Exception:
             metrics.DEGRADED.labels("slots").inc()
-            log.warning(
-                "slots of %s not filled; serving the origin's page", request.url.path, exc_info=True
-            )
+            if budget.expired():
+                # Late is the load, not a fault: one line, no traceback to format while busy.
+                log.warning("slots of %s late; serving the origin's page", request.url.path)
+            else:
+                log.warning(
+                    "slots of %s not filled; serving the origin's page",
+                    request.url.path,
+                    exc_info=True,
+                )
             if not labels:
                 return PageResponse([page.raw], 200, headers)
             # Still the page decided for this visitor: no shared cache may keep it.
@@ -459,7 +512,7 @@ async def proxy_endpoint(request: Request) -> Response:
     """Every path shopwindow does not answer itself: the origin's page."""
     shop = shop_of(request)
     proxy = proxy_of(shop)
-    if not proxy.proxies(request.url.path):
+    if not proxy.proxies(request.scope["path"]):
         return PlainTextResponse("Not found", 404)
     return await proxy.answer(request, shop)
 
@@ -502,10 +555,33 @@ def front_routes(routes: Iterable[BaseRoute], settings: Settings) -> list[BaseRo
         or (path != "/" and path.startswith(own))
     ]
     return [
+        OriginPages(own),
         Route("/", origin_home, methods=["GET", "HEAD"]),
         *kept,
         Route("/{path:path}", proxy_endpoint, methods=PROXIED_METHODS),
     ]
+
+
+class OriginPages(Route):
+    """The origin's pages: every path outside shopwindow's own, told apart by one prefix check.
+
+    Tried first, so a shopper's page is not compared with each of shopwindow's
+    own routes (two dozen patterns) before it reaches the origin. A path under
+    shopwindow's prefixes goes on to its routes, and to the origin after them
+    if none of them takes it.
+    """
+
+    def __init__(self, own_prefixes: tuple[str, ...]) -> None:
+        super().__init__("/{path:path}", proxy_endpoint, methods=PROXIED_METHODS)
+        self.own_prefixes = own_prefixes
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is not Match.NONE:
+            path = "/" + child["path_params"]["path"]
+            if path == "/" or path in SERVICE_PATHS or path.startswith(self.own_prefixes):
+                return Match.NONE, {}
+        return match, child
 
 
 def install(shop: Shop, hooks: Hooks) -> OriginProxy | None:
@@ -537,14 +613,6 @@ def unavailable(status: int) -> Response:
     )
 
 
-async def _gather(calls: list[Any]) -> list[Any]:
-    if len(calls) == 1:
-        return [await calls[0]]
-    async with asyncio.TaskGroup() as group:  # one failure cancels the others
-        tasks = [group.create_task(call) for call in calls]
-    return [task.result() for task in tasks]
-
-
 def _coalesced(parts: Iterable[bytes]) -> list[bytes]:
     """A page's parts as a few pieces of about CHUNK bytes: one write each, not one per part."""
     pieces: list[bytes] = []
@@ -563,6 +631,74 @@ def _coalesced(parts: Iterable[bytes]) -> list[bytes]:
     return pieces
 
 
+class Decoder(Protocol):
+    def decompress(self, data: bytes, /) -> bytes: ...
+
+    def flush(self) -> bytes: ...
+
+
+class Deflate:
+    """`deflate` as servers send it: zlib-wrapped as the standard says, or raw as some do."""
+
+    def __init__(self) -> None:
+        self.inner: Any = None
+        self.first = True
+
+    def decompress(self, data: bytes, /) -> bytes:
+        if self.first and data:
+            self.first = False
+            try:
+                self.inner = zlib.decompressobj()
+                return bytes(self.inner.decompress(data))
+            except zlib.error:
+                self.inner = zlib.decompressobj(-zlib.MAX_WBITS)
+        return bytes(self.inner.decompress(data)) if data else b""
+
+    def flush(self) -> bytes:
+        return bytes(self.inner.flush()) if self.inner is not None else b""
+
+
+class Brotli:
+    def __init__(self) -> None:
+        self.inner = brotli.Decompressor()
+
+    def decompress(self, data: bytes, /) -> bytes:
+        return bytes(self.inner.process(data))
+
+    def flush(self) -> bytes:
+        return b""
+
+
+class Identity:
+    def decompress(self, data: bytes, /) -> bytes:
+        return data
+
+    def flush(self) -> bytes:
+        return b""
+
+
+# The encodings a page may arrive in and still have its slots filled (others pass through).
+DECODERS: dict[str, Any] = {
+    "": Identity,
+    "identity": Identity,
+    "gzip": lambda: zlib.decompressobj(zlib.MAX_WBITS | 16),
+    "deflate": Deflate,
+    **({"br": Brotli} if brotli is not None else {}),
+}
+
+
+async def _body(content: aiohttp.StreamReader, encoding: str) -> AsyncIterator[bytes]:
+    """A page's body decoded, piece by piece as it arrives."""
+    decoder: Decoder = DECODERS[encoding.strip().lower()]()
+    async for chunk in content.iter_any():
+        piece = decoder.decompress(chunk)
+        if piece:
+            yield piece
+    tail = decoder.flush()
+    if tail:
+        yield tail
+
+
 async def _resume(head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     yield b"".join(head)
     async for chunk in rest:
@@ -575,8 +711,7 @@ def _fillable(method: str, status: int, headers: Headers) -> bool:
     content_type = _first(headers, "content-type").split(";")[0].strip().lower()
     if content_type not in HTML_TYPES:
         return False
-    encoding = _first(headers, "content-encoding").strip().lower()
-    if encoding not in ("", "identity", *DECODABLE):
+    if _first(headers, "content-encoding").strip().lower() not in DECODERS:
         return False
     length = _first(headers, "content-length")
     return not (length.isdigit() and int(length) > MAX_PAGE_BYTES)
