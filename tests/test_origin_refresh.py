@@ -36,7 +36,7 @@ def test_shoppers_asking_for_an_expired_page_wait_for_the_one_fetch_under_way(
     # Two origin requests per address: five at once from one CDN address would be refused.
     client = make_client(origin=site.url, origin_client_requests=2)
     assert client.get("/de/women/").status_code == 200
-    proxy = client.app.state.shop.extensions["origin"]  # type: ignore[attr-defined]
+    proxy = client.app.state.shop.services.origin  # type: ignore[attr-defined]
     proxy.cache.clear()  # the stored copy expires
     release = threading.Event()
     site.pages["/de/women/"] = held_until(release, SHARED)
