@@ -22,11 +22,9 @@ from typing import Any
 
 from cachetools import LRUCache
 from markupsafe import Markup, escape
-from starlette.datastructures import URLPath
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Match, Route, request_response
-from starlette.types import Receive, Scope, Send
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
 
 from shopwindow.catalog.feed import UNISEX, Catalog, Product
 from shopwindow.catalog.pictures import silhouette_uri
@@ -50,6 +48,7 @@ from shopwindow.rules.keywords import (
 from shopwindow.rules.languages import packs_for
 from shopwindow.rules.rules import Decision, Rule
 from shopwindow.serve import metrics
+from shopwindow.serve.prefixroutes import PrefixedPaths
 from shopwindow.serve.request import shop_of, snapshot_of, visit_of
 from shopwindow.serve.responses import (
     HTML_TYPE,
@@ -60,6 +59,7 @@ from shopwindow.serve.responses import (
     redirect,
     wants_json,
 )
+from shopwindow.settings import Settings
 from shopwindow.shop import Shop, Snapshot
 from shopwindow.stats.unmatched import FLUSH_SECONDS, CampaignKey, UnmatchedCampaigns, default_path
 from shopwindow.visitor.channel import NO_CAMPAIGN, Campaign
@@ -661,43 +661,14 @@ async def landing_products_fragment(request: Request) -> Response:
     return personalize(HTMLResponse(html), shop, visit, labels)
 
 
-class LandingPaths(BaseRoute):
+class LandingPaths(PrefixedPaths):
     """{landing_prefix}{slug}: the prefix is a setting, so it is matched against the shop's."""
 
     path = "/lp/{slug}"  # the route's name in metrics, whatever the prefix
+    param = "slug"
 
-    def __init__(self) -> None:
-        self.app = request_response(landing_path)
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] != "http":
-            return Match.NONE, {}
-        shop: Shop = scope["app"].state.shop
-        prefix = shop.settings.landing_prefix
-        path: str = scope["path"]
-        if not path.startswith(prefix) or "/" in path[len(prefix) :].strip("/"):
-            return Match.NONE, {}
-        slug = path[len(prefix) :].strip("/")
-        if not slug:
-            return Match.NONE, {}
-        child = {"endpoint": landing_path, "path_params": {"slug": slug}}
-        if scope["method"] not in ("GET", "HEAD"):
-            return Match.PARTIAL, child
-        return Match.FULL, child
-
-    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
-        from starlette.routing import NoMatchFound
-
-        raise NoMatchFound(name, path_params)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] not in ("GET", "HEAD"):
-            response = PlainTextResponse(
-                "Method Not Allowed", status_code=405, headers={"Allow": "GET, HEAD"}
-            )
-            await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+    def prefix_of(self, settings: Settings) -> str:
+        return str(settings.landing_prefix)
 
 
 def explain_landing(shop: Shop, snap: Snapshot, visit: Visit) -> dict[str, Any]:
@@ -798,6 +769,6 @@ def install(shop: Shop, hooks: Hooks) -> LandingService:
 
 
 routes = [
-    LandingPaths(),
+    LandingPaths(landing_path),
     Route("/_sw/fragments/landing-products", landing_products_fragment, methods=["GET"]),
 ]

@@ -25,11 +25,9 @@ from typing import Any, Final
 import orjson
 from cachetools import LRUCache
 from markupsafe import Markup
-from starlette.datastructures import URLPath
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute, Match, Route, request_response
-from starlette.types import Receive, Scope, Send
+from starlette.routing import BaseRoute, Route
 
 from shopwindow.catalog.feed import Catalog, Product
 from shopwindow.catalog.recommendations import ListSpec, recommend
@@ -39,8 +37,10 @@ from shopwindow.pages.storefront import LANDING_HEADER, LANDING_PLACEMENT, produ
 from shopwindow.rules.pairings import NO_PAIRINGS, Pairings
 from shopwindow.rules.posts import NO_POSTS, PLACEMENT, Post, Posts
 from shopwindow.serve import metrics
+from shopwindow.serve.prefixroutes import PrefixedPaths
 from shopwindow.serve.request import shop_of, snapshot_of, visit_of
 from shopwindow.serve.responses import personalize, wants_json
+from shopwindow.settings import Settings
 from shopwindow.shop import Shop, Snapshot
 from shopwindow.visitor.context import Visit
 
@@ -424,43 +424,14 @@ def explain_post(shop: Shop, snap: Snapshot, visit: Visit) -> dict[str, Any] | N
     }
 
 
-class PostPaths(BaseRoute):
+class PostPaths(PrefixedPaths):
     """{landing_prefix}post/{id}; the prefix is a setting, so it is matched against the shop's."""
 
     path = "/lp/post/{post_id}"  # the route's name in metrics, whatever the prefix
+    param = "post_id"
 
-    def __init__(self) -> None:
-        self.app = request_response(post_page)
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] != "http":
-            return Match.NONE, {}
-        shop: Shop = scope["app"].state.shop
-        prefix = shop.settings.landing_prefix.rstrip("/") + "/post/"
-        path: str = scope["path"]
-        if not path.startswith(prefix):
-            return Match.NONE, {}
-        post_id = path[len(prefix) :].strip("/")
-        if not post_id or "/" in post_id:
-            return Match.NONE, {}
-        child = {"endpoint": post_page, "path_params": {"post_id": post_id}}
-        if scope["method"] not in ("GET", "HEAD"):
-            return Match.PARTIAL, child
-        return Match.FULL, child
-
-    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
-        from starlette.routing import NoMatchFound
-
-        raise NoMatchFound(name, path_params)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] not in ("GET", "HEAD"):
-            response = Response(
-                "Method Not Allowed", status_code=405, headers={"Allow": "GET, HEAD"}
-            )
-            await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+    def prefix_of(self, settings: Settings) -> str:
+        return str(settings.landing_prefix).rstrip("/") + "/post/"
 
 
 def install(shop: Shop, hooks: Hooks) -> None:
@@ -481,6 +452,6 @@ def install(shop: Shop, hooks: Hooks) -> None:
 
 
 routes: list[BaseRoute] = [
-    PostPaths(),
+    PostPaths(post_page),
     Route("/_sw/fragments/shoppable", shoppable_fragment, methods=["GET"]),
 ]
