@@ -100,3 +100,19 @@ def test_a_connection_that_keeps_asking_in_time_stays_open_past_both_deadlines(
             answers += 1
             time.sleep(0.3)
         assert answers >= 5
+
+
+def test_bytes_that_begin_no_request_do_not_hold_a_kept_alive_connection(
+    live_server: Callable[..., LiveServer],
+) -> None:
+    server = serve(live_server, head=1, keep_alive=1)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(REQUEST)
+        assert status_of(answer_of(sock)) == 200
+        # The parser skips a blank line before a request: no request has begun, yet the
+        # idle deadline is over. The head deadline holds it instead.
+        sock.sendall(b"\r\n")
+        started = time.monotonic()
+        assert status_of(answer_of(sock)) == 408
+        assert time.monotonic() - started < 5
+        assert closed(sock)
