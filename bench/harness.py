@@ -580,7 +580,13 @@ def free_port() -> int:
 
 
 def http_rows(
-    seconds: float, server: str, workers: int, threads: int, connections: int, rounds: int = 1
+    seconds: float,
+    server: str,
+    workers: int,
+    threads: int,
+    connections: int,
+    rounds: int = 1,
+    rows_named: str = "",
 ) -> list[Row]:
     if shutil.which("wrk") is None:
         return [
@@ -601,6 +607,8 @@ def http_rows(
     try:
         sold_out = _first_sold_out()
         for target in targets():
+            if rows_named not in target.name:
+                continue
             path = target.path.format(sold_out=sold_out)
             # Prepared per row: a cookie older than a few minutes is refreshed on every
             # answer (a new Set-Cookie each time), which is not what a returning
@@ -754,6 +762,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--only", choices=["micro", "http"], default=None)
+    parser.add_argument(
+        "--rows",
+        default="",
+        help="HTTP rows whose name holds this text (e.g. popup, beacon); all when empty",
+    )
     parser.add_argument("--out", default="bench-results.json")
     parser.add_argument("--serve-empty", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -773,9 +786,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "http"):
         rounds = 1 if args.smoke else max(1, args.rounds)
         rows += http_rows(
-            seconds, args.server, args.workers, args.threads, args.connections, rounds
+            seconds, args.server, args.workers, args.threads, args.connections, rounds, args.rows
         )
-        rows += proxy_rows(seconds, args.server, args.threads, args.connections)
+        rows += proxy_rows(seconds, args.server, args.threads, args.connections, args.rows)
     print(table(rows))
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -878,10 +891,22 @@ EXTRA_ROWS: list[Callable[[float, bool], list[Row]]] = [
 ]
 
 
-def proxy_rows(seconds: float, server: str, threads: int, connections: int) -> list[Row]:
+def proxy_rows(
+    seconds: float, server: str, threads: int, connections: int, rows_named: str = ""
+) -> list[Row]:
     """Origin proxy mode vs nginx serving the same origin pages directly, same run."""
     from shopwindow.serve.nginx import find_binary, origin_site
 
+    pages = [
+        (label, path, with_cookie)
+        for label, path, with_cookie in (
+            ("origin page, script added (/about/)", "/about/", False),
+            ("origin page, slots filled (/de/women/)", "/de/women/", True),
+        )
+        if rows_named in f"origin proxy: {label}"
+    ]
+    if not pages:
+        return []
     if find_binary() is None or shutil.which("wrk") is None:
         return [Row("origin proxy vs nginx", "http", note="needs nginx and wrk")]
     rows: list[Row] = []
@@ -894,10 +919,7 @@ def proxy_rows(seconds: float, server: str, threads: int, connections: int) -> l
             with httpx.Client(base_url=srv.url) as http:
                 http.post("/_sw/events", json=[{"type": "view", "product_id": "w-run-001"}])
                 cookie = http.cookies.get("sw") or ""
-            for label, path, with_cookie in (
-                ("origin page, script added (/about/)", "/about/", False),
-                ("origin page, slots filled (/de/women/)", "/de/women/", True),
-            ):
+            for label, path, with_cookie in pages:
                 target = Target(label, path, None)
                 direct = wrk(origin.url + path, target, "", seconds, threads, connections)
                 proxied = wrk(

@@ -89,8 +89,21 @@ class HeadTooLarge(Exception):
     pass
 
 
+# What a connection is waiting for, and so which deadline it is under.
+HEAD = 1  # a request's head: head_timeout from the connection or the request's first byte
+ANSWER = 2  # the application's answer: no deadline
+NEXT = 3  # the next request on a kept-alive connection: keep-alive seconds
+
+
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a bounded request head and a deadline to send it."""
+    """uvicorn's httptools protocol with a bounded request head and a deadline to send it.
+
+    The head deadline and the keep-alive deadline share one timer per connection:
+    a request moves the deadline (a float), not a timer. The timer fires at most
+    every `_tick` seconds (the shorter timeout) and looks: a deadline passed is
+    acted on, one still ahead gets the timer again. Any deadline set later is at
+    least `_tick` ahead, so the timer never fires late.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -100,40 +113,73 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = True  # between a request's first byte (or the connection) and its body
         self._unparsed = 0  # bytes received while the head was incomplete
         self._refusal: tuple[int, str] | None = None
-        self._head_timer: asyncio.TimerHandle | None = None
+        self._waiting_for = HEAD
+        self._deadline = 0.0  # loop time by which what the connection waits for must come
+        self._tick = min(self.limits.head_timeout, float(self.timeout_keep_alive))
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
         self._last_request = False  # the server is shutting down: answer one, then close
 
-    # --- the head deadline ---------------------------------------------------------------
+    # --- the head and keep-alive deadlines -----------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.transport = CoalescedWrites(transport, self.loop)  # type: ignore[assignment]
-        self._arm_head_timer()
+        self._wait_for(HEAD, self.limits.head_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_head_timer()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         super().connection_lost(exc)
 
-    def _arm_head_timer(self) -> None:
-        self._disarm_head_timer()
-        self._head_timer = self.loop.call_later(self.limits.head_timeout, self._head_too_slow)
+    def _wait_for(self, what: int, seconds: float) -> None:
+        self._waiting_for = what
+        now = self.loop.time()
+        self._deadline = now + seconds
+        if self._timer is None or self._deadline < self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._arm(min(self._deadline, now + self._tick))
 
-    def _disarm_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+    def _arm(self, at: float) -> None:
+        self._timer_at = at
+        self._timer = self.loop.call_at(at, self._deadline_check)
+
+    def _deadline_check(self) -> None:
+        self._timer = None
+        if self._waiting_for == ANSWER or self.transport.is_closing():
+            return  # the next deadline arms the timer again
+        now = self.loop.time()
+        if now < self._deadline:
+            self._arm(min(self._deadline, now + self._tick))
+        elif self._waiting_for == HEAD:
+            self._head_too_slow()
+        else:
+            self.timeout_keep_alive_handler()
 
     def _head_too_slow(self) -> None:
-        self._head_timer = None
-        if self.transport.is_closing():
-            return
         if self.cycle is not None and not self.cycle.response_complete:
             return  # a request is being answered: its head arrived in time
         self._write_refusal(408, "request head not received in time")
 
+    def on_response_complete(self) -> None:
+        # uvicorn's, with the keep-alive deadline on this connection's one timer.
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        else:
+            self._wait_for(NEXT, self.timeout_keep_alive)
+
     # --- the head's size -----------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        if self._waiting_for == NEXT:
+            self._wait_for(HEAD, self.limits.head_timeout)  # the next request has begun
         super().data_received(data)
         if self._in_head and not self.transport.is_closing():
             # httptools keeps a header line to itself until its end arrives, so a line
@@ -151,8 +197,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._header_count = 0
         self._in_head = True
         self._unparsed = 0
-        if self._head_timer is None:
-            self._arm_head_timer()  # the next request on a kept-alive connection
+        if self._waiting_for != HEAD:
+            self._wait_for(HEAD, self.limits.head_timeout)  # a pipelined request
 
     def on_url(self, url: bytes) -> None:
         self._head_bytes += len(url)
@@ -170,7 +216,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
-        self._disarm_head_timer()
+        self._waiting_for = ANSWER
         self._in_head = False
         super().on_headers_complete()
         if self._last_request and self.cycle is not None:
