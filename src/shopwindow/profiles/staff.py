@@ -44,7 +44,7 @@ from shopwindow.profiles.staffaccess import Access, AccessLog, open_access_log
 from shopwindow.profiles.store import ProfileStore, StoreUnavailable, customer_for_email_address
 from shopwindow.serve.request import header_map, shop_of, snapshot_of
 from shopwindow.serve.responses import wants_json
-from shopwindow.serve.throttle import throttle_of, too_many
+from shopwindow.serve.throttle import too_many
 from shopwindow.shop import Shop, Snapshot
 
 log = logging.getLogger("shopwindow.staff")
@@ -113,7 +113,7 @@ def refusal(request: Request, shop: Shop) -> tuple[Response | None, str]:
             401,
             headers={**HEADERS, "WWW-Authenticate": REALM},
         ), ""
-    throttle = throttle_of(shop)
+    throttle = shop.token_throttle
     peer = peer_of(request, shop)
     wait = throttle.wait(peer)
     if wait:

@@ -17,13 +17,8 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from cachetools import TTLCache
-
-if TYPE_CHECKING:  # types only: shop.py creates the throttle
-    from shopwindow.shop import Shop
-
 
 log = logging.getLogger("shopwindow.tokens")
 
@@ -105,11 +100,6 @@ class TokenThrottle:
             more = f" ({unlogged} more since the last line)" if unlogged else ""
             waits = " — it now waits" if count >= self.limit else ""
             log.warning("%s: wrong token from %s%s%s", what, key, waits, more)
-
-
-def throttle_of(shop: Shop) -> TokenThrottle:
-    """The shop's one throttle, shared by the staff view and the stats endpoints."""
-    return shop.token_throttle
 
 
 def too_many(seconds: int) -> dict[str, str]:

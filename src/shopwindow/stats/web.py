@@ -27,7 +27,7 @@ from starlette.routing import Route
 from shopwindow.hooks import Hooks
 from shopwindow.serve.request import header_map, shop_of
 from shopwindow.serve.responses import JSONAnswer
-from shopwindow.serve.throttle import throttle_of, too_many
+from shopwindow.serve.throttle import too_many
 from shopwindow.shop import Shop
 from shopwindow.stats import report_page, results
 from shopwindow.stats.counting import Recorder, record_events, record_exposures, recorder_of
@@ -92,7 +92,7 @@ def _authorized(request: Request, shop: Shop, *, cookie: bool = False) -> bool:
     if given is not None:
         if _same(given, expected):
             return True
-        throttle_of(shop).failed(_peer(request, shop), "stats")
+        shop.token_throttle.failed(_peer(request, shop), "stats")
     if cookie and (value := request.cookies.get(COOKIE)):
         return _same(value, _cookie_value(shop))
     return False
@@ -107,7 +107,7 @@ def _peer(request: Request, shop: Shop) -> str:
 
 def _throttled(request: Request, shop: Shop) -> int:
     """Seconds this client must wait before its token is checked again (0: check it)."""
-    return throttle_of(shop).wait(_peer(request, shop))
+    return shop.token_throttle.wait(_peer(request, shop))
 
 
 def _refusal(request: Request, shop: Shop) -> Response | None:
@@ -266,7 +266,7 @@ async def _log_in(request: Request, shop: Shop) -> Response:
         return HTMLResponse(report_page.login(message), 400, headers=_PAGE_HEADERS)
     token = (fields.get("token") or [""])[0]
     if not token or not _same(token, shop.settings.stats_token):
-        throttle_of(shop).failed(_peer(request, shop), "stats report")
+        shop.token_throttle.failed(_peer(request, shop), "stats report")
         return HTMLResponse(
             report_page.login("That token is not right."), 401, headers=_PAGE_HEADERS
         )
