@@ -117,6 +117,16 @@ def test_every_landing_url_naming_the_post_lands_on_it(client: TestClient, url: 
     assert page.headers["x-shopwindow-rules"] == want
 
 
+def test_a_post_path_refuses_other_methods_and_deeper_paths(client: TestClient) -> None:
+    refused = client.post(f"/lp/post/{POST}")
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == "GET, HEAD"
+    assert refused.headers["content-type"].startswith("text/plain")
+    deeper = client.get(f"/lp/post/{POST}/<script>", follow_redirects=False)
+    assert deeper.headers.get("x-shopwindow-rules") != LABEL
+    assert "<script>" not in deeper.text
+
+
 def test_a_post_taken_down_lands_like_an_unknown_campaign(client: TestClient) -> None:
     page = client.get("/lp/post/ig-deleted-last-year?utm_source=instagram")
     assert page.status_code == 200
