@@ -300,3 +300,22 @@ def test_sold_out_recommendations_show_each_markets_prices_from_one_worker(
         assert currencies, answer.text
         seen.setdefault(country, set()).update(currencies)
     assert seen == {"DE": {"EUR"}, "GB": {"GBP"}, "US": {"USD"}}
+
+
+def test_landing_pages_and_storefronts_keep_each_markets_prices_in_one_worker(
+    rules_dir: Path, make_client: Callable[..., TestClient]
+) -> None:
+    """Each market's view keeps its own derived pages: alternating markets on one
+    worker never shows one market's cached prices in another's answer."""
+    add_demo_markets(rules_dir)
+    client = make_client(peer=CDN, trusted_proxies=["127.0.0.0/8"])
+    landing = "/?utm_source=google&utm_medium=cpc&utm_term=womens+running+shoes"
+    want = {"DE": "EUR", "GB": "GBP", "US": "USD"}
+    for country in ("DE", "GB", "DE", "US", "GB", "DE"):
+        client.headers["cf-ipcountry"] = country
+        page = client.get(landing)
+        assert page.status_code == 200
+        assert {cur for _, cur in prices_on(page.text).values()} == {want[country]}, country
+        store = client.get(f"/{country.lower()}/women/")
+        assert store.status_code == 200
+        assert {cur for _, cur in prices_on(store.text).values()} == {want[country]}, country
